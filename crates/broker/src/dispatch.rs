@@ -1,0 +1,257 @@
+//! Request routing: the header, the API versions we advertise, fault hooks, decoding with
+//! `kafka-protocol` and encoding the response at the request's version.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, Encodable};
+use kafka_protocol::ResponseError;
+
+use crate::handlers::{self, Api};
+use crate::state::State;
+
+/// What the connection does after a request.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Write this response frame (without the size prefix).
+    Respond(BytesMut),
+    /// Produce with acks=0: no response.
+    NoResponse,
+    /// The request is not acceptable: close the connection (Kafka does for unparseable
+    /// requests, unknown API keys and unsupported versions other than ApiVersions).
+    Close(String),
+}
+
+/// The API versions this broker implements: advertised in ApiVersions and enforced.
+pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 10),
+    (ApiKey::Fetch, 4, 12),
+    (ApiKey::ListOffsets, 1, 7),
+    (ApiKey::Metadata, 0, 12),
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
+    (ApiKey::FindCoordinator, 0, 4),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::DescribeGroups, 0, 5),
+    (ApiKey::ListGroups, 0, 4),
+    (ApiKey::ApiVersions, 0, 3),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 5),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::InitProducerId, 0, 4),
+    (ApiKey::OffsetForLeaderEpoch, 2, 4),
+    (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::AddOffsetsToTxn, 0, 3),
+    (ApiKey::EndTxn, 0, 3),
+    (ApiKey::TxnOffsetCommit, 0, 3),
+];
+
+/// The advertised version range of `key`.
+pub(crate) fn supported(key: ApiKey) -> Option<(i16, i16)> {
+    SUPPORTED
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, min, max)| (*min, *max))
+}
+
+/// The ApiVersions list.
+pub(crate) fn api_version_list() -> Vec<ApiVersion> {
+    SUPPORTED
+        .iter()
+        .map(|(k, min, max)| {
+            ApiVersion::default()
+                .with_api_key(*k as i16)
+                .with_min_version(*min)
+                .with_max_version(*max)
+        })
+        .collect()
+}
+
+fn encode_response<R: Encodable>(
+    key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    response: &R,
+) -> Outcome {
+    let mut buf = BytesMut::with_capacity(64);
+    // ApiVersions responses always use header v0 (KIP-511).
+    let header_version = if key == ApiKey::ApiVersions {
+        0
+    } else {
+        key.response_header_version(version)
+    };
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    if let Err(e) = header.encode(&mut buf, header_version) {
+        return Outcome::Close(format!("cannot encode {key:?} v{version} response header: {e}"));
+    }
+    match response.encode(&mut buf, version) {
+        Ok(()) => Outcome::Respond(buf),
+        Err(e) => {
+            tracing::error!(api = ?key, version, error = %e, "cannot encode response");
+            Outcome::Close(format!("cannot encode {key:?} v{version} response: {e}"))
+        }
+    }
+}
+
+/// ApiVersions at a version we do not know: answer v0 with UNSUPPORTED_VERSION and our
+/// ranges, so the client can pick a version (KIP-511).
+fn unsupported_api_versions(correlation_id: i32) -> Outcome {
+    let response = ApiVersionsResponse::default()
+        .with_error_code(ResponseError::UnsupportedVersion.code())
+        .with_api_keys(api_version_list());
+    encode_response(ApiKey::ApiVersions, 0, correlation_id, &response)
+}
+
+/// Decodes, applies faults, runs the handler and encodes.
+macro_rules! route {
+    ($state:expr, $key:expr, $version:expr, $cid:expr, $body:expr, $req:ty, |$r:ident| $handler:expr) => {{
+        let $r = match <$req as Decodable>::decode(&mut $body, $version) {
+            Ok(r) => r,
+            Err(e) => {
+                return Outcome::Close(format!("malformed {:?} v{} request: {e}", $key, $version))
+            }
+        };
+        if let Some(code) = $state.faults.take_error($key as i16) {
+            tracing::debug!(api = ?$key, code, "answering with an injected error");
+            let response = <$req as Api>::fail(&$r, $version, code);
+            return encode_response($key, $version, $cid, &response);
+        }
+        let response = $handler;
+        encode_response($key, $version, $cid, &response)
+    }};
+}
+
+/// Handles one request frame.
+pub(crate) async fn handle(state: &State, mut frame: Bytes) -> Outcome {
+    if frame.len() < 8 {
+        return Outcome::Close(format!("truncated request header ({} bytes)", frame.len()));
+    }
+    let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+    let Ok(key) = ApiKey::try_from(raw_key) else {
+        return Outcome::Close(format!("unknown API key {raw_key}"));
+    };
+    let Some((min, max)) = supported(key) else {
+        return Outcome::Close(format!("unsupported API {key:?}"));
+    };
+    if version < min || version > max {
+        if key == ApiKey::ApiVersions {
+            return unsupported_api_versions(correlation_id);
+        }
+        return Outcome::Close(format!("unsupported version {version} of {key:?} (supported {min}-{max})"));
+    }
+    let header = match RequestHeader::decode(&mut frame, key.request_header_version(version)) {
+        Ok(h) => h,
+        Err(e) => return Outcome::Close(format!("malformed request header: {e}")),
+    };
+    if let Some(delay) = state.faults.latency(raw_key) {
+        tokio::time::sleep(delay).await;
+    }
+    let client_id = header
+        .client_id
+        .as_ref()
+        .map(|c| c.to_string())
+        .unwrap_or_default();
+    let v = version;
+    let cid = correlation_id;
+    match key {
+        ApiKey::ApiVersions => {
+            route!(state, key, v, cid, frame, ApiVersionsRequest, |r| handlers::admin::api_versions(r, v))
+        }
+        ApiKey::Metadata => {
+            route!(state, key, v, cid, frame, MetadataRequest, |r| handlers::admin::metadata(state, r, v))
+        }
+        ApiKey::CreateTopics => {
+            route!(state, key, v, cid, frame, CreateTopicsRequest, |r| handlers::admin::create_topics(state, r, v))
+        }
+        ApiKey::DeleteTopics => {
+            route!(state, key, v, cid, frame, DeleteTopicsRequest, |r| handlers::admin::delete_topics(state, r, v))
+        }
+        ApiKey::FindCoordinator => {
+            route!(state, key, v, cid, frame, FindCoordinatorRequest, |r| handlers::admin::find_coordinator(state, r, v))
+        }
+        ApiKey::Produce => {
+            let r = match ProduceRequest::decode(&mut frame, v) {
+                Ok(r) => r,
+                Err(e) => return Outcome::Close(format!("malformed Produce v{v} request: {e}")),
+            };
+            if let Some(code) = state.faults.take_error(raw_key) {
+                let response = r.fail(v, code);
+                return if r.acks == 0 {
+                    Outcome::NoResponse
+                } else {
+                    encode_response(key, v, cid, &response)
+                };
+            }
+            let acks = r.acks;
+            let response = handlers::produce::produce(state, r, v);
+            if acks == 0 {
+                Outcome::NoResponse
+            } else {
+                encode_response(key, v, cid, &response)
+            }
+        }
+        ApiKey::Fetch => {
+            route!(state, key, v, cid, frame, FetchRequest, |r| handlers::fetch::fetch(state, r, v).await)
+        }
+        ApiKey::ListOffsets => {
+            route!(state, key, v, cid, frame, ListOffsetsRequest, |r| handlers::offsets::list_offsets(state, r, v))
+        }
+        ApiKey::OffsetForLeaderEpoch => {
+            route!(state, key, v, cid, frame, OffsetForLeaderEpochRequest, |r| handlers::offsets::offset_for_leader_epoch(state, r, v))
+        }
+        ApiKey::InitProducerId => {
+            route!(state, key, v, cid, frame, InitProducerIdRequest, |r| handlers::txn::init_producer_id(state, r, v))
+        }
+        ApiKey::AddPartitionsToTxn => {
+            route!(state, key, v, cid, frame, AddPartitionsToTxnRequest, |r| handlers::txn::add_partitions_to_txn(state, r, v))
+        }
+        ApiKey::AddOffsetsToTxn => {
+            route!(state, key, v, cid, frame, AddOffsetsToTxnRequest, |r| handlers::txn::add_offsets_to_txn(state, r, v))
+        }
+        ApiKey::EndTxn => {
+            route!(state, key, v, cid, frame, EndTxnRequest, |r| handlers::txn::end_txn(state, r, v))
+        }
+        ApiKey::TxnOffsetCommit => {
+            route!(state, key, v, cid, frame, TxnOffsetCommitRequest, |r| handlers::txn::txn_offset_commit(state, r, v))
+        }
+        ApiKey::JoinGroup => {
+            route!(state, key, v, cid, frame, JoinGroupRequest, |r| handlers::group::join_group(state, r, v, &client_id).await)
+        }
+        ApiKey::SyncGroup => {
+            route!(state, key, v, cid, frame, SyncGroupRequest, |r| state.groups.sync_group(r, v).await)
+        }
+        ApiKey::Heartbeat => {
+            route!(state, key, v, cid, frame, HeartbeatRequest, |r| state.groups.heartbeat(r, v))
+        }
+        ApiKey::LeaveGroup => {
+            route!(state, key, v, cid, frame, LeaveGroupRequest, |r| state.groups.leave_group(r, v))
+        }
+        ApiKey::DescribeGroups => {
+            route!(state, key, v, cid, frame, DescribeGroupsRequest, |r| state.groups.describe_groups(r, v))
+        }
+        ApiKey::ListGroups => {
+            route!(state, key, v, cid, frame, ListGroupsRequest, |r| state.groups.list_groups(r, v))
+        }
+        ApiKey::DeleteGroups => {
+            route!(state, key, v, cid, frame, DeleteGroupsRequest, |r| state.groups.delete_groups(r, v))
+        }
+        ApiKey::OffsetCommit => {
+            route!(state, key, v, cid, frame, OffsetCommitRequest, |r| handlers::group::offset_commit(state, r, v))
+        }
+        ApiKey::OffsetFetch => {
+            route!(state, key, v, cid, frame, OffsetFetchRequest, |r| state.groups.offset_fetch(r, v))
+        }
+        _ => Outcome::Close(format!("unsupported API {key:?}")),
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_buf_traits(b: &mut Bytes, m: &mut BytesMut) {
+    let _ = b.remaining();
+    m.put_u8(0);
+}

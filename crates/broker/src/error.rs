@@ -1,0 +1,40 @@
+//! The broker crate's error type.
+
+use std::net::SocketAddr;
+
+/// Errors returned by the embedded broker's public API.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The listener could not be bound.
+    #[error("cannot bind the broker listener on {addr}: {source}")]
+    Bind {
+        /// The address that was asked for.
+        addr: SocketAddr,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// A topic name that Kafka would reject (empty, too long, `.`/`..`, or a character outside `[a-zA-Z0-9._-]`).
+    #[error("invalid topic name {name:?}: {reason}")]
+    InvalidTopic {
+        /// The rejected name.
+        name: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// A topic with this name exists already.
+    #[error("topic {0:?} already exists")]
+    TopicExists(String),
+    /// No topic of this name exists.
+    #[error("unknown topic {0:?}")]
+    UnknownTopic(String),
+    /// A partition count below 1 (or above the broker's limit).
+    #[error("invalid partition count {0} (must be between 1 and 10000)")]
+    InvalidPartitions(i32),
+    /// The broker task has stopped.
+    #[error("the broker has shut down")]
+    ShutDown,
+}
+
+/// `Result` with the broker's [`Error`] as default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,162 @@
+//! Fault injection on a running broker: injected error codes, added latency, dropped
+//! connections, a pause, a bounce, shortened transaction timeouts.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use kafka_protocol::messages::ApiKey;
+use kafka_protocol::ResponseError;
+use tokio::sync::watch;
+
+use crate::state::State;
+
+#[derive(Debug, Default)]
+pub(crate) struct Injected {
+    errors: HashMap<i16, VecDeque<(i16, u32)>>,
+    latency: HashMap<i16, Duration>,
+    down_until: Option<Instant>,
+}
+
+/// Fault state shared by the connections of one broker.
+#[derive(Debug)]
+pub(crate) struct FaultState {
+    injected: Mutex<Injected>,
+    /// Bumped to make every connection close.
+    pub(crate) disconnect: watch::Sender<u64>,
+    /// `true` while the broker answers nothing.
+    pub(crate) paused: watch::Sender<bool>,
+}
+
+impl Default for FaultState {
+    fn default() -> Self {
+        Self {
+            injected: Mutex::new(Injected::default()),
+            disconnect: watch::channel(0).0,
+            paused: watch::channel(false).0,
+        }
+    }
+}
+
+impl FaultState {
+    pub(crate) fn lock_injected(&self) -> MutexGuard<'_, Injected> {
+        self.injected.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The error code to answer this request of `api_key` with, if one is injected.
+    pub(crate) fn take_error(&self, api_key: i16) -> Option<i16> {
+        let mut inj = self.lock_injected();
+        let queue = inj.errors.get_mut(&api_key)?;
+        let (code, remaining) = queue.front_mut()?;
+        let code = *code;
+        *remaining -= 1;
+        if *remaining == 0 {
+            queue.pop_front();
+        }
+        Some(code)
+    }
+
+    pub(crate) fn latency(&self, api_key: i16) -> Option<Duration> {
+        self.lock_injected().latency.get(&api_key).copied()
+    }
+
+    /// Whether new connections are refused (during a bounce).
+    pub(crate) fn is_down(&self) -> bool {
+        let mut inj = self.lock_injected();
+        match inj.down_until {
+            Some(t) if Instant::now() < t => true,
+            Some(_) => {
+                inj.down_until = None;
+                false
+            }
+            None => false,
+        }
+    }
+}
+
+/// A handle to inject faults into a running [`EmbeddedBroker`](crate::EmbeddedBroker).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), kafka_eos_broker::Error> {
+/// use std::time::Duration;
+/// use kafka_eos_broker::{EmbeddedBroker, protocol::{messages::ApiKey, ResponseError}};
+/// let broker = EmbeddedBroker::start_default().await?;
+/// let faults = broker.faults();
+/// // the next two EndTxn requests fail as if the coordinator were loading
+/// faults.fail_next(ApiKey::EndTxn, ResponseError::CoordinatorLoadInProgress, 2);
+/// faults.add_latency(ApiKey::Produce, Duration::from_millis(50));
+/// faults.bounce(Duration::from_millis(500)); // connections cut, state kept
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Faults {
+    pub(crate) state: Arc<State>,
+}
+
+impl Faults {
+    /// Answers the next `count` requests of `api` with `error` (the request is not executed).
+    pub fn fail_next(&self, api: ApiKey, error: ResponseError, count: u32) {
+        self.fail_next_code(api as i16, error.code(), count);
+    }
+
+    /// As [`fail_next`](Self::fail_next), with a raw API key and error code.
+    pub fn fail_next_code(&self, api_key: i16, error_code: i16, count: u32) {
+        if count == 0 {
+            return;
+        }
+        self.state
+            .faults
+            .lock_injected()
+            .errors
+            .entry(api_key)
+            .or_default()
+            .push_back((error_code, count));
+    }
+
+    /// Delays every request of `api` by `delay` (replaces an earlier delay; zero removes it).
+    pub fn add_latency(&self, api: ApiKey, delay: Duration) {
+        let mut inj = self.state.faults.lock_injected();
+        if delay.is_zero() {
+            inj.latency.remove(&(api as i16));
+        } else {
+            inj.latency.insert(api as i16, delay);
+        }
+    }
+
+    /// Closes every client connection now (clients reconnect).
+    pub fn drop_connections(&self) {
+        self.state.faults.disconnect.send_modify(|g| *g += 1);
+    }
+
+    /// Stops answering requests (connections stay open) until [`resume`](Self::resume).
+    pub fn pause(&self) {
+        self.state.faults.paused.send_replace(true);
+    }
+
+    /// Answers requests again after a [`pause`](Self::pause).
+    pub fn resume(&self) {
+        self.state.faults.paused.send_replace(false);
+    }
+
+    /// Cuts every connection and refuses new ones for `down_for`, keeping all state, as a
+    /// restart of a broker with durable logs.
+    pub fn bounce(&self, down_for: Duration) {
+        self.state.faults.lock_injected().down_until = Some(Instant::now() + down_for);
+        self.drop_connections();
+    }
+
+    /// Caps every transaction's timeout at `timeout` (`None` restores the producers' own).
+    pub fn set_transaction_timeout(&self, timeout: Option<Duration>) {
+        self.state.txns().timeout_override = timeout;
+    }
+
+    /// Removes every injected error and latency and resumes a paused broker.
+    pub fn clear(&self) {
+        let mut inj = self.state.faults.lock_injected();
+        inj.errors.clear();
+        inj.latency.clear();
+        inj.down_until = None;
+        drop(inj);
+        self.resume();
+    }
+}

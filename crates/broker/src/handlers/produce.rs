@@ -1,0 +1,105 @@
+//! Produce: validation, idempotence and transaction checks, appends.
+
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::ResponseError;
+
+use super::{now_ms, Api};
+use crate::batch::BatchError;
+use crate::log::AppendError;
+use crate::state::State;
+
+impl Api for ProduceRequest {
+    type Response = ProduceResponse;
+    fn fail(&self, _version: i16, code: i16) -> ProduceResponse {
+        ProduceResponse::default().with_responses(
+            self.topic_data
+                .iter()
+                .map(|t| {
+                    TopicProduceResponse::default()
+                        .with_name(t.name.clone())
+                        .with_partition_responses(
+                            t.partition_data
+                                .iter()
+                                .map(|p| failed(p.index, code))
+                                .collect(),
+                        )
+                })
+                .collect(),
+        )
+    }
+}
+
+fn failed(index: i32, code: i16) -> PartitionProduceResponse {
+    PartitionProduceResponse::default()
+        .with_index(index)
+        .with_error_code(code)
+        .with_base_offset(-1)
+        .with_log_append_time_ms(-1)
+        .with_log_start_offset(-1)
+}
+
+fn append_error_code(e: AppendError) -> ResponseError {
+    match e {
+        AppendError::Batch(BatchError::Corrupt) => ResponseError::CorruptMessage,
+        AppendError::Batch(BatchError::UnsupportedMagic) => ResponseError::UnsupportedForMessageFormat,
+        AppendError::Batch(BatchError::Invalid) | AppendError::InvalidRecord => ResponseError::InvalidRecord,
+        AppendError::OutOfOrderSequence => ResponseError::OutOfOrderSequenceNumber,
+        AppendError::InvalidProducerEpoch => ResponseError::InvalidProducerEpoch,
+        AppendError::InvalidTxnState => ResponseError::InvalidTxnState,
+    }
+}
+
+/// Handles a Produce request (the caller sends no response for acks=0).
+pub(crate) fn produce(state: &State, req: ProduceRequest, _version: i16) -> ProduceResponse {
+    if !matches!(req.acks, -1..=1) {
+        return req.fail(0, ResponseError::InvalidRequiredAcks.code());
+    }
+    let now = now_ms();
+    let mut appended_any = false;
+    let responses = {
+        let txns = state.txns();
+        let mut topics = state.topics();
+        req.topic_data
+            .iter()
+            .map(|t| {
+                let topic = t.name.0.to_string();
+                let partitions = t
+                    .partition_data
+                    .iter()
+                    .map(|p| {
+                        let Some(log) = topics.partition_mut(&topic, p.index) else {
+                            return failed(p.index, ResponseError::UnknownTopicOrPartition.code());
+                        };
+                        let Some(records) = &p.records else {
+                            return failed(p.index, ResponseError::CorruptMessage.code());
+                        };
+                        let allowed = |pid: i64, epoch: i16| txns.may_produce(pid, epoch, &topic, p.index);
+                        match log.append(records, now, allowed) {
+                            Ok(a) => {
+                                appended_any = true;
+                                PartitionProduceResponse::default()
+                                    .with_index(p.index)
+                                    .with_base_offset(a.base_offset)
+                                    .with_log_append_time_ms(a.log_append_time)
+                                    .with_log_start_offset(log.log_start_offset())
+                            }
+                            Err(e) => {
+                                let code = append_error_code(e);
+                                tracing::debug!(topic = %topic, partition = p.index, error = ?code, "produce rejected");
+                                failed(p.index, code.code())
+                            }
+                        }
+                    })
+                    .collect();
+                TopicProduceResponse::default()
+                    .with_name(t.name.clone())
+                    .with_partition_responses(partitions)
+            })
+            .collect()
+    };
+    if appended_any {
+        state.data_arrived.notify_waiters();
+    }
+    ProduceResponse::default().with_responses(responses)
+}

@@ -1,0 +1,48 @@
+//! An embedded, single-node, Kafka-protocol broker that is faithful where exactly-once
+//! depends on it: idempotent producers, transactions with commit/abort markers, the last
+//! stable offset and aborted-transaction lists for `read_committed` readers, producer
+//! fencing, transaction timeouts, classic consumer groups and committed offsets — plus
+//! fault injection for tests.
+//!
+//! Requests are decoded and responses encoded with the [`kafka-protocol`](kafka_protocol)
+//! crate. Data lives in memory.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), kafka_eos_broker::Error> {
+//! use kafka_eos_broker::EmbeddedBroker;
+//! let broker = EmbeddedBroker::start_default().await?;
+//! broker.create_topic("orders", 8)?;
+//! // point any Kafka client at broker.bootstrap_servers()
+//! # Ok(()) }
+//! ```
+//!
+//! What is knowingly not implemented: replication (one node), persistence across process
+//! restarts (a [`Faults::bounce`] keeps state, as a restart with durable logs), retention and
+//! compaction, ACLs/SASL/TLS, quotas, the KIP-848 consumer protocol, fetch sessions
+//! (KIP-227: every fetch is a full fetch, which clients accept), topic ids in Fetch (v13+).
+
+mod background;
+mod batch;
+mod broker;
+mod config;
+mod dispatch;
+mod error;
+mod faults;
+mod group;
+mod handlers;
+mod log;
+mod producer_state;
+mod server;
+mod state;
+mod topics;
+mod txn;
+
+pub use background::BackgroundBroker;
+pub use broker::EmbeddedBroker;
+pub use config::BrokerConfig;
+pub use error::{Error, Result};
+pub use faults::Faults;
+pub use txn::TransactionInfo;
+
+/// The `kafka-protocol` crate, re-exported for [`Faults::fail_next`]'s API keys and error codes.
+pub use kafka_protocol as protocol;

@@ -1,0 +1,270 @@
+//! The log of one partition: stored batches, the high watermark, the last stable offset,
+//! open and aborted transactions.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+
+use crate::batch::{self, BatchError, BatchHeader, Marker};
+use crate::producer_state::{ProducerStates, SequenceCheck};
+
+/// One stored batch.
+#[derive(Debug, Clone)]
+struct StoredBatch {
+    base_offset: i64,
+    last_offset: i64,
+    max_timestamp: i64,
+    header: BatchHeader,
+    data: Bytes,
+}
+
+/// A transaction aborted in this partition: its first data offset and the offset of the
+/// abort marker. Fetch lists it to read_committed readers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AbortedTxn {
+    pub producer_id: i64,
+    pub first_offset: i64,
+    pub last_offset: i64,
+}
+
+/// Why a produce to this partition failed (mapped to Kafka error codes by the handler).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AppendError {
+    Batch(BatchError),
+    /// An idempotent producer must send one batch per partition and request.
+    InvalidRecord,
+    OutOfOrderSequence,
+    InvalidProducerEpoch,
+    /// A transactional batch for a partition not added to the producer's transaction.
+    InvalidTxnState,
+}
+
+/// The result of appending a produce request's records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Appended {
+    pub base_offset: i64,
+    pub log_append_time: i64,
+}
+
+/// What a fetch found.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FetchedData {
+    pub records: Vec<Bytes>,
+    pub bytes: usize,
+    pub aborted: Vec<AbortedTxn>,
+}
+
+/// A partition's log.
+#[derive(Debug, Default)]
+pub(crate) struct PartitionLog {
+    batches: Vec<StoredBatch>,
+    next_offset: i64,
+    log_start_offset: i64,
+    /// producer id -> first offset of its open transaction in this partition
+    open_txns: BTreeMap<i64, i64>,
+    aborted: Vec<AbortedTxn>,
+    producers: ProducerStates,
+}
+
+impl PartitionLog {
+    /// The high watermark (single node: every appended record is replicated).
+    pub fn high_watermark(&self) -> i64 {
+        self.next_offset
+    }
+
+    /// The offset below which every transaction is decided.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.open_txns
+            .values()
+            .copied()
+            .min()
+            .unwrap_or(self.next_offset)
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+
+    /// Appends a produce request's record set. `txn_allowed` says whether a transactional
+    /// producer has added this partition to its ongoing transaction.
+    pub fn append(
+        &mut self,
+        records: &Bytes,
+        now_ms: i64,
+        txn_allowed: impl Fn(i64, i16) -> bool,
+    ) -> Result<Appended, AppendError> {
+        let batches = batch::split_batches(records).map_err(AppendError::Batch)?;
+        let idempotent = batches.iter().any(|(h, _)| h.producer_id >= 0);
+        if idempotent && batches.len() != 1 {
+            return Err(AppendError::InvalidRecord);
+        }
+        if let [(h, _)] = batches.as_slice() {
+            if h.producer_id >= 0 {
+                if h.is_transactional() && !txn_allowed(h.producer_id, h.producer_epoch) {
+                    if self.producers.epoch(h.producer_id).is_some_and(|e| e > h.producer_epoch) {
+                        return Err(AppendError::InvalidProducerEpoch);
+                    }
+                    return Err(AppendError::InvalidTxnState);
+                }
+                match self.producers.check(h) {
+                    SequenceCheck::Append => {}
+                    SequenceCheck::Duplicate(base_offset) => {
+                        return Ok(Appended {
+                            base_offset,
+                            log_append_time: -1,
+                        })
+                    }
+                    SequenceCheck::StaleEpoch => return Err(AppendError::InvalidProducerEpoch),
+                    SequenceCheck::OutOfOrder => return Err(AppendError::OutOfOrderSequence),
+                }
+            }
+        }
+        let base_offset = self.next_offset;
+        for (h, data) in batches {
+            let offset = self.next_offset;
+            let last_offset = offset + i64::from(h.last_offset_delta);
+            if h.producer_id >= 0 {
+                self.producers.record(&h, offset);
+                if h.is_transactional() {
+                    self.open_txns.entry(h.producer_id).or_insert(offset);
+                }
+            }
+            self.batches.push(StoredBatch {
+                base_offset: offset,
+                last_offset,
+                max_timestamp: h.max_timestamp,
+                header: h,
+                data: batch::with_base_offset(&data, offset, 0),
+            });
+            self.next_offset = last_offset + 1;
+        }
+        let _ = now_ms;
+        Ok(Appended {
+            base_offset,
+            log_append_time: -1,
+        })
+    }
+
+    /// Writes a commit or abort marker for `producer_id` and returns the marker's offset.
+    pub fn write_marker(
+        &mut self,
+        producer_id: i64,
+        epoch: i16,
+        marker: Marker,
+        now_ms: i64,
+    ) -> i64 {
+        let offset = self.next_offset;
+        let data = batch::control_batch(offset, producer_id, epoch, marker, 0, now_ms);
+        let header = BatchHeader {
+            base_offset: offset,
+            attributes: 0x30,
+            last_offset_delta: 0,
+            base_timestamp: now_ms,
+            max_timestamp: now_ms,
+            producer_id,
+            producer_epoch: epoch,
+            base_sequence: -1,
+            records_count: 1,
+        };
+        self.batches.push(StoredBatch {
+            base_offset: offset,
+            last_offset: offset,
+            max_timestamp: now_ms,
+            header,
+            data,
+        });
+        self.next_offset = offset + 1;
+        self.producers.record_marker(producer_id, epoch);
+        if let Some(first_offset) = self.open_txns.remove(&producer_id) {
+            if marker == Marker::Abort {
+                self.aborted.push(AbortedTxn {
+                    producer_id,
+                    first_offset,
+                    last_offset: offset,
+                });
+            }
+        }
+        offset
+    }
+
+    /// Reads batches from `offset`, at most `max_bytes` (but always a whole first batch),
+    /// below `upper` (the high watermark or, for read_committed, the last stable offset).
+    /// Returns `None` when `offset` is out of range.
+    pub fn read(&self, offset: i64, max_bytes: usize, read_committed: bool) -> Option<FetchedData> {
+        if offset < self.log_start_offset || offset > self.next_offset {
+            return None;
+        }
+        let upper = if read_committed {
+            self.last_stable_offset()
+        } else {
+            self.next_offset
+        };
+        let mut out = FetchedData::default();
+        let start = self.batches.partition_point(|b| b.last_offset < offset);
+        let mut last = offset;
+        for b in &self.batches[start..] {
+            if b.base_offset >= upper {
+                break;
+            }
+            if !out.records.is_empty() && out.bytes + b.data.len() > max_bytes {
+                break;
+            }
+            out.bytes += b.data.len();
+            out.records.push(b.data.clone());
+            last = b.last_offset;
+        }
+        if read_committed && !out.records.is_empty() {
+            out.aborted = self
+                .aborted
+                .iter()
+                .filter(|a| a.last_offset >= offset && a.first_offset <= last)
+                .copied()
+                .collect();
+        }
+        Some(out)
+    }
+
+    /// The first offset whose record timestamp is at least `timestamp`, with that timestamp.
+    pub fn offset_for_timestamp(&self, timestamp: i64, upper: i64) -> Option<(i64, i64)> {
+        for b in &self.batches {
+            if b.base_offset >= upper {
+                return None;
+            }
+            if b.header.is_control() || b.max_timestamp < timestamp {
+                continue;
+            }
+            if let Some(records) = batch::record_timestamps(&b.data, &b.header) {
+                for (ts, delta) in records {
+                    if ts >= timestamp {
+                        return Some((b.base_offset + delta, ts));
+                    }
+                }
+            }
+            return Some((b.base_offset, b.max_timestamp));
+        }
+        None
+    }
+
+    /// The offset and timestamp of the record with the largest timestamp (ListOffsets -3).
+    pub fn max_timestamp_offset(&self, upper: i64) -> Option<(i64, i64)> {
+        let mut best: Option<(i64, i64)> = None;
+        for b in self.batches.iter().filter(|b| b.base_offset < upper && !b.header.is_control()) {
+            let candidate = batch::record_timestamps(&b.data, &b.header)
+                .and_then(|r| {
+                    r.into_iter()
+                        .max_by_key(|(ts, _)| *ts)
+                        .map(|(ts, d)| (b.base_offset + d, ts))
+                })
+                .unwrap_or((b.last_offset, b.max_timestamp));
+            if best.is_none_or(|(_, ts)| candidate.1 > ts) {
+                best = Some(candidate);
+            }
+        }
+        best
+    }
+
+    /// Producer ids with an open transaction in this partition.
+    pub fn has_open_txn(&self, producer_id: i64) -> bool {
+        self.open_txns.contains_key(&producer_id)
+    }
+}

@@ -1,0 +1,126 @@
+//! The topics of the broker and their partition logs.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+use crate::log::PartitionLog;
+
+/// Kafka's limit on topic name length.
+const MAX_NAME_LEN: usize = 249;
+/// The largest partition count accepted.
+pub(crate) const MAX_PARTITIONS: i32 = 10_000;
+
+/// One topic.
+#[derive(Debug)]
+pub(crate) struct Topic {
+    pub id: uuid::Uuid,
+    pub partitions: Vec<PartitionLog>,
+}
+
+/// All topics, by name.
+#[derive(Debug, Default)]
+pub(crate) struct Topics {
+    topics: BTreeMap<String, Topic>,
+}
+
+/// Checks a topic name as Kafka's `Topic.validate` does.
+pub(crate) fn validate_name(name: &str) -> Result<()> {
+    let reason = if name.is_empty() {
+        "the name is empty"
+    } else if name == "." || name == ".." {
+        "'.' and '..' are not allowed"
+    } else if name.len() > MAX_NAME_LEN {
+        "the name is longer than 249 characters"
+    } else if !name
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'_' || c == b'-')
+    {
+        "only ASCII letters, digits, '.', '_' and '-' are allowed"
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidTopic {
+        name: name.to_owned(),
+        reason,
+    })
+}
+
+impl Topics {
+    pub fn create(&mut self, name: &str, partitions: i32) -> Result<()> {
+        validate_name(name)?;
+        if !(1..=MAX_PARTITIONS).contains(&partitions) {
+            return Err(Error::InvalidPartitions(partitions));
+        }
+        if self.topics.contains_key(name) {
+            return Err(Error::TopicExists(name.to_owned()));
+        }
+        let logs = (0..partitions).map(|_| PartitionLog::default()).collect();
+        self.topics.insert(
+            name.to_owned(),
+            Topic {
+                id: uuid::Uuid::new_v4(),
+                partitions: logs,
+            },
+        );
+        Ok(())
+    }
+
+    pub fn delete(&mut self, name: &str) -> Result<Topic> {
+        self.topics
+            .remove(name)
+            .ok_or_else(|| Error::UnknownTopic(name.to_owned()))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Topic> {
+        self.topics.get(name)
+    }
+
+    pub fn partition(&self, name: &str, partition: i32) -> Option<&PartitionLog> {
+        let p = usize::try_from(partition).ok()?;
+        self.topics.get(name)?.partitions.get(p)
+    }
+
+    pub fn partition_mut(&mut self, name: &str, partition: i32) -> Option<&mut PartitionLog> {
+        let p = usize::try_from(partition).ok()?;
+        self.topics.get_mut(name)?.partitions.get_mut(p)
+    }
+
+    pub fn exists(&self, name: &str, partition: i32) -> bool {
+        self.partition(name, partition).is_some()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Topic)> {
+        self.topics.iter()
+    }
+
+    pub fn by_id(&self, id: uuid::Uuid) -> Option<&str> {
+        self.topics
+            .iter()
+            .find(|(_, t)| t.id == id)
+            .map(|(n, _)| n.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_validated_like_kafka() {
+        assert!(validate_name("orders.v1_x-2").is_ok());
+        for bad in ["", ".", "..", "a b", "ä", &"x".repeat(250)] {
+            assert!(matches!(validate_name(bad), Err(Error::InvalidTopic { .. })), "{bad}");
+        }
+    }
+
+    #[test]
+    fn create_and_delete() {
+        let mut t = Topics::default();
+        t.create("a", 3).unwrap();
+        assert!(matches!(t.create("a", 3), Err(Error::TopicExists(_))));
+        assert!(matches!(t.create("b", 0), Err(Error::InvalidPartitions(0))));
+        assert!(t.exists("a", 2) && !t.exists("a", 3) && !t.exists("a", -1));
+        t.delete("a").unwrap();
+        assert!(matches!(t.delete("a"), Err(Error::UnknownTopic(_))));
+    }
+}

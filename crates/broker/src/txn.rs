@@ -1,0 +1,336 @@
+//! The transaction coordinator: transactional ids, producer ids and epochs, the partitions
+//! and groups of each open transaction, commit/abort markers and transaction timeouts.
+//!
+//! Markers are written synchronously when EndTxn arrives (Kafka writes PrepareCommit, then
+//! the markers, then CompleteCommit; a client cannot tell the difference except that it
+//! never sees CONCURRENT_TRANSACTIONS here unless a fault injects it).
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use crate::batch::Marker;
+use crate::group::GroupCoordinator;
+use crate::topics::Topics;
+
+/// Why a transactional request was refused (the handler maps it to a code per version).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TxnError {
+    /// The epoch is not the current one: a newer producer took over (PRODUCER_FENCED, or
+    /// INVALID_PRODUCER_EPOCH for request versions before KIP-588).
+    Fenced,
+    /// Unknown transactional id, or its producer id differs.
+    InvalidProducerIdMapping,
+    /// The request does not fit the transaction's state.
+    InvalidTxnState,
+    /// A transaction timeout larger than `transaction.max.timeout.ms` (or not positive).
+    InvalidTransactionTimeout,
+}
+
+/// The state of a transactional id, as Kafka's `TransactionState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TxnState {
+    Empty,
+    Ongoing,
+    CompleteCommit,
+    CompleteAbort,
+}
+
+/// One transactional id's metadata.
+#[derive(Debug, Clone)]
+pub(crate) struct TxnMetadata {
+    pub producer_id: i64,
+    pub epoch: i16,
+    /// The epoch before the last bump (a retried InitProducerId may still carry it).
+    pub last_epoch: i16,
+    pub timeout: Duration,
+    pub state: TxnState,
+    pub partitions: BTreeSet<(String, i32)>,
+    pub groups: BTreeSet<String>,
+    pub started: Instant,
+}
+
+/// What a transactional-id listing shows (for tests and the CLI).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionInfo {
+    /// The transactional id.
+    pub transactional_id: String,
+    /// Its current producer id.
+    pub producer_id: i64,
+    /// Its current epoch.
+    pub epoch: i16,
+    /// Whether a transaction is open.
+    pub ongoing: bool,
+    /// Partitions in the open transaction.
+    pub partitions: Vec<(String, i32)>,
+}
+
+/// All transactional ids and the producer-id allocator.
+#[derive(Debug)]
+pub(crate) struct TxnCoordinator {
+    txns: HashMap<String, TxnMetadata>,
+    by_producer: HashMap<i64, String>,
+    next_producer_id: i64,
+    max_timeout: Duration,
+    /// Caps every transaction's timeout (fault injection: "shorten transaction timeouts").
+    pub timeout_override: Option<Duration>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl TxnCoordinator {
+    pub fn new(max_timeout: Duration) -> Self {
+        Self {
+            txns: HashMap::new(),
+            by_producer: HashMap::new(),
+            next_producer_id: 1000,
+            max_timeout,
+            timeout_override: None,
+        }
+    }
+
+    fn allocate_producer_id(&mut self) -> i64 {
+        let id = self.next_producer_id;
+        self.next_producer_id += 1;
+        id
+    }
+
+    /// InitProducerId. For an idempotent producer (no transactional id) a new producer id,
+    /// or with `expected` the same id with a bumped epoch (KIP-360). For a transactional id:
+    /// bump the epoch, fencing the previous producer and aborting its open transaction.
+    pub fn init_producer_id(
+        &mut self,
+        transactional_id: Option<&str>,
+        timeout_ms: i32,
+        expected: Option<(i64, i16)>,
+        topics: &mut Topics,
+        groups: &GroupCoordinator,
+    ) -> Result<(i64, i16), TxnError> {
+        let Some(tid) = transactional_id else {
+            return Ok(match expected {
+                Some((pid, epoch)) if pid >= 0 && epoch < i16::MAX - 1 => (pid, epoch + 1),
+                _ => (self.allocate_producer_id(), 0),
+            });
+        };
+        if timeout_ms <= 0 || Duration::from_millis(timeout_ms as u64) > self.max_timeout {
+            return Err(TxnError::InvalidTransactionTimeout);
+        }
+        let timeout = Duration::from_millis(timeout_ms as u64);
+        if !self.txns.contains_key(tid) {
+            let pid = self.allocate_producer_id();
+            self.by_producer.insert(pid, tid.to_owned());
+            self.txns.insert(
+                tid.to_owned(),
+                TxnMetadata {
+                    producer_id: pid,
+                    epoch: 0,
+                    last_epoch: -1,
+                    timeout,
+                    state: TxnState::Empty,
+                    partitions: BTreeSet::new(),
+                    groups: BTreeSet::new(),
+                    started: Instant::now(),
+                },
+            );
+            return Ok((pid, 0));
+        }
+        let Some(meta) = self.txns.get(tid) else {
+            return Err(TxnError::InvalidProducerIdMapping);
+        };
+        if let Some((pid, epoch)) = expected.filter(|(pid, _)| *pid >= 0) {
+            let valid = pid == meta.producer_id && (epoch == meta.epoch || epoch == meta.last_epoch);
+            if !valid {
+                return Err(TxnError::Fenced);
+            }
+        }
+        if meta.state == TxnState::Ongoing {
+            // Fence the previous producer: abort its transaction with a bumped epoch.
+            self.complete(tid, Marker::Abort, true, topics, groups);
+        }
+        let new_pid = if self.txns.get(tid).is_some_and(|m| m.epoch >= i16::MAX - 2) {
+            Some(self.allocate_producer_id())
+        } else {
+            None
+        };
+        let Some(meta) = self.txns.get_mut(tid) else {
+            return Err(TxnError::InvalidProducerIdMapping);
+        };
+        meta.timeout = timeout;
+        meta.state = TxnState::Empty;
+        meta.last_epoch = meta.epoch;
+        if let Some(pid) = new_pid {
+            self.by_producer.remove(&meta.producer_id);
+            meta.producer_id = pid;
+            meta.epoch = 0;
+            meta.last_epoch = -1;
+            self.by_producer.insert(pid, tid.to_owned());
+        } else {
+            meta.epoch += 1;
+        }
+        Ok((meta.producer_id, meta.epoch))
+    }
+
+    fn current(&mut self, tid: &str, pid: i64, epoch: i16) -> Result<&mut TxnMetadata, TxnError> {
+        let meta = self
+            .txns
+            .get_mut(tid)
+            .ok_or(TxnError::InvalidProducerIdMapping)?;
+        if meta.producer_id != pid {
+            return Err(TxnError::InvalidProducerIdMapping);
+        }
+        if meta.epoch != epoch {
+            return Err(TxnError::Fenced);
+        }
+        Ok(meta)
+    }
+
+    fn begin_if_needed(meta: &mut TxnMetadata) {
+        if meta.state != TxnState::Ongoing {
+            meta.state = TxnState::Ongoing;
+            meta.started = Instant::now();
+            meta.partitions.clear();
+            meta.groups.clear();
+        }
+    }
+
+    /// AddPartitionsToTxn (the caller has checked that the partitions exist).
+    pub fn add_partitions(
+        &mut self,
+        tid: &str,
+        pid: i64,
+        epoch: i16,
+        partitions: &[(String, i32)],
+    ) -> Result<(), TxnError> {
+        let meta = self.current(tid, pid, epoch)?;
+        Self::begin_if_needed(meta);
+        meta.partitions.extend(partitions.iter().cloned());
+        Ok(())
+    }
+
+    /// AddOffsetsToTxn.
+    pub fn add_offsets(&mut self, tid: &str, pid: i64, epoch: i16, group: &str) -> Result<(), TxnError> {
+        let meta = self.current(tid, pid, epoch)?;
+        Self::begin_if_needed(meta);
+        meta.groups.insert(group.to_owned());
+        Ok(())
+    }
+
+    /// Checks a TxnOffsetCommit: the producer is current and AddOffsetsToTxn added the group.
+    pub fn check_offsets(&mut self, tid: &str, pid: i64, epoch: i16, group: &str) -> Result<(), TxnError> {
+        let meta = self.current(tid, pid, epoch)?;
+        if meta.state != TxnState::Ongoing || !meta.groups.contains(group) {
+            return Err(TxnError::InvalidTxnState);
+        }
+        Ok(())
+    }
+
+    /// Whether `pid`/`epoch` may write transactional data to `topic`/`partition` now.
+    pub fn may_produce(&self, pid: i64, epoch: i16, topic: &str, partition: i32) -> bool {
+        self.by_producer
+            .get(&pid)
+            .and_then(|tid| self.txns.get(tid))
+            .is_some_and(|m| {
+                m.epoch == epoch
+                    && m.state == TxnState::Ongoing
+                    && m.partitions.contains(&(topic.to_owned(), partition))
+            })
+    }
+
+    /// EndTxn.
+    pub fn end_txn(
+        &mut self,
+        tid: &str,
+        pid: i64,
+        epoch: i16,
+        commit: bool,
+        topics: &mut Topics,
+        groups: &GroupCoordinator,
+    ) -> Result<(), TxnError> {
+        let meta = self.current(tid, pid, epoch)?;
+        match (meta.state, commit) {
+            (TxnState::Ongoing, _) => {}
+            (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => return Ok(()),
+            _ => return Err(TxnError::InvalidTxnState),
+        }
+        let marker = if commit { Marker::Commit } else { Marker::Abort };
+        self.complete(tid, marker, false, topics, groups);
+        Ok(())
+    }
+
+    /// Writes the markers of `tid`'s open transaction and completes its offsets. With
+    /// `bump` (fencing, timeout) the epoch is raised first and the markers carry it.
+    fn complete(&mut self, tid: &str, marker: Marker, bump: bool, topics: &mut Topics, groups: &GroupCoordinator) {
+        let Some(meta) = self.txns.get_mut(tid) else {
+            return;
+        };
+        if bump {
+            meta.last_epoch = meta.epoch;
+            meta.epoch = meta.epoch.saturating_add(1);
+        }
+        let ts = now_ms();
+        for (topic, partition) in &meta.partitions {
+            if let Some(log) = topics.partition_mut(topic, *partition) {
+                if log.has_open_txn(meta.producer_id) {
+                    log.write_marker(meta.producer_id, meta.epoch, marker, ts);
+                }
+            }
+        }
+        for group in &meta.groups {
+            groups.complete_txn(group, meta.producer_id, marker == Marker::Commit);
+        }
+        meta.partitions.clear();
+        meta.groups.clear();
+        meta.state = match marker {
+            Marker::Commit => TxnState::CompleteCommit,
+            Marker::Abort => TxnState::CompleteAbort,
+        };
+        tracing::debug!(transactional_id = tid, ?marker, bump, "transaction completed");
+    }
+
+    /// Aborts (and fences) every transaction open longer than its timeout. Returns how many.
+    pub fn expire(&mut self, now: Instant, topics: &mut Topics, groups: &GroupCoordinator) -> usize {
+        let cap = self.timeout_override;
+        let expired: Vec<String> = self
+            .txns
+            .iter()
+            .filter(|(_, m)| {
+                let timeout = cap.map_or(m.timeout, |c| c.min(m.timeout));
+                m.state == TxnState::Ongoing && now.duration_since(m.started) > timeout
+            })
+            .map(|(t, _)| t.clone())
+            .collect();
+        for tid in &expired {
+            tracing::info!(transactional_id = %tid, "transaction timed out: aborting and fencing its producer");
+            self.complete(tid, Marker::Abort, true, topics, groups);
+        }
+        expired.len()
+    }
+
+    /// A snapshot of every transactional id.
+    pub fn list(&self) -> Vec<TransactionInfo> {
+        let mut out: Vec<TransactionInfo> = self
+            .txns
+            .iter()
+            .map(|(tid, m)| TransactionInfo {
+                transactional_id: tid.clone(),
+                producer_id: m.producer_id,
+                epoch: m.epoch,
+                ongoing: m.state == TxnState::Ongoing,
+                partitions: m.partitions.iter().cloned().collect(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
+        out
+    }
+
+    /// Forgets partitions of a deleted topic.
+    pub fn forget_topic(&mut self, topic: &str) {
+        for meta in self.txns.values_mut() {
+            meta.partitions.retain(|(t, _)| t != topic);
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! kafka-eos-cli

@@ -1,0 +1,48 @@
+//! Typed, validated Kafka client settings for exactly-once pipelines.
+//!
+//! The safe settings are the only settings: producers are always idempotent
+//! (`enable.idempotence=true`, `acks=all`, at most 5 requests in flight, unbounded
+//! retries within `delivery.timeout.ms`), transactional producers add a stable
+//! `transactional.id`, and consumers read `read_committed` with auto-commit and
+//! automatic offset store off. Free-form librdkafka overrides are allowed, but one that
+//! would break a guarantee is rejected with [`ConfigError::Unsafe`], naming the key, the
+//! value and the reason.
+//!
+//! ```
+//! use kafka_eos_config::{ConfigError, PipelineConfig};
+//!
+//! let err = PipelineConfig::builder()
+//!     .bootstrap_servers("localhost:9092")
+//!     .group_id("g")
+//!     .input_topic("in")
+//!     .transactional_id("g-0")
+//!     .producer_override("acks", "1")
+//!     .build()
+//!     .unwrap_err();
+//! assert!(matches!(err, ConfigError::Unsafe { ref key, .. } if key == "acks"));
+//! ```
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![warn(missing_docs)]
+
+mod consumer;
+mod error;
+mod guard;
+mod mode;
+mod pipeline;
+mod producer;
+
+pub use consumer::{ConsumerProfile, DEFAULT_SESSION_TIMEOUT_MS};
+pub use error::{ConfigError, Result};
+pub use guard::MAX_IN_FLIGHT_LIMIT;
+pub use mode::{AutoOffsetReset, Mode};
+pub use pipeline::{
+    PipelineConfig, PipelineConfigBuilder, DEFAULT_COMMIT_INTERVAL_MS, DEFAULT_COMMIT_MAX_RECORDS,
+    ENV_PREFIX,
+};
+pub use producer::{ProducerProfile, DEFAULT_TRANSACTION_TIMEOUT_MS, UNBOUNDED_RETRIES};
+
+/// Re-export of rdkafka's client configuration type rendered by the profiles.
+pub use rdkafka::ClientConfig;
+
+#[cfg(test)]
+mod tests;

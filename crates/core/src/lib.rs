@@ -1,0 +1,42 @@
+//! The async transactional producer, error classification and the building blocks of
+//! the exactly-once read-process-write loop.
+//!
+//! ```text
+//! init_transactions -> loop {
+//!     poll a batch
+//!     begin
+//!     for each record: process -> send outputs (delivery awaited)
+//!     send_offsets(next offsets, consumer.group_metadata())
+//!     commit
+//! }
+//! ```
+//!
+//! Every error is classified once, by [`Error::kind`]:
+//!
+//! | [`ErrorKind`] | examples | [`Recovery`] |
+//! |---|---|---|
+//! | `Retriable` | commit timed out, `COORDINATOR_NOT_AVAILABLE`, `CONCURRENT_TRANSACTIONS` | call the same operation again |
+//! | `Abortable` | a produce failed, `UNKNOWN_PRODUCER_ID`, `ILLEGAL_GENERATION` on TxnOffsetCommit, message timeout | abort, rewind the consumer, replay |
+//! | `Fatal` | `INVALID_TXN_STATE`, authorization failures | rebuild the producer, rewind |
+//! | `Fenced` | `PRODUCER_FENCED`, `INVALID_PRODUCER_EPOCH` | stop: a newer instance owns the id |
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![warn(missing_docs)]
+
+mod error;
+mod metrics;
+mod offsets;
+mod producer;
+mod record;
+mod retry;
+mod transactional_id;
+
+pub use error::{classify, Error, ErrorKind, Operation, Result, SendError};
+pub use metrics::{Metrics, MetricsSnapshot, LATENCY_RESERVOIR};
+pub use offsets::{OffsetTracker, PartitionOffsets};
+pub use producer::{Delivered, TransactionalProducer, DEFAULT_OPERATION_TIMEOUT};
+pub use record::OwnedRecord;
+pub use retry::{Recovery, RetryPolicy};
+pub use transactional_id::TransactionalId;
+
+pub use kafka_eos_config as config;
+pub use rdkafka;

@@ -1,0 +1,373 @@
+//! The async transactional producer.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kafka_eos_config::{ConfigError, ProducerProfile};
+use rdkafka::consumer::ConsumerGroupMetadata;
+use rdkafka::error::KafkaResult;
+use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::util::Timeout;
+use rdkafka::{ClientConfig, TopicPartitionList};
+use tracing::Instrument;
+
+use crate::error::{Error, Operation, Result, SendError};
+use crate::metrics::Metrics;
+use crate::record::OwnedRecord;
+use crate::retry::RetryPolicy;
+
+/// Default timeout of one blocking transactional call.
+pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where a record landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivered {
+    /// Partition written.
+    pub partition: i32,
+    /// Offset assigned by the broker.
+    pub offset: i64,
+}
+
+#[derive(Debug)]
+struct OpenTransaction {
+    span: tracing::Span,
+    started: Instant,
+}
+
+/// An async wrapper over rdkafka's transactional [`FutureProducer`].
+///
+/// The blocking librdkafka calls (`init_transactions`, `begin_transaction`,
+/// `send_offsets_to_transaction`, `commit_transaction`, `abort_transaction`, `flush`)
+/// run on Tokio's blocking pool (`spawn_blocking`), never on a worker thread.
+/// Retriable errors are retried by calling the same operation again, following the
+/// [`RetryPolicy`]; any other error is returned classified (see [`Error::kind`]).
+/// A fencing error becomes [`Error::Fenced`] naming the `transactional.id`.
+///
+/// ```no_run
+/// use kafka_eos_config::ProducerProfile;
+/// use kafka_eos_core::{OwnedRecord, TransactionalProducer};
+///
+/// # async fn run() -> kafka_eos_core::Result<()> {
+/// let profile = ProducerProfile::idempotent("localhost:9092").transactional("app-group-0");
+/// let mut producer = TransactionalProducer::new(&profile)?;
+/// producer.init_transactions().await?;
+/// producer.begin().await?;
+/// producer
+///     .send(OwnedRecord::new("out").key("k").value("v"))
+///     .await
+///     .map_err(|e| e.error)?;
+/// producer.commit().await?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct TransactionalProducer {
+    producer: FutureProducer,
+    config: ClientConfig,
+    transactional_id: String,
+    metrics: Arc<Metrics>,
+    retry: RetryPolicy,
+    timeout: Duration,
+    initialized: bool,
+    open: Option<OpenTransaction>,
+    sequence: u64,
+}
+
+impl std::fmt::Debug for TransactionalProducer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransactionalProducer")
+            .field("transactional_id", &self.transactional_id)
+            .field("initialized", &self.initialized)
+            .field("in_transaction", &self.open.is_some())
+            .field("sequence", &self.sequence)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TransactionalProducer {
+    /// Creates the producer from a validated transactional profile.
+    pub fn new(profile: &ProducerProfile) -> Result<Self> {
+        if profile.transactional_id().is_none() {
+            return Err(Error::Config(ConfigError::Missing {
+                field: "transactional_id",
+            }));
+        }
+        Self::from_client_config(profile.render()?)
+    }
+
+    /// Creates the producer from an already rendered rdkafka configuration, which must
+    /// contain `transactional.id`. Prefer [`TransactionalProducer::new`], which checks
+    /// the guarantees.
+    pub fn from_client_config(config: ClientConfig) -> Result<Self> {
+        let transactional_id = match config.get("transactional.id") {
+            Some(id) if !id.is_empty() => id.to_owned(),
+            _ => {
+                return Err(Error::Config(ConfigError::Missing {
+                    field: "transactional_id",
+                }))
+            }
+        };
+        let producer: FutureProducer = config
+            .create()
+            .map_err(|e| Error::kafka(Operation::CreateClient, e))?;
+        Ok(Self {
+            producer,
+            config,
+            transactional_id,
+            metrics: Arc::new(Metrics::new()),
+            retry: RetryPolicy::default(),
+            timeout: DEFAULT_OPERATION_TIMEOUT,
+            initialized: false,
+            open: None,
+            sequence: 0,
+        })
+    }
+
+    /// Shares these metrics (e.g. with a pipeline).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Retry policy for retriable errors.
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Timeout of one blocking call (default 30 s). A timed-out commit is retriable.
+    pub fn with_operation_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The `transactional.id`.
+    pub fn transactional_id(&self) -> &str {
+        &self.transactional_id
+    }
+
+    /// The shared metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// `true` between a successful [`begin`](Self::begin) and the end of the transaction.
+    pub fn in_transaction(&self) -> bool {
+        self.open.is_some()
+    }
+
+    /// The underlying rdkafka producer.
+    pub fn inner(&self) -> &FutureProducer {
+        &self.producer
+    }
+
+    async fn blocking<T, F>(&self, op: Operation, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&FutureProducer) -> KafkaResult<T> + Send + 'static,
+    {
+        let producer = self.producer.clone();
+        let result = tokio::task::spawn_blocking(move || f(&producer))
+            .await
+            .map_err(|source| Error::Blocking { op, source })?;
+        result.map_err(|e| Error::kafka(op, e).with_transactional_id(&self.transactional_id))
+    }
+
+    fn span(&self) -> tracing::Span {
+        self.open
+            .as_ref()
+            .map_or_else(tracing::Span::current, |o| o.span.clone())
+    }
+
+    /// Registers the `transactional.id` with the coordinator, fencing any older
+    /// producer with the same id and aborting its open transaction.
+    pub async fn init_transactions(&mut self) -> Result<()> {
+        let timeout = self.timeout;
+        self.retry
+            .run(Operation::InitTransactions, &self.metrics, || {
+                self.blocking(Operation::InitTransactions, move |p| {
+                    p.init_transactions(timeout)
+                })
+            })
+            .instrument(tracing::info_span!("kafka_eos.init_transactions", transactional_id = %self.transactional_id))
+            .await?;
+        self.initialized = true;
+        Ok(())
+    }
+
+    /// Begins a transaction.
+    pub async fn begin(&mut self) -> Result<()> {
+        if !self.initialized {
+            return Err(Error::State {
+                op: Operation::BeginTransaction,
+                reason: "init_transactions has not completed",
+            });
+        }
+        if self.open.is_some() {
+            return Err(Error::State {
+                op: Operation::BeginTransaction,
+                reason: "a transaction is already open",
+            });
+        }
+        self.sequence += 1;
+        let span = tracing::info_span!(
+            "kafka_eos.transaction",
+            transactional_id = %self.transactional_id,
+            txn = self.sequence
+        );
+        self.retry
+            .run(Operation::BeginTransaction, &self.metrics, || {
+                self.blocking(Operation::BeginTransaction, |p| p.begin_transaction())
+            })
+            .instrument(span.clone())
+            .await?;
+        self.metrics.record_begin();
+        tracing::debug!(parent: &span, "transaction begun");
+        self.open = Some(OpenTransaction {
+            span,
+            started: Instant::now(),
+        });
+        Ok(())
+    }
+
+    /// Produces one record inside the open transaction and awaits its delivery.
+    ///
+    /// On failure the record is handed back in the [`SendError`]. A failed send makes
+    /// the transaction abortable: the commit will fail and the batch must be replayed.
+    pub async fn send(&self, record: OwnedRecord) -> Result<Delivered, SendError> {
+        if self.open.is_none() {
+            return Err(SendError {
+                error: Error::State {
+                    op: Operation::Send,
+                    reason: "no transaction is open",
+                },
+                record,
+            });
+        }
+        let outcome = self
+            .producer
+            .send(record.as_future_record(), Timeout::After(self.timeout))
+            .instrument(self.span())
+            .await;
+        match outcome {
+            Ok(d) => {
+                self.metrics.record_out(1);
+                Ok(Delivered {
+                    partition: d.partition,
+                    offset: d.offset,
+                })
+            }
+            Err((e, _msg)) => {
+                self.metrics.record_send_failure();
+                let error =
+                    Error::kafka(Operation::Send, e).with_transactional_id(&self.transactional_id);
+                tracing::warn!(parent: &self.span(), topic = %record.topic, %error, kind = ?error.kind(), "send failed");
+                Err(SendError { error, record })
+            }
+        }
+    }
+
+    /// Adds the consumer's next offsets to the transaction (KIP-447: the group
+    /// metadata lets the coordinator fence a zombie of an older generation).
+    pub async fn send_offsets(
+        &mut self,
+        offsets: &TopicPartitionList,
+        group: ConsumerGroupMetadata,
+    ) -> Result<()> {
+        if self.open.is_none() {
+            return Err(Error::State {
+                op: Operation::SendOffsets,
+                reason: "no transaction is open",
+            });
+        }
+        let group = Arc::new(group);
+        let timeout = self.timeout;
+        self.retry
+            .run(Operation::SendOffsets, &self.metrics, || {
+                let offsets = offsets.clone();
+                let group = Arc::clone(&group);
+                self.blocking(Operation::SendOffsets, move |p| {
+                    p.send_offsets_to_transaction(&offsets, &group, timeout)
+                })
+            })
+            .instrument(self.span())
+            .await
+    }
+
+    /// Commits the open transaction. A retriable failure (e.g. the commit timed out)
+    /// is retried by committing again, never by aborting.
+    pub async fn commit(&mut self) -> Result<()> {
+        let Some(open) = self.open.as_ref() else {
+            return Err(Error::State {
+                op: Operation::CommitTransaction,
+                reason: "no transaction is open",
+            });
+        };
+        let span = open.span.clone();
+        let started = Instant::now();
+        let timeout = self.timeout;
+        let result = self
+            .retry
+            .run(Operation::CommitTransaction, &self.metrics, || {
+                self.blocking(Operation::CommitTransaction, move |p| {
+                    p.commit_transaction(timeout)
+                })
+            })
+            .instrument(span.clone())
+            .await;
+        match result {
+            Ok(()) => {
+                let latency = started.elapsed();
+                self.metrics.record_commit(latency);
+                if let Some(open) = self.open.take() {
+                    tracing::info!(parent: &span, ?latency, duration = ?open.started.elapsed(), "transaction committed");
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(parent: &span, error = %e, kind = ?e.kind(), "commit failed");
+                Err(e)
+            }
+        }
+    }
+
+    /// Aborts the open transaction (outputs are discarded; the caller rewinds the
+    /// consumer to its committed offsets).
+    pub async fn abort(&mut self) -> Result<()> {
+        let span = self.span();
+        let timeout = self.timeout;
+        self.retry
+            .run(Operation::AbortTransaction, &self.metrics, || {
+                self.blocking(Operation::AbortTransaction, move |p| {
+                    p.abort_transaction(timeout)
+                })
+            })
+            .instrument(span.clone())
+            .await?;
+        self.metrics.record_abort();
+        self.open = None;
+        tracing::info!(parent: &span, "transaction aborted");
+        Ok(())
+    }
+
+    /// Waits until every queued record is delivered or failed.
+    pub async fn flush(&self) -> Result<()> {
+        let timeout = self.timeout;
+        self.blocking(Operation::Flush, move |p| p.flush(timeout))
+            .await
+    }
+
+    /// Replaces the librdkafka producer with a new one from the same configuration and
+    /// initialises it (after a fatal error). The new producer's `init_transactions`
+    /// fences the old one and aborts its open transaction.
+    pub async fn rebuild(&mut self) -> Result<()> {
+        tracing::warn!(transactional_id = %self.transactional_id, "rebuilding the transactional producer");
+        self.open = None;
+        self.initialized = false;
+        self.producer = self
+            .config
+            .create()
+            .map_err(|e| Error::kafka(Operation::CreateClient, e))?;
+        self.metrics.record_rebuild();
+        self.init_transactions().await
+    }
+}

@@ -1,0 +1,49 @@
+//! The consumer context: rebalance bookkeeping.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
+use rdkafka::ClientContext;
+
+/// Consumer context used by the pipeline.
+///
+/// The pipeline always finishes (commits or aborts) its transaction before it polls
+/// again, and rebalance callbacks only run inside a poll, so when partitions are
+/// revoked no transaction is open. The context raises a flag on every rebalance; the
+/// pipeline then drops the records it polled but has not processed yet: with the
+/// (default, eager) assignment strategies every newly assigned partition resumes
+/// from its committed offset, so nothing is lost or duplicated.
+#[derive(Debug, Clone, Default)]
+pub struct EosConsumerContext {
+    rebalanced: Arc<AtomicBool>,
+}
+
+impl EosConsumerContext {
+    pub(crate) fn take_rebalanced(&self) -> bool {
+        self.rebalanced.swap(false, Ordering::AcqRel)
+    }
+}
+
+impl ClientContext for EosConsumerContext {}
+
+impl ConsumerContext for EosConsumerContext {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Revoke(tpl) => {
+                tracing::info!(partitions = tpl.count(), "partitions revoked; no transaction is open (each transaction ends before the next poll)");
+            }
+            Rebalance::Assign(tpl) => {
+                tracing::info!(
+                    partitions = tpl.count(),
+                    "partitions assigned; they resume from committed offsets"
+                );
+            }
+            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, _rebalance: &Rebalance<'_>) {
+        self.rebalanced.store(true, Ordering::Release);
+    }
+}

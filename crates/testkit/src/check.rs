@@ -1,0 +1,125 @@
+//! The exactly-once checker.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::io::Record;
+
+/// What [`check_exactly_once`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExactlyOnceReport {
+    /// Records expected (`f(input)`).
+    pub expected: usize,
+    /// Records read.
+    pub actual: usize,
+    /// Extra copies of expected records.
+    pub duplicates: usize,
+    /// Expected records never read.
+    pub missing: usize,
+    /// Records read that are not in `f(input)`.
+    pub unexpected: usize,
+    /// Keys whose records were read out of their input order.
+    pub order_violations: usize,
+}
+
+impl ExactlyOnceReport {
+    /// No duplicate, nothing missing, nothing unexpected, every key in order.
+    pub fn is_exactly_once(&self) -> bool {
+        self.duplicates == 0 && self.missing == 0 && self.unexpected == 0 && self.order_violations == 0
+    }
+}
+
+impl fmt::Display for ExactlyOnceReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "expected {}, read {}: {} duplicates, {} missing, {} unexpected, {} keys out of order",
+            self.expected, self.actual, self.duplicates, self.missing, self.unexpected, self.order_violations
+        )
+    }
+}
+
+/// Compares `actual` (as read, in per-partition order) with `expected` (`f(input)`, each
+/// key's records in input order). Records are compared by key and value.
+pub fn check_exactly_once(expected: &[Record], actual: &[Record]) -> ExactlyOnceReport {
+    let mut report = ExactlyOnceReport {
+        expected: expected.len(),
+        actual: actual.len(),
+        ..Default::default()
+    };
+    let mut want: HashMap<(&[u8], &[u8]), usize> = HashMap::new();
+    for r in expected {
+        *want.entry((&r.key, &r.value)).or_default() += 1;
+    }
+    let mut seen: HashMap<(&[u8], &[u8]), usize> = HashMap::new();
+    for r in actual {
+        *seen.entry((&r.key, &r.value)).or_default() += 1;
+    }
+    for (k, n) in &seen {
+        match want.get(k) {
+            None => report.unexpected += n,
+            Some(w) if n > w => report.duplicates += n - w,
+            Some(_) => {}
+        }
+    }
+    for (k, w) in &want {
+        let n = seen.get(k).copied().unwrap_or(0);
+        if n < *w {
+            report.missing += w - n;
+        }
+    }
+    // per key: the first occurrences of expected values must come in the expected order
+    let mut expected_by_key: HashMap<&[u8], Vec<&[u8]>> = HashMap::new();
+    for r in expected {
+        expected_by_key.entry(&r.key).or_default().push(&r.value);
+    }
+    let mut actual_by_key: HashMap<&[u8], Vec<&[u8]>> = HashMap::new();
+    for r in actual {
+        let values = actual_by_key.entry(&r.key).or_default();
+        if !values.contains(&r.value.as_slice()) {
+            values.push(&r.value);
+        }
+    }
+    for (key, values) in &actual_by_key {
+        let Some(order) = expected_by_key.get(key) else {
+            continue;
+        };
+        let positions: Vec<usize> = values
+            .iter()
+            .filter_map(|v| order.iter().position(|o| o == v))
+            .collect();
+        if positions.windows(2).any(|w| w[0] > w[1]) {
+            report.order_violations += 1;
+        }
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(k: &str, v: &str) -> Record {
+        Record::new(k, v)
+    }
+
+    #[test]
+    fn a_perfect_run_passes() {
+        let exp = vec![r("a", "1"), r("b", "1"), r("a", "2")];
+        let act = vec![r("b", "1"), r("a", "1"), r("a", "2")];
+        let rep = check_exactly_once(&exp, &act);
+        assert!(rep.is_exactly_once(), "{rep}");
+    }
+
+    #[test]
+    fn duplicates_missing_unexpected_and_order_are_counted() {
+        let exp = vec![r("a", "1"), r("a", "2"), r("b", "1"), r("c", "1")];
+        let act = vec![r("a", "2"), r("a", "1"), r("b", "1"), r("b", "1"), r("x", "9")];
+        let rep = check_exactly_once(&exp, &act);
+        assert_eq!(
+            (rep.duplicates, rep.missing, rep.unexpected, rep.order_violations),
+            (1, 1, 1, 1)
+        );
+        assert!(!rep.is_exactly_once());
+    }
+}

@@ -1,0 +1,95 @@
+//! [`Cluster`]: where tests run — the embedded broker, or an external cluster.
+
+use std::time::Duration;
+
+use kafka_eos_broker::{BackgroundBroker, BrokerConfig, EmbeddedBroker, Faults};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::types::RDKafkaErrorCode;
+
+use crate::error::{Error, Result};
+
+/// The environment variable that points the suites at an external cluster.
+pub const BOOTSTRAP_ENV: &str = "KAFKA_BOOTSTRAP_SERVERS";
+
+/// A Kafka cluster for a test: an embedded broker (default) or an external cluster.
+#[derive(Debug)]
+pub struct Cluster {
+    embedded: Option<BackgroundBroker>,
+    bootstrap: String,
+}
+
+impl Cluster {
+    /// An external cluster when `KAFKA_BOOTSTRAP_SERVERS` is set, else an embedded broker.
+    pub fn from_env() -> Result<Self> {
+        match std::env::var(BOOTSTRAP_ENV) {
+            Ok(servers) if !servers.trim().is_empty() => Ok(Self::external(servers)),
+            _ => Self::embedded(),
+        }
+    }
+
+    /// A new embedded broker on a free port.
+    pub fn embedded() -> Result<Self> {
+        Self::embedded_with(BrokerConfig::default())
+    }
+
+    /// A new embedded broker with `config`.
+    pub fn embedded_with(config: BrokerConfig) -> Result<Self> {
+        let broker = BackgroundBroker::start(config)?;
+        let bootstrap = broker.bootstrap_servers();
+        Ok(Self {
+            embedded: Some(broker),
+            bootstrap,
+        })
+    }
+
+    /// An external cluster at `bootstrap_servers`.
+    pub fn external(bootstrap_servers: impl Into<String>) -> Self {
+        Self {
+            embedded: None,
+            bootstrap: bootstrap_servers.into(),
+        }
+    }
+
+    /// The `bootstrap.servers` value.
+    pub fn bootstrap_servers(&self) -> String {
+        self.bootstrap.clone()
+    }
+
+    /// The embedded broker, if this is one.
+    pub fn embedded_broker(&self) -> Option<&EmbeddedBroker> {
+        self.embedded.as_deref()
+    }
+
+    /// Fault injection, on an embedded broker only.
+    pub fn faults(&self) -> Option<Faults> {
+        self.embedded.as_ref().map(|b| b.faults())
+    }
+
+    /// A topic name unique to this run (external clusters outlive tests).
+    pub fn unique_topic(&self, prefix: &str) -> String {
+        format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+    }
+
+    /// Creates a topic (replication factor 1 on the embedded broker, the cluster's default elsewhere).
+    pub fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
+        if let Some(b) = &self.embedded {
+            return Ok(b.create_topic(name, partitions)?);
+        }
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .create()?;
+        let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(-1));
+        let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+        let results = futures::executor::block_on(admin.create_topics([&topic], &opts))?;
+        for r in results {
+            if let Err((topic, code)) = r {
+                if code != RDKafkaErrorCode::TopicAlreadyExists {
+                    return Err(Error::CreateTopic { topic, code });
+                }
+            }
+        }
+        Ok(())
+    }
+}
