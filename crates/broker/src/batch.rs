@@ -265,7 +265,10 @@ mod tests {
         assert_eq!(h.producer_id, 7);
         assert_eq!(h.producer_epoch, 3);
         assert!(h.is_control() && h.is_transactional());
-        assert_eq!(crc32c::crc32c(&b[CRC_START..]), u32::from_be_bytes([b[17], b[18], b[19], b[20]]));
+        assert_eq!(
+            crc32c::crc32c(&b[CRC_START..]),
+            u32::from_be_bytes([b[17], b[18], b[19], b[20]])
+        );
         let ts = record_timestamps(&b, &h);
         assert_eq!(ts, Some(vec![(1000, 0)]));
     }
@@ -279,7 +282,10 @@ mod tests {
         assert_eq!(split_batches(&m.freeze()), Err(BatchError::Corrupt));
         let mut m = BytesMut::from(b.as_ref());
         m[16] = 1;
-        assert_eq!(split_batches(&m.freeze()), Err(BatchError::UnsupportedMagic));
+        assert_eq!(
+            split_batches(&m.freeze()),
+            Err(BatchError::UnsupportedMagic)
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::config::BrokerConfig;
 use crate::error::{Error, Result};
 use crate::faults::Faults;
 use crate::state::State;
-use crate::txn::TransactionInfo;
+use crate::txn::{TransactionCounts, TransactionInfo};
 
 /// How often timeouts (sessions, rebalances, transactions) are checked.
 const TICK: Duration = Duration::from_millis(50);
@@ -61,9 +61,17 @@ impl EmbeddedBroker {
             addr: config.addr,
             source,
         })?;
-        let state = Arc::new(State::new(config, addr.ip().to_string(), i32::from(addr.port())));
+        let state = Arc::new(State::new(
+            config,
+            addr.ip().to_string(),
+            i32::from(addr.port()),
+        ));
         let shutdown = CancellationToken::new();
-        let server = tokio::spawn(crate::server::serve(listener, state.clone(), shutdown.clone()));
+        let server = tokio::spawn(crate::server::serve(
+            listener,
+            state.clone(),
+            shutdown.clone(),
+        ));
         let ticker = tokio::spawn(tick(state.clone(), shutdown.clone()));
         tracing::info!(%addr, "embedded Kafka broker listening");
         Ok(Self {
@@ -101,7 +109,10 @@ impl EmbeddedBroker {
 
     /// The partition count of `name`, if it exists.
     pub fn partitions(&self, name: &str) -> Option<i32> {
-        self.state.topics().get(name).map(|t| t.partitions.len() as i32)
+        self.state
+            .topics()
+            .get(name)
+            .map(|t| t.partitions.len() as i32)
     }
 
     /// The high watermark and last stable offset of a partition.
@@ -116,6 +127,11 @@ impl EmbeddedBroker {
     /// Every transactional id the coordinator knows, with its state.
     pub fn transactions(&self) -> Vec<TransactionInfo> {
         self.state.txns().list()
+    }
+
+    /// How many transactions were committed and aborted (by EndTxn, fencing or timeout).
+    pub fn transaction_counts(&self) -> TransactionCounts {
+        self.state.txns().counts()
     }
 
     /// The fault-injection handle of this broker.

@@ -1,7 +1,7 @@
 //! Request routing: the header, the API versions we advertise, fault hooks, decoding with
 //! `kafka-protocol` and encoding the response at the request's version.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable};
@@ -85,7 +85,9 @@ fn encode_response<R: Encodable>(
     };
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
     if let Err(e) = header.encode(&mut buf, header_version) {
-        return Outcome::Close(format!("cannot encode {key:?} v{version} response header: {e}"));
+        return Outcome::Close(format!(
+            "cannot encode {key:?} v{version} response header: {e}"
+        ));
     }
     match response.encode(&mut buf, version) {
         Ok(()) => Outcome::Respond(buf),
@@ -125,7 +127,7 @@ macro_rules! route {
 }
 
 /// Handles one request frame.
-pub(crate) async fn handle(state: &State, mut frame: Bytes) -> Outcome {
+pub(crate) async fn handle(state: &State, mut frame: Bytes, client_host: &str) -> Outcome {
     if frame.len() < 8 {
         return Outcome::Close(format!("truncated request header ({} bytes)", frame.len()));
     }
@@ -142,7 +144,9 @@ pub(crate) async fn handle(state: &State, mut frame: Bytes) -> Outcome {
         if key == ApiKey::ApiVersions {
             return unsupported_api_versions(correlation_id);
         }
-        return Outcome::Close(format!("unsupported version {version} of {key:?} (supported {min}-{max})"));
+        return Outcome::Close(format!(
+            "unsupported version {version} of {key:?} (supported {min}-{max})"
+        ));
     }
     let header = match RequestHeader::decode(&mut frame, key.request_header_version(version)) {
         Ok(h) => h,
@@ -160,19 +164,29 @@ pub(crate) async fn handle(state: &State, mut frame: Bytes) -> Outcome {
     let cid = correlation_id;
     match key {
         ApiKey::ApiVersions => {
-            route!(state, key, v, cid, frame, ApiVersionsRequest, |r| handlers::admin::api_versions(r, v))
+            route!(state, key, v, cid, frame, ApiVersionsRequest, |r| {
+                handlers::admin::api_versions(r, v)
+            })
         }
         ApiKey::Metadata => {
-            route!(state, key, v, cid, frame, MetadataRequest, |r| handlers::admin::metadata(state, r, v))
+            route!(state, key, v, cid, frame, MetadataRequest, |r| {
+                handlers::admin::metadata(state, r, v)
+            })
         }
         ApiKey::CreateTopics => {
-            route!(state, key, v, cid, frame, CreateTopicsRequest, |r| handlers::admin::create_topics(state, r, v))
+            route!(state, key, v, cid, frame, CreateTopicsRequest, |r| {
+                handlers::admin::create_topics(state, r, v)
+            })
         }
         ApiKey::DeleteTopics => {
-            route!(state, key, v, cid, frame, DeleteTopicsRequest, |r| handlers::admin::delete_topics(state, r, v))
+            route!(state, key, v, cid, frame, DeleteTopicsRequest, |r| {
+                handlers::admin::delete_topics(state, r, v)
+            })
         }
         ApiKey::FindCoordinator => {
-            route!(state, key, v, cid, frame, FindCoordinatorRequest, |r| handlers::admin::find_coordinator(state, r, v))
+            route!(state, key, v, cid, frame, FindCoordinatorRequest, |r| {
+                handlers::admin::find_coordinator(state, r, v)
+            })
         }
         ApiKey::Produce => {
             let r = match ProduceRequest::decode(&mut frame, v) {
@@ -196,62 +210,97 @@ pub(crate) async fn handle(state: &State, mut frame: Bytes) -> Outcome {
             }
         }
         ApiKey::Fetch => {
-            route!(state, key, v, cid, frame, FetchRequest, |r| handlers::fetch::fetch(state, r, v).await)
+            route!(state, key, v, cid, frame, FetchRequest, |r| {
+                handlers::fetch::fetch(state, r, v).await
+            })
         }
         ApiKey::ListOffsets => {
-            route!(state, key, v, cid, frame, ListOffsetsRequest, |r| handlers::offsets::list_offsets(state, r, v))
+            route!(state, key, v, cid, frame, ListOffsetsRequest, |r| {
+                handlers::offsets::list_offsets(state, r, v)
+            })
         }
         ApiKey::OffsetForLeaderEpoch => {
-            route!(state, key, v, cid, frame, OffsetForLeaderEpochRequest, |r| handlers::offsets::offset_for_leader_epoch(state, r, v))
+            route!(
+                state,
+                key,
+                v,
+                cid,
+                frame,
+                OffsetForLeaderEpochRequest,
+                |r| handlers::offsets::offset_for_leader_epoch(state, r, v)
+            )
         }
         ApiKey::InitProducerId => {
-            route!(state, key, v, cid, frame, InitProducerIdRequest, |r| handlers::txn::init_producer_id(state, r, v))
+            route!(state, key, v, cid, frame, InitProducerIdRequest, |r| {
+                handlers::txn::init_producer_id(state, r, v)
+            })
         }
         ApiKey::AddPartitionsToTxn => {
-            route!(state, key, v, cid, frame, AddPartitionsToTxnRequest, |r| handlers::txn::add_partitions_to_txn(state, r, v))
+            route!(state, key, v, cid, frame, AddPartitionsToTxnRequest, |r| {
+                handlers::txn::add_partitions_to_txn(state, r, v)
+            })
         }
         ApiKey::AddOffsetsToTxn => {
-            route!(state, key, v, cid, frame, AddOffsetsToTxnRequest, |r| handlers::txn::add_offsets_to_txn(state, r, v))
+            route!(state, key, v, cid, frame, AddOffsetsToTxnRequest, |r| {
+                handlers::txn::add_offsets_to_txn(state, r, v)
+            })
         }
         ApiKey::EndTxn => {
-            route!(state, key, v, cid, frame, EndTxnRequest, |r| handlers::txn::end_txn(state, r, v))
+            route!(state, key, v, cid, frame, EndTxnRequest, |r| {
+                handlers::txn::end_txn(state, r, v)
+            })
         }
         ApiKey::TxnOffsetCommit => {
-            route!(state, key, v, cid, frame, TxnOffsetCommitRequest, |r| handlers::txn::txn_offset_commit(state, r, v))
+            route!(state, key, v, cid, frame, TxnOffsetCommitRequest, |r| {
+                handlers::txn::txn_offset_commit(state, r, v)
+            })
         }
         ApiKey::JoinGroup => {
-            route!(state, key, v, cid, frame, JoinGroupRequest, |r| handlers::group::join_group(state, r, v, &client_id).await)
+            route!(state, key, v, cid, frame, JoinGroupRequest, |r| {
+                handlers::group::join_group(state, r, v, &client_id, client_host).await
+            })
         }
         ApiKey::SyncGroup => {
-            route!(state, key, v, cid, frame, SyncGroupRequest, |r| state.groups.sync_group(r, v).await)
+            route!(state, key, v, cid, frame, SyncGroupRequest, |r| state
+                .groups
+                .sync_group(r, v)
+                .await)
         }
         ApiKey::Heartbeat => {
-            route!(state, key, v, cid, frame, HeartbeatRequest, |r| state.groups.heartbeat(r, v))
+            route!(state, key, v, cid, frame, HeartbeatRequest, |r| state
+                .groups
+                .heartbeat(r, v))
         }
         ApiKey::LeaveGroup => {
-            route!(state, key, v, cid, frame, LeaveGroupRequest, |r| state.groups.leave_group(r, v))
+            route!(state, key, v, cid, frame, LeaveGroupRequest, |r| state
+                .groups
+                .leave_group(r, v))
         }
         ApiKey::DescribeGroups => {
-            route!(state, key, v, cid, frame, DescribeGroupsRequest, |r| state.groups.describe_groups(r, v))
+            route!(state, key, v, cid, frame, DescribeGroupsRequest, |r| state
+                .groups
+                .describe_groups(r, v))
         }
         ApiKey::ListGroups => {
-            route!(state, key, v, cid, frame, ListGroupsRequest, |r| state.groups.list_groups(r, v))
+            route!(state, key, v, cid, frame, ListGroupsRequest, |r| state
+                .groups
+                .list_groups(r, v))
         }
         ApiKey::DeleteGroups => {
-            route!(state, key, v, cid, frame, DeleteGroupsRequest, |r| state.groups.delete_groups(r, v))
+            route!(state, key, v, cid, frame, DeleteGroupsRequest, |r| state
+                .groups
+                .delete_groups(r, v))
         }
         ApiKey::OffsetCommit => {
-            route!(state, key, v, cid, frame, OffsetCommitRequest, |r| handlers::group::offset_commit(state, r, v))
+            route!(state, key, v, cid, frame, OffsetCommitRequest, |r| {
+                handlers::group::offset_commit(state, r, v)
+            })
         }
         ApiKey::OffsetFetch => {
-            route!(state, key, v, cid, frame, OffsetFetchRequest, |r| state.groups.offset_fetch(r, v))
+            route!(state, key, v, cid, frame, OffsetFetchRequest, |r| state
+                .groups
+                .offset_fetch(r, v))
         }
         _ => Outcome::Close(format!("unsupported API {key:?}")),
     }
-}
-
-#[allow(dead_code)]
-fn _assert_buf_traits(b: &mut Bytes, m: &mut BytesMut) {
-    let _ = b.remaining();
-    m.put_u8(0);
 }

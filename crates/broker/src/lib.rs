@@ -42,7 +42,7 @@ pub use broker::EmbeddedBroker;
 pub use config::BrokerConfig;
 pub use error::{Error, Result};
 pub use faults::Faults;
-pub use txn::TransactionInfo;
+pub use txn::{TransactionCounts, TransactionInfo};
 
 /// The `kafka-protocol` crate, re-exported for [`Faults::fail_next`]'s API keys and error codes.
 pub use kafka_protocol as protocol;

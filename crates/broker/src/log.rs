@@ -101,7 +101,11 @@ impl PartitionLog {
         if let [(h, _)] = batches.as_slice() {
             if h.producer_id >= 0 {
                 if h.is_transactional() && !txn_allowed(h.producer_id, h.producer_epoch) {
-                    if self.producers.epoch(h.producer_id).is_some_and(|e| e > h.producer_epoch) {
+                    if self
+                        .producers
+                        .epoch(h.producer_id)
+                        .is_some_and(|e| e > h.producer_epoch)
+                    {
                         return Err(AppendError::InvalidProducerEpoch);
                     }
                     return Err(AppendError::InvalidTxnState);
@@ -248,7 +252,11 @@ impl PartitionLog {
     /// The offset and timestamp of the record with the largest timestamp (ListOffsets -3).
     pub fn max_timestamp_offset(&self, upper: i64) -> Option<(i64, i64)> {
         let mut best: Option<(i64, i64)> = None;
-        for b in self.batches.iter().filter(|b| b.base_offset < upper && !b.header.is_control()) {
+        for b in self
+            .batches
+            .iter()
+            .filter(|b| b.base_offset < upper && !b.header.is_control())
+        {
             let candidate = batch::record_timestamps(&b.data, &b.header)
                 .and_then(|r| {
                     r.into_iter()

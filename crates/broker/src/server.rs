@@ -29,7 +29,8 @@ pub(crate) async fn serve(listener: TcpListener, state: Arc<State>, shutdown: Ca
                 let state = state.clone();
                 let shutdown = shutdown.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = connection(stream, state, shutdown).await {
+                    if let Err(e) = connection(stream, peer.ip().to_string(), state, shutdown).await
+                    {
                         tracing::debug!(%peer, error = %e, "connection closed");
                     }
                 });
@@ -73,6 +74,7 @@ async fn read_frame(stream: &mut TcpStream, max: usize) -> Result<Option<Bytes>,
 
 async fn connection(
     mut stream: TcpStream,
+    client_host: String,
     state: Arc<State>,
     shutdown: CancellationToken,
 ) -> Result<(), ConnectionClosed> {
@@ -106,7 +108,7 @@ async fn connection(
         let outcome = tokio::select! {
             _ = shutdown.cancelled() => return Err(ConnectionClosed::Dropped),
             _ = disconnect.changed() => return Err(ConnectionClosed::Dropped),
-            o = dispatch::handle(&state, frame) => o,
+            o = dispatch::handle(&state, frame, &client_host) => o,
         };
         match outcome {
             Outcome::Respond(bytes) => {

@@ -63,7 +63,11 @@ impl State {
         }
         match topics.create(name, self.config.default_partitions) {
             Ok(()) => {
-                tracing::info!(topic = name, partitions = self.config.default_partitions, "auto-created topic");
+                tracing::info!(
+                    topic = name,
+                    partitions = self.config.default_partitions,
+                    "auto-created topic"
+                );
                 true
             }
             Err(_) => false,

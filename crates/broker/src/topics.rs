@@ -109,7 +109,10 @@ mod tests {
     fn names_are_validated_like_kafka() {
         assert!(validate_name("orders.v1_x-2").is_ok());
         for bad in ["", ".", "..", "a b", "ä", &"x".repeat(250)] {
-            assert!(matches!(validate_name(bad), Err(Error::InvalidTopic { .. })), "{bad}");
+            assert!(
+                matches!(validate_name(bad), Err(Error::InvalidTopic { .. })),
+                "{bad}"
+            );
         }
     }
 

@@ -73,6 +73,20 @@ pub(crate) struct TxnCoordinator {
     max_timeout: Duration,
     /// Caps every transaction's timeout (fault injection: "shorten transaction timeouts").
     pub timeout_override: Option<Duration>,
+    counts: TransactionCounts,
+}
+
+/// How many transactions the coordinator completed, by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransactionCounts {
+    /// Committed by EndTxn.
+    pub committed: u64,
+    /// Aborted by EndTxn.
+    pub aborted: u64,
+    /// Aborted because a newer producer with the same transactional id fenced the owner.
+    pub fenced: u64,
+    /// Aborted because the transaction outlived its timeout.
+    pub timed_out: u64,
 }
 
 fn now_ms() -> i64 {
@@ -90,6 +104,7 @@ impl TxnCoordinator {
             next_producer_id: 1000,
             max_timeout,
             timeout_override: None,
+            counts: TransactionCounts::default(),
         }
     }
 
@@ -142,7 +157,8 @@ impl TxnCoordinator {
             return Err(TxnError::InvalidProducerIdMapping);
         };
         if let Some((pid, epoch)) = expected.filter(|(pid, _)| *pid >= 0) {
-            let valid = pid == meta.producer_id && (epoch == meta.epoch || epoch == meta.last_epoch);
+            let valid =
+                pid == meta.producer_id && (epoch == meta.epoch || epoch == meta.last_epoch);
             if !valid {
                 return Err(TxnError::Fenced);
             }
@@ -150,6 +166,7 @@ impl TxnCoordinator {
         if meta.state == TxnState::Ongoing {
             // Fence the previous producer: abort its transaction with a bumped epoch.
             self.complete(tid, Marker::Abort, true, topics, groups);
+            self.counts.fenced += 1;
         }
         let new_pid = if self.txns.get(tid).is_some_and(|m| m.epoch >= i16::MAX - 2) {
             Some(self.allocate_producer_id())
@@ -212,7 +229,13 @@ impl TxnCoordinator {
     }
 
     /// AddOffsetsToTxn.
-    pub fn add_offsets(&mut self, tid: &str, pid: i64, epoch: i16, group: &str) -> Result<(), TxnError> {
+    pub fn add_offsets(
+        &mut self,
+        tid: &str,
+        pid: i64,
+        epoch: i16,
+        group: &str,
+    ) -> Result<(), TxnError> {
         let meta = self.current(tid, pid, epoch)?;
         Self::begin_if_needed(meta);
         meta.groups.insert(group.to_owned());
@@ -220,7 +243,13 @@ impl TxnCoordinator {
     }
 
     /// Checks a TxnOffsetCommit: the producer is current and AddOffsetsToTxn added the group.
-    pub fn check_offsets(&mut self, tid: &str, pid: i64, epoch: i16, group: &str) -> Result<(), TxnError> {
+    pub fn check_offsets(
+        &mut self,
+        tid: &str,
+        pid: i64,
+        epoch: i16,
+        group: &str,
+    ) -> Result<(), TxnError> {
         let meta = self.current(tid, pid, epoch)?;
         if meta.state != TxnState::Ongoing || !meta.groups.contains(group) {
             return Err(TxnError::InvalidTxnState);
@@ -256,14 +285,30 @@ impl TxnCoordinator {
             (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => return Ok(()),
             _ => return Err(TxnError::InvalidTxnState),
         }
-        let marker = if commit { Marker::Commit } else { Marker::Abort };
+        let marker = if commit {
+            Marker::Commit
+        } else {
+            Marker::Abort
+        };
         self.complete(tid, marker, false, topics, groups);
+        if commit {
+            self.counts.committed += 1;
+        } else {
+            self.counts.aborted += 1;
+        }
         Ok(())
     }
 
     /// Writes the markers of `tid`'s open transaction and completes its offsets. With
     /// `bump` (fencing, timeout) the epoch is raised first and the markers carry it.
-    fn complete(&mut self, tid: &str, marker: Marker, bump: bool, topics: &mut Topics, groups: &GroupCoordinator) {
+    fn complete(
+        &mut self,
+        tid: &str,
+        marker: Marker,
+        bump: bool,
+        topics: &mut Topics,
+        groups: &GroupCoordinator,
+    ) {
         let Some(meta) = self.txns.get_mut(tid) else {
             return;
         };
@@ -288,11 +333,21 @@ impl TxnCoordinator {
             Marker::Commit => TxnState::CompleteCommit,
             Marker::Abort => TxnState::CompleteAbort,
         };
-        tracing::debug!(transactional_id = tid, ?marker, bump, "transaction completed");
+        tracing::debug!(
+            transactional_id = tid,
+            ?marker,
+            bump,
+            "transaction completed"
+        );
     }
 
     /// Aborts (and fences) every transaction open longer than its timeout. Returns how many.
-    pub fn expire(&mut self, now: Instant, topics: &mut Topics, groups: &GroupCoordinator) -> usize {
+    pub fn expire(
+        &mut self,
+        now: Instant,
+        topics: &mut Topics,
+        groups: &GroupCoordinator,
+    ) -> usize {
         let cap = self.timeout_override;
         let expired: Vec<String> = self
             .txns
@@ -306,8 +361,14 @@ impl TxnCoordinator {
         for tid in &expired {
             tracing::info!(transactional_id = %tid, "transaction timed out: aborting and fencing its producer");
             self.complete(tid, Marker::Abort, true, topics, groups);
+            self.counts.timed_out += 1;
         }
         expired.len()
+    }
+
+    /// Completed transactions by outcome.
+    pub fn counts(&self) -> TransactionCounts {
+        self.counts
     }
 
     /// A snapshot of every transactional id.

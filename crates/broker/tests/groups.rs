@@ -128,21 +128,33 @@ async fn group_splits_partitions_hands_over_and_resumes_from_commits() {
     broker.create_topic(TOPIC, PARTITIONS).unwrap();
     let bootstrap = broker.bootstrap_servers();
     let p = producer(&bootstrap);
-    produce(&p, "a", 5).await;
 
-    // Two members split the four partitions and read everything once.
+    // Two members split the four partitions (wait for the split before producing, so
+    // that no partition moves after it was read), then read everything exactly once.
     let c1 = consumer(&bootstrap);
     let c2 = consumer(&bootstrap);
     c1.subscribe(&[TOPIC]).unwrap();
     c2.subscribe(&[TOPIC]).unwrap();
     let mut received = Vec::new();
-    drive(&[&c1, &c2], &mut received, |cs, r| {
-        split_all(cs) && r.iter().map(Vec::len).sum::<usize>() >= 20
-    })
-    .await;
+    drive(&[&c1, &c2], &mut received, |cs, _| split_all(cs)).await;
     let (s1, s2) = (assigned(&c1), assigned(&c2));
     assert!(s1.is_disjoint(&s2), "{s1:?} / {s2:?}");
+    produce(&p, "a", 5).await;
+    drive(&[&c1, &c2], &mut received, |_, r| {
+        r.iter().map(Vec::len).sum::<usize>() >= 20
+    })
+    .await;
+    assert_eq!((assigned(&c1), assigned(&c2)), (s1.clone(), s2.clone()));
     assert_eq!(sorted(received.concat()), expected("a", 5));
+    for (values, set) in received.iter().zip([&s1, &s2]) {
+        for v in values {
+            let partition: i32 = v.split('-').nth(1).unwrap().parse().unwrap();
+            assert!(
+                set.contains(&partition),
+                "{v} read by a member without partition {partition}"
+            );
+        }
+    }
     c1.commit_consumer_state(CommitMode::Sync).unwrap();
     c2.commit_consumer_state(CommitMode::Sync).unwrap();
 

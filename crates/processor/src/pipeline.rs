@@ -111,7 +111,7 @@ impl Sink {
     }
 }
 
-/// A running read-process-write pipeline; build it with [`Pipeline::builder`].
+/// A running read-process-write pipeline; build it with [`PipelineBuilder`].
 ///
 /// Loop: poll a batch (up to `commit_max_records` records or `commit_interval`) ->
 /// begin -> decode and process each record -> produce the outputs (delivery awaited)
@@ -147,7 +147,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> std::fmt::Debug for Pipeline<P, C>
 /// By-value builder of a [`Pipeline`].
 ///
 /// ```no_run
-/// use kafka_eos_processor::{BoxError, ErrorPolicy, Input, JsonCodec, Output, Pipeline, Processor};
+/// use kafka_eos_processor::{BoxError, ErrorPolicy, Input, JsonCodec, Output, PipelineBuilder, Processor};
 /// use std::time::Duration;
 ///
 /// struct Upper;
@@ -160,7 +160,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> std::fmt::Debug for Pipeline<P, C>
 ///
 /// # async fn run() -> Result<(), kafka_eos_processor::Error> {
 /// let shutdown = tokio_util::sync::CancellationToken::new();
-/// let pipeline = Pipeline::builder()
+/// let pipeline = PipelineBuilder::new()
 ///     .bootstrap_servers(std::env::var("KAFKA_BOOTSTRAP_SERVERS").unwrap_or_default())
 ///     .group_id("upper")
 ///     .input_topic("words")
@@ -191,7 +191,32 @@ pub struct PipelineBuilder {
     metrics: Arc<Metrics>,
 }
 
+impl Default for PipelineBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl PipelineBuilder {
+    /// A builder with the defaults: exactly-once, commit every 1000 records or 100 ms,
+    /// [`ErrorPolicy::Stop`], 3 attempts.
+    pub fn new() -> Self {
+        PipelineBuilder {
+            inner: PipelineConfig::builder(),
+            group: String::new(),
+            mode: Mode::ExactlyOnce,
+            has_transactional_id: false,
+            app: "kafka-eos".into(),
+            instance: 0,
+            policy: ErrorPolicy::Stop,
+            max_attempts: 3,
+            shutdown: CancellationToken::new(),
+            retry: RetryPolicy::default(),
+            operation_timeout: kafka_eos_core::DEFAULT_OPERATION_TIMEOUT,
+            metrics: Arc::new(Metrics::new()),
+        }
+    }
+
     /// Bootstrap servers (required; never defaulted).
     pub fn bootstrap_servers(mut self, servers: impl Into<String>) -> Self {
         self.inner = self.inner.bootstrap_servers(servers);
@@ -398,24 +423,6 @@ fn batch_offsets(batch: &[OwnedMessage]) -> BTreeMap<(String, i32), (i64, i64)> 
 }
 
 impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
-    /// Starts a builder.
-    pub fn builder() -> PipelineBuilder {
-        PipelineBuilder {
-            inner: PipelineConfig::builder(),
-            group: String::new(),
-            mode: Mode::ExactlyOnce,
-            has_transactional_id: false,
-            app: "kafka-eos".into(),
-            instance: 0,
-            policy: ErrorPolicy::Stop,
-            max_attempts: 3,
-            shutdown: CancellationToken::new(),
-            retry: RetryPolicy::default(),
-            operation_timeout: kafka_eos_core::DEFAULT_OPERATION_TIMEOUT,
-            metrics: Arc::new(Metrics::new()),
-        }
-    }
-
     /// The validated settings.
     pub fn config(&self) -> &PipelineConfig {
         &self.config

@@ -57,6 +57,7 @@ pub(crate) struct GroupSettings {
 pub(crate) type PartitionExists<'a> = &'a dyn Fn(&str, i32) -> bool;
 
 /// The client id used as member id prefix when the caller does not pass one.
+#[cfg(test)]
 const DEFAULT_CLIENT_ID: &str = "consumer";
 
 /// `offset.metadata.max.bytes` (Kafka's default).
@@ -143,6 +144,7 @@ impl GroupCoordinator {
 
     /// JoinGroup (v0-9) with the default member id prefix `consumer`; see
     /// [`join_group_with_client`](Self::join_group_with_client).
+    #[cfg(test)]
     pub(crate) async fn join_group(
         &self,
         req: JoinGroupRequest,

@@ -40,7 +40,9 @@ impl Api for MetadataRequest {
                     .with_error_code(code)
             })
             .collect();
-        MetadataResponse::default().with_topics(topics).with_controller_id(BrokerId(-1))
+        MetadataResponse::default()
+            .with_topics(topics)
+            .with_controller_id(BrokerId(-1))
     }
 }
 
@@ -106,7 +108,11 @@ pub(crate) fn metadata(state: &State, req: MetadataRequest, version: i16) -> Met
         .with_port(state.advertised_port);
     MetadataResponse::default()
         .with_brokers(vec![broker])
-        .with_cluster_id(if version >= 2 { Some(sb(&state.config.cluster_id)) } else { None })
+        .with_cluster_id(if version >= 2 {
+            Some(sb(&state.config.cluster_id))
+        } else {
+            None
+        })
         .with_controller_id(BrokerId(state.config.node_id))
         .with_topics(response_topics)
 }
@@ -127,7 +133,11 @@ impl Api for CreateTopicsRequest {
     }
 }
 
-pub(crate) fn create_topics(state: &State, req: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
+pub(crate) fn create_topics(
+    state: &State,
+    req: CreateTopicsRequest,
+    version: i16,
+) -> CreateTopicsResponse {
     let mut topics = state.topics();
     let results = req
         .topics
@@ -156,18 +166,30 @@ pub(crate) fn create_topics(state: &State, req: CreateTopicsRequest, version: i1
                 return error(ResponseError::InvalidTopicException, e.to_string());
             }
             if topics.get(&name).is_some() {
-                return error(ResponseError::TopicAlreadyExists, format!("Topic '{name}' already exists."));
+                return error(
+                    ResponseError::TopicAlreadyExists,
+                    format!("Topic '{name}' already exists."),
+                );
             }
             if partitions < 1 || partitions > MAX_PARTITIONS {
-                return error(ResponseError::InvalidPartitions, format!("Number of partitions must be larger than 0 (got {partitions})."));
+                return error(
+                    ResponseError::InvalidPartitions,
+                    format!("Number of partitions must be larger than 0 (got {partitions})."),
+                );
             }
             if t.replication_factor != -1 && t.replication_factor != 1 {
                 if t.replication_factor < 1 {
-                    return error(ResponseError::InvalidReplicationFactor, "Replication factor must be larger than 0.".into());
+                    return error(
+                        ResponseError::InvalidReplicationFactor,
+                        "Replication factor must be larger than 0.".into(),
+                    );
                 }
                 return error(
                     ResponseError::InvalidReplicationFactor,
-                    format!("Replication factor: {} larger than available brokers: 1.", t.replication_factor),
+                    format!(
+                        "Replication factor: {} larger than available brokers: 1.",
+                        t.replication_factor
+                    ),
                 );
             }
             if !req.validate_only {
@@ -206,13 +228,21 @@ impl Api for DeleteTopicsRequest {
         DeleteTopicsResponse::default().with_responses(
             names
                 .into_iter()
-                .map(|n| DeletableTopicResult::default().with_name(n).with_error_code(code))
+                .map(|n| {
+                    DeletableTopicResult::default()
+                        .with_name(n)
+                        .with_error_code(code)
+                })
                 .collect(),
         )
     }
 }
 
-pub(crate) fn delete_topics(state: &State, req: DeleteTopicsRequest, _version: i16) -> DeleteTopicsResponse {
+pub(crate) fn delete_topics(
+    state: &State,
+    req: DeleteTopicsRequest,
+    _version: i16,
+) -> DeleteTopicsResponse {
     let mut txns = state.txns();
     let mut topics = state.topics();
     let responses = req
@@ -259,7 +289,11 @@ impl Api for FindCoordinatorRequest {
     }
 }
 
-pub(crate) fn find_coordinator(state: &State, req: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
+pub(crate) fn find_coordinator(
+    state: &State,
+    req: FindCoordinatorRequest,
+    version: i16,
+) -> FindCoordinatorResponse {
     let node = BrokerId(state.config.node_id);
     let host = sb(&state.advertised_host);
     let port = state.advertised_port;

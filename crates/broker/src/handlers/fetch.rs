@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use bytes::BytesMut;
-use kafka_protocol::messages::fetch_response::{AbortedTransaction, FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId};
 use kafka_protocol::ResponseError;
 
@@ -66,13 +68,20 @@ fn read_once(state: &State, req: &FetchRequest) -> (FetchResponse, usize, bool) 
                 .map(|p| {
                     let Some(log) = topics.partition(&name, p.partition) else {
                         any_error = true;
-                        return partition_error(p.partition, ResponseError::UnknownTopicOrPartition.code());
+                        return partition_error(
+                            p.partition,
+                            ResponseError::UnknownTopicOrPartition.code(),
+                        );
                     };
                     if p.current_leader_epoch > 0 {
                         any_error = true;
-                        return partition_error(p.partition, ResponseError::UnknownLeaderEpoch.code());
+                        return partition_error(
+                            p.partition,
+                            ResponseError::UnknownLeaderEpoch.code(),
+                        );
                     }
-                    let budget = (p.partition_max_bytes.max(0) as usize).min(max_total.saturating_sub(total));
+                    let budget = (p.partition_max_bytes.max(0) as usize)
+                        .min(max_total.saturating_sub(total));
                     // Kafka returns at least one batch for the first partition with data, even over the limits.
                     let budget = if total == 0 { budget.max(1) } else { budget };
                     let base = PartitionData::default()
@@ -115,18 +124,26 @@ fn read_once(state: &State, req: &FetchRequest) -> (FetchResponse, usize, bool) 
                 .with_partitions(partitions)
         })
         .collect();
-    (FetchResponse::default().with_responses(responses), total, any_error)
+    (
+        FetchResponse::default().with_responses(responses),
+        total,
+        any_error,
+    )
 }
 
 /// Handles a Fetch request, waiting up to `max_wait_ms` for `min_bytes`.
 pub(crate) async fn fetch(state: &State, req: FetchRequest, _version: i16) -> FetchResponse {
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
     loop {
         let notified = state.data_arrived.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         let (response, bytes, any_error) = read_once(state, &req);
-        if any_error || bytes >= req.min_bytes.max(1) as usize || tokio::time::Instant::now() >= deadline {
+        if any_error
+            || bytes >= req.min_bytes.max(1) as usize
+            || tokio::time::Instant::now() >= deadline
+        {
             return response;
         }
         tokio::select! {

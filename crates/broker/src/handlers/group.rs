@@ -4,7 +4,9 @@
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::describe_groups_response::DescribedGroup;
 use kafka_protocol::messages::leave_group_response::MemberResponse;
-use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
 use kafka_protocol::messages::offset_fetch_response::OffsetFetchResponseGroup;
 use kafka_protocol::messages::*;
 
@@ -63,7 +65,11 @@ impl Api for DescribeGroupsRequest {
         DescribeGroupsResponse::default().with_groups(
             self.groups
                 .iter()
-                .map(|g| DescribedGroup::default().with_group_id(g.clone()).with_error_code(code))
+                .map(|g| {
+                    DescribedGroup::default()
+                        .with_group_id(g.clone())
+                        .with_error_code(code)
+                })
                 .collect(),
         )
     }
@@ -82,7 +88,11 @@ impl Api for DeleteGroupsRequest {
         DeleteGroupsResponse::default().with_results(
             self.groups_names
                 .iter()
-                .map(|g| DeletableGroupResult::default().with_group_id(g.clone()).with_error_code(code))
+                .map(|g| {
+                    DeletableGroupResult::default()
+                        .with_group_id(g.clone())
+                        .with_error_code(code)
+                })
                 .collect(),
         )
     }
@@ -120,7 +130,11 @@ impl Api for OffsetFetchRequest {
             OffsetFetchResponse::default().with_groups(
                 self.groups
                     .iter()
-                    .map(|g| OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone()).with_error_code(code))
+                    .map(|g| {
+                        OffsetFetchResponseGroup::default()
+                            .with_group_id(g.group_id.clone())
+                            .with_error_code(code)
+                    })
                     .collect(),
             )
         } else {
@@ -129,13 +143,26 @@ impl Api for OffsetFetchRequest {
     }
 }
 
-/// JoinGroup, passing the client id Kafka uses as the member id prefix.
-pub(crate) async fn join_group(state: &State, req: JoinGroupRequest, version: i16, _client_id: &str) -> JoinGroupResponse {
-    state.groups.join_group(req, version).await
+/// JoinGroup, passing the client id Kafka uses as the member id prefix, and the client host.
+pub(crate) async fn join_group(
+    state: &State,
+    req: JoinGroupRequest,
+    version: i16,
+    client_id: &str,
+    client_host: &str,
+) -> JoinGroupResponse {
+    state
+        .groups
+        .join_group_with_client(req, version, client_id, client_host)
+        .await
 }
 
 /// OffsetCommit, with the topic existence check.
-pub(crate) fn offset_commit(state: &State, req: OffsetCommitRequest, version: i16) -> OffsetCommitResponse {
+pub(crate) fn offset_commit(
+    state: &State,
+    req: OffsetCommitRequest,
+    version: i16,
+) -> OffsetCommitResponse {
     let topics = state.topics();
     let exists = |t: &str, p: i32| topics.exists(t, p);
     state.groups.offset_commit(req, version, &exists)

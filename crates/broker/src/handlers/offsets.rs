@@ -1,7 +1,11 @@
 //! ListOffsets (by isolation level) and OffsetForLeaderEpoch.
 
-use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
-use kafka_protocol::messages::offset_for_leader_epoch_response::{EpochEndOffset, OffsetForLeaderTopicResult};
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::offset_for_leader_epoch_response::{
+    EpochEndOffset, OffsetForLeaderTopicResult,
+};
 use kafka_protocol::messages::*;
 use kafka_protocol::ResponseError;
 
@@ -19,26 +23,32 @@ impl Api for ListOffsetsRequest {
             self.topics
                 .iter()
                 .map(|t| {
-                    ListOffsetsTopicResponse::default().with_name(t.name.clone()).with_partitions(
-                        t.partitions
-                            .iter()
-                            .map(|p| {
-                                ListOffsetsPartitionResponse::default()
-                                    .with_partition_index(p.partition_index)
-                                    .with_error_code(code)
-                                    .with_timestamp(-1)
-                                    .with_offset(-1)
-                                    .with_leader_epoch(-1)
-                            })
-                            .collect(),
-                    )
+                    ListOffsetsTopicResponse::default()
+                        .with_name(t.name.clone())
+                        .with_partitions(
+                            t.partitions
+                                .iter()
+                                .map(|p| {
+                                    ListOffsetsPartitionResponse::default()
+                                        .with_partition_index(p.partition_index)
+                                        .with_error_code(code)
+                                        .with_timestamp(-1)
+                                        .with_offset(-1)
+                                        .with_leader_epoch(-1)
+                                })
+                                .collect(),
+                        )
                 })
                 .collect(),
         )
     }
 }
 
-pub(crate) fn list_offsets(state: &State, req: ListOffsetsRequest, _version: i16) -> ListOffsetsResponse {
+pub(crate) fn list_offsets(
+    state: &State,
+    req: ListOffsetsRequest,
+    _version: i16,
+) -> ListOffsetsResponse {
     let read_committed = req.isolation_level == 1;
     let topics = state.topics();
     let result = req
@@ -97,18 +107,20 @@ impl Api for OffsetForLeaderEpochRequest {
             self.topics
                 .iter()
                 .map(|t| {
-                    OffsetForLeaderTopicResult::default().with_topic(t.topic.clone()).with_partitions(
-                        t.partitions
-                            .iter()
-                            .map(|p| {
-                                EpochEndOffset::default()
-                                    .with_partition(p.partition)
-                                    .with_error_code(code)
-                                    .with_leader_epoch(-1)
-                                    .with_end_offset(-1)
-                            })
-                            .collect(),
-                    )
+                    OffsetForLeaderTopicResult::default()
+                        .with_topic(t.topic.clone())
+                        .with_partitions(
+                            t.partitions
+                                .iter()
+                                .map(|p| {
+                                    EpochEndOffset::default()
+                                        .with_partition(p.partition)
+                                        .with_error_code(code)
+                                        .with_leader_epoch(-1)
+                                        .with_end_offset(-1)
+                                })
+                                .collect(),
+                        )
                 })
                 .collect(),
         )
@@ -141,7 +153,9 @@ pub(crate) fn offset_for_leader_epoch(
                             .with_leader_epoch(-1)
                             .with_end_offset(-1),
                         // The only epoch is 0; a later requested epoch is unknown.
-                        Some(_) if p.leader_epoch > 0 => r.with_leader_epoch(-1).with_end_offset(-1),
+                        Some(_) if p.leader_epoch > 0 => {
+                            r.with_leader_epoch(-1).with_end_offset(-1)
+                        }
                         Some(log) => r.with_leader_epoch(0).with_end_offset(log.high_watermark()),
                     }
                 })

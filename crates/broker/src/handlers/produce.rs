@@ -42,8 +42,12 @@ fn failed(index: i32, code: i16) -> PartitionProduceResponse {
 fn append_error_code(e: AppendError) -> ResponseError {
     match e {
         AppendError::Batch(BatchError::Corrupt) => ResponseError::CorruptMessage,
-        AppendError::Batch(BatchError::UnsupportedMagic) => ResponseError::UnsupportedForMessageFormat,
-        AppendError::Batch(BatchError::Invalid) | AppendError::InvalidRecord => ResponseError::InvalidRecord,
+        AppendError::Batch(BatchError::UnsupportedMagic) => {
+            ResponseError::UnsupportedForMessageFormat
+        }
+        AppendError::Batch(BatchError::Invalid) | AppendError::InvalidRecord => {
+            ResponseError::InvalidRecord
+        }
         AppendError::OutOfOrderSequence => ResponseError::OutOfOrderSequenceNumber,
         AppendError::InvalidProducerEpoch => ResponseError::InvalidProducerEpoch,
         AppendError::InvalidTxnState => ResponseError::InvalidTxnState,

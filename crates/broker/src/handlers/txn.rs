@@ -35,13 +35,18 @@ impl Api for InitProducerIdRequest {
     }
 }
 
-pub(crate) fn init_producer_id(state: &State, req: InitProducerIdRequest, version: i16) -> InitProducerIdResponse {
+pub(crate) fn init_producer_id(
+    state: &State,
+    req: InitProducerIdRequest,
+    version: i16,
+) -> InitProducerIdResponse {
     let tid = req
         .transactional_id
         .as_ref()
         .map(|t| t.0.to_string())
         .filter(|t| !t.is_empty());
-    let expected = (version >= 3 && req.producer_id.0 >= 0).then_some((req.producer_id.0, req.producer_epoch));
+    let expected =
+        (version >= 3 && req.producer_id.0 >= 0).then_some((req.producer_id.0, req.producer_epoch));
     let result = {
         let mut txns = state.txns();
         let mut topics = state.topics();
@@ -133,7 +138,10 @@ pub(crate) fn add_partitions_to_txn(
                             let code = match verdict {
                                 Ok(()) => 0,
                                 Err(c) if c == ResponseError::OperationNotAttempted.code() => {
-                                    if wanted.iter().any(|(n, q)| n.as_str() == &*t.name.0 && q == p) {
+                                    if wanted
+                                        .iter()
+                                        .any(|(n, q)| n.as_str() == &*t.name.0 && q == p)
+                                    {
                                         c
                                     } else {
                                         ResponseError::UnknownTopicOrPartition.code()
@@ -159,7 +167,11 @@ impl Api for AddOffsetsToTxnRequest {
     }
 }
 
-pub(crate) fn add_offsets_to_txn(state: &State, req: AddOffsetsToTxnRequest, version: i16) -> AddOffsetsToTxnResponse {
+pub(crate) fn add_offsets_to_txn(
+    state: &State,
+    req: AddOffsetsToTxnRequest,
+    version: i16,
+) -> AddOffsetsToTxnResponse {
     let result = state.txns().add_offsets(
         &req.transactional_id.0,
         req.producer_id.0,
@@ -226,7 +238,11 @@ impl Api for TxnOffsetCommitRequest {
     }
 }
 
-pub(crate) fn txn_offset_commit(state: &State, req: TxnOffsetCommitRequest, version: i16) -> TxnOffsetCommitResponse {
+pub(crate) fn txn_offset_commit(
+    state: &State,
+    req: TxnOffsetCommitRequest,
+    version: i16,
+) -> TxnOffsetCommitResponse {
     let check = state.txns().check_offsets(
         &req.transactional_id.0,
         req.producer_id.0,

@@ -45,19 +45,30 @@ pub fn producer(broker: &BackgroundBroker, extra: &[(&str, &str)]) -> BaseProduc
 pub fn txn_producer(broker: &BackgroundBroker, txn_id: &str) -> BaseProducer {
     let p = producer(
         broker,
-        &[("transactional.id", txn_id), ("transaction.timeout.ms", "30000")],
+        &[
+            ("transactional.id", txn_id),
+            ("transaction.timeout.ms", "30000"),
+        ],
     );
     p.init_transactions(TIMEOUT).expect("init_transactions");
     p
 }
 
 pub fn send(p: &BaseProducer, topic: &str, partition: i32, key: &str, value: &str) {
-    let mut record = BaseRecord::to(topic).key(key).payload(value).partition(partition);
+    let mut record = BaseRecord::to(topic)
+        .key(key)
+        .payload(value)
+        .partition(partition);
     loop {
         match p.send(record) {
             Ok(()) => return,
             Err((e, r)) => {
-                if matches!(e, rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull)) {
+                if matches!(
+                    e,
+                    rdkafka::error::KafkaError::MessageProduction(
+                        rdkafka::types::RDKafkaErrorCode::QueueFull
+                    )
+                ) {
                     p.poll(Duration::from_millis(10));
                     record = r;
                 } else {
@@ -68,7 +79,11 @@ pub fn send(p: &BaseProducer, topic: &str, partition: i32, key: &str, value: &st
     }
 }
 
-pub fn consumer(broker: &BackgroundBroker, isolation: &str, extra: &[(&str, &str)]) -> BaseConsumer {
+pub fn consumer(
+    broker: &BackgroundBroker,
+    isolation: &str,
+    extra: &[(&str, &str)],
+) -> BaseConsumer {
     let mut c = base_config(broker);
     c.set("group.id", format!("reader-{}", uuid::Uuid::new_v4()))
         .set("isolation.level", isolation)
@@ -103,7 +118,8 @@ pub fn read_all(
 ) -> Vec<Read> {
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning).unwrap();
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
     }
     c.assign(&tpl).unwrap();
     let mut out = Vec::new();
@@ -130,7 +146,8 @@ pub fn read_all(
                             .map(|h| {
                                 (
                                     h.key.to_owned(),
-                                    String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                                    String::from_utf8_lossy(h.value.unwrap_or_default())
+                                        .into_owned(),
                                 )
                             })
                             .collect()
@@ -153,7 +170,12 @@ pub fn read_all(
 }
 
 /// Committed offsets of `group` for `topic`'s partitions (-1001 = none).
-pub fn committed(broker: &BackgroundBroker, group: &str, topic: &str, partitions: i32) -> HashMap<i32, i64> {
+pub fn committed(
+    broker: &BackgroundBroker,
+    group: &str,
+    topic: &str,
+    partitions: i32,
+) -> HashMap<i32, i64> {
     let mut c = base_config(broker);
     c.set("group.id", group).set("enable.auto.commit", "false");
     let consumer: BaseConsumer = c.create().unwrap();
@@ -161,7 +183,9 @@ pub fn committed(broker: &BackgroundBroker, group: &str, topic: &str, partitions
     for p in 0..partitions {
         tpl.add_partition(topic, p);
     }
-    let res = consumer.committed_offsets(tpl, TIMEOUT).expect("committed offsets");
+    let res = consumer
+        .committed_offsets(tpl, TIMEOUT)
+        .expect("committed offsets");
     res.elements()
         .iter()
         .map(|e| (e.partition(), e.offset().to_raw().unwrap_or(-1)))

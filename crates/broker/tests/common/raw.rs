@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use indexmap::IndexMap;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::produce_response::PartitionProduceResponse;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::fetch_response::PartitionData;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::produce_response::PartitionProduceResponse;
 use kafka_protocol::messages::{
-    ApiKey, BrokerId, FetchRequest, InitProducerIdRequest, ProduceRequest, ProducerId, RequestHeader,
-    ResponseHeader, TopicName,
+    ApiKey, BrokerId, FetchRequest, InitProducerIdRequest, ProduceRequest, ProducerId,
+    RequestHeader, ResponseHeader, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use kafka_protocol::records::{
@@ -129,7 +129,13 @@ pub fn produce_request(topic: &str, partition: i32, records: Bytes, acks: i16) -
 }
 
 /// A single-partition fetch request.
-pub fn fetch_request(topic: &str, partition: i32, offset: i64, max_wait_ms: i32, min_bytes: i32) -> FetchRequest {
+pub fn fetch_request(
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    max_wait_ms: i32,
+    min_bytes: i32,
+) -> FetchRequest {
     FetchRequest::default()
         .with_replica_id(BrokerId(-1))
         .with_max_wait_ms(max_wait_ms)
@@ -148,11 +154,31 @@ pub fn fetch_request(topic: &str, partition: i32, offset: i64, max_wait_ms: i32,
                 .with_partition_max_bytes(1 << 20)])])
 }
 
+/// Decodes a response frame (header + body) to a request of `R` sent at `version` with `cid`.
+pub fn decode_response<R: Request>(mut frame: Bytes, version: i16, cid: i32) -> R::Response {
+    let key = ApiKey::try_from(R::KEY).unwrap();
+    let header_version = if key == ApiKey::ApiVersions {
+        0
+    } else {
+        key.response_header_version(version)
+    };
+    let header = ResponseHeader::decode(&mut frame, header_version).unwrap();
+    assert_eq!(
+        header.correlation_id, cid,
+        "responses come in request order"
+    );
+    let response = R::Response::decode(&mut frame, version).unwrap();
+    assert_eq!(frame.remaining(), 0, "the whole response was decoded");
+    response
+}
+
 impl RawClient {
     pub fn connect(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).unwrap();
         stream.set_nodelay(true).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
         Self {
             stream,
             next_correlation_id: 1,
@@ -174,7 +200,12 @@ impl RawClient {
     }
 
     /// Encodes a request frame body (header + request) of `key` at `version`.
-    pub fn encode<R: Encodable>(&mut self, key: ApiKey, version: i16, request: &R) -> (i32, BytesMut) {
+    pub fn encode<R: Encodable>(
+        &mut self,
+        key: ApiKey,
+        version: i16,
+        request: &R,
+    ) -> (i32, BytesMut) {
         let correlation_id = self.next_correlation_id;
         self.next_correlation_id += 1;
         let header = RequestHeader::default()
@@ -183,7 +214,9 @@ impl RawClient {
             .with_correlation_id(correlation_id)
             .with_client_id(Some(StrBytes::from_static_str("raw-test-client")));
         let mut body = BytesMut::new();
-        header.encode(&mut body, key.request_header_version(version)).unwrap();
+        header
+            .encode(&mut body, key.request_header_version(version))
+            .unwrap();
         request.encode(&mut body, version).unwrap();
         (correlation_id, body)
     }
@@ -209,24 +242,52 @@ impl RawClient {
 
     /// Reads and decodes the response to a request of `R` sent at `version` with `cid`.
     pub fn receive<R: Request>(&mut self, version: i16, cid: i32) -> R::Response {
-        let mut frame = self.read_frame().unwrap();
-        let key = ApiKey::try_from(R::KEY).unwrap();
-        let header_version = if key == ApiKey::ApiVersions {
-            0
-        } else {
-            key.response_header_version(version)
-        };
-        let header = ResponseHeader::decode(&mut frame, header_version).unwrap();
-        assert_eq!(header.correlation_id, cid, "responses come in request order");
-        let response = R::Response::decode(&mut frame, version).unwrap();
-        assert_eq!(frame.remaining(), 0, "the whole response was decoded");
-        response
+        let frame = self.read_frame().unwrap();
+        decode_response::<R>(frame, version, cid)
     }
 
     /// Sends a request and waits for its response.
     pub fn request<R: Request>(&mut self, version: i16, request: &R) -> R::Response {
         let cid = self.send(version, request).unwrap();
         self.receive::<R>(version, cid)
+    }
+
+    /// Reads one frame if one arrives within `wait`; `None` on a timeout. Panics on EOF.
+    pub fn poll_frame(&mut self, wait: Duration) -> Option<Bytes> {
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let mut len = [0u8; 4];
+        let got = match self.stream.peek(&mut len) {
+            Ok(0) => panic!("connection closed"),
+            Ok(_) => true,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => false,
+            Err(e) => panic!("read failed: {e}"),
+        };
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
+        got.then(|| self.read_frame().unwrap())
+    }
+
+    /// Waits up to `wait`: `Some(true)` if a whole frame arrived (it is consumed), `Some(false)`
+    /// if the broker closed the connection, `None` if nothing came.
+    pub fn poll_frame_or_close(&mut self, wait: Duration) -> Option<bool> {
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let mut len = [0u8; 4];
+        let result = match self.stream.peek(&mut len) {
+            Ok(0) => Some(false),
+            Ok(_) => {
+                self.stream
+                    .set_read_timeout(Some(Duration::from_secs(5)))
+                    .unwrap();
+                Some(self.read_frame().is_ok())
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => None,
+            Err(_) => Some(false),
+        };
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
+        result
     }
 
     /// Whether the broker closed the connection: a read gets EOF or a reset within `wait`.
@@ -240,7 +301,9 @@ impl RawClient {
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => false,
             Err(_) => true,
         };
-        self.stream.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
         closed
     }
 
@@ -259,13 +322,28 @@ impl RawClient {
     }
 
     /// Produces one batch to one partition with acks=-1 and returns the partition's answer.
-    pub fn produce(&mut self, topic: &str, partition: i32, records: Bytes) -> PartitionProduceResponse {
-        let r = self.request(PRODUCE_VERSION, &produce_request(topic, partition, records, -1));
+    pub fn produce(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        records: Bytes,
+    ) -> PartitionProduceResponse {
+        let r = self.request(
+            PRODUCE_VERSION,
+            &produce_request(topic, partition, records, -1),
+        );
         r.responses[0].partition_responses[0].clone()
     }
 
     /// Fetches one partition and returns its answer.
-    pub fn fetch(&mut self, topic: &str, partition: i32, offset: i64, max_wait_ms: i32, min_bytes: i32) -> PartitionData {
+    pub fn fetch(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        max_wait_ms: i32,
+        min_bytes: i32,
+    ) -> PartitionData {
         let r = self.request(
             FETCH_VERSION,
             &fetch_request(topic, partition, offset, max_wait_ms, min_bytes),

@@ -1,0 +1,141 @@
+//! Throughput of the embedded broker against librdkafka's mock cluster, both driven by
+//! the same idempotent rdkafka producer (acks=all) and consumer.
+//!
+//! `cargo bench -p kafka-eos-broker --bench broker_throughput` (`BENCH_RECORDS`, default
+//! 100000 records of 100 bytes).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use kafka_eos_broker::{BackgroundBroker, BrokerConfig};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
+
+const TOPIC: &str = "bench";
+const PARTITIONS: i32 = 4;
+const RECORD_BYTES: usize = 100;
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+struct Result {
+    name: &'static str,
+    produce_per_s: f64,
+    consume_per_s: f64,
+}
+
+fn client_config(bootstrap: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", bootstrap)
+        .set("broker.address.family", "v4");
+    c
+}
+
+/// Produces `n` records and reads them back; returns records/s for each direction.
+fn run(name: &'static str, bootstrap: &str, n: usize) -> Result {
+    let producer: BaseProducer = client_config(bootstrap)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .unwrap();
+    // Warm up: metadata, producer id, connections.
+    producer
+        .send(
+            BaseRecord::<[u8], [u8]>::to(TOPIC)
+                .payload(&[0u8; RECORD_BYTES][..])
+                .partition(0),
+        )
+        .map_err(|(e, _)| e)
+        .unwrap();
+    producer.flush(TIMEOUT).unwrap();
+
+    let payload = [7u8; RECORD_BYTES];
+    let started = Instant::now();
+    for i in 0..n {
+        let mut record = BaseRecord::<[u8], [u8]>::to(TOPIC)
+            .payload(&payload[..])
+            .partition((i % PARTITIONS as usize) as i32);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    producer.poll(Duration::from_millis(1));
+                    record = r;
+                }
+                Err((e, _)) => panic!("{name}: send failed: {e}"),
+            }
+        }
+    }
+    producer.flush(TIMEOUT).unwrap();
+    let produce_secs = started.elapsed().as_secs_f64();
+
+    let consumer: BaseConsumer = client_config(bootstrap)
+        .set("group.id", format!("bench-{name}"))
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "100")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        tpl.add_partition_offset(TOPIC, p, Offset::Beginning)
+            .unwrap();
+    }
+    let total = n + 1; // with the warm-up record
+    let started = Instant::now();
+    consumer.assign(&tpl).unwrap();
+    let mut got = 0usize;
+    while got < total {
+        assert!(
+            started.elapsed() < TIMEOUT,
+            "{name}: consumed only {got} of {total}"
+        );
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(_)) => got += 1,
+            Some(Err(e)) => panic!("{name}: consume error: {e}"),
+            None => {}
+        }
+    }
+    let consume_secs = started.elapsed().as_secs_f64();
+    Result {
+        name,
+        produce_per_s: n as f64 / produce_secs,
+        consume_per_s: total as f64 / consume_secs,
+    }
+}
+
+fn main() {
+    let n: usize = std::env::var("BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    println!("{n} records of {RECORD_BYTES} bytes, {PARTITIONS} partitions, idempotent producer, acks=all");
+
+    let broker = BackgroundBroker::start(BrokerConfig::default()).unwrap();
+    broker.create_topic(TOPIC, PARTITIONS).unwrap();
+    let embedded = run("embedded", &broker.bootstrap_servers(), n);
+    drop(broker);
+
+    let mock = MockCluster::new(1).unwrap();
+    mock.create_topic(TOPIC, PARTITIONS, 1).unwrap();
+    let mocked = run("mock", &mock.bootstrap_servers(), n);
+
+    println!();
+    println!("| broker   | produce records/s | consume records/s |");
+    println!("|----------|------------------:|------------------:|");
+    for r in [&embedded, &mocked] {
+        println!(
+            "| {:<8} | {:>17.0} | {:>17.0} |",
+            r.name, r.produce_per_s, r.consume_per_s
+        );
+    }
+    println!(
+        "| ratio embedded/mock | {:>7.2} | {:>17.2} |",
+        embedded.produce_per_s / mocked.produce_per_s,
+        embedded.consume_per_s / mocked.consume_per_s
+    );
+}

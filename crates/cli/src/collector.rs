@@ -1,0 +1,93 @@
+//! A background read_committed reader that collects everything written to some topics.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use kafka_eos_testkit::Record;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::error::CliError;
+
+type Store = Arc<Mutex<HashMap<String, Vec<Record>>>>;
+
+/// Reads the topics from the start with `isolation.level=read_committed` until stopped.
+#[derive(Debug)]
+pub struct Collector {
+    store: Store,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Collector {
+    /// Starts reading every partition of `topics`.
+    pub fn start(bootstrap: &str, topics: &[&str]) -> Result<Self, CliError> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("group.id", format!("kafka-eos-collector-{}", uuid::Uuid::new_v4().simple()))
+            .set("isolation.level", "read_committed")
+            .set("enable.auto.commit", "false")
+            .set("fetch.wait.max.ms", "100")
+            .create()?;
+        let metadata = consumer.fetch_metadata(None, Duration::from_secs(30))?;
+        let mut tpl = TopicPartitionList::new();
+        for t in metadata.topics().iter().filter(|t| topics.contains(&t.name())) {
+            for p in t.partitions() {
+                tpl.add_partition_offset(t.name(), p.id(), Offset::Beginning)?;
+            }
+        }
+        consumer.assign(&tpl)?;
+        let store: Store = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (store, stop) = (store.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match consumer.poll(Duration::from_millis(100)) {
+                        Some(Ok(m)) => {
+                            let r = Record {
+                                key: m.key().unwrap_or_default().to_vec(),
+                                value: m.payload().unwrap_or_default().to_vec(),
+                                partition: m.partition(),
+                                offset: m.offset(),
+                            };
+                            if let Ok(mut s) = store.lock() {
+                                s.entry(m.topic().to_owned()).or_default().push(r);
+                            }
+                        }
+                        Some(Err(e)) => tracing::warn!(error = %e, "collector poll error"),
+                        None => {}
+                    }
+                }
+            })
+        };
+        Ok(Self {
+            store,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Records read so far from `topic`.
+    pub fn count_of(&self, topic: &str) -> usize {
+        self.store
+            .lock()
+            .map(|s| s.get(topic).map_or(0, Vec::len))
+            .unwrap_or(0)
+    }
+
+    /// Stops reading; returns what was read from `a` and from `b`.
+    pub fn stop(mut self, a: &str, b: &str) -> (Vec<Record>, Vec<Record>) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let mut s = self.store.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
+        (s.remove(a).unwrap_or_default(), s.remove(b).unwrap_or_default())
+    }
+}

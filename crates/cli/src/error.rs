@@ -1,0 +1,28 @@
+//! The CLI's error type.
+
+/// Errors of the `kafka-eos` command.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CliError {
+    /// The pipeline failed.
+    #[error("pipeline: {0}")]
+    Pipeline(#[from] kafka_eos_processor::Error),
+    /// The embedded broker failed.
+    #[error("embedded broker: {0}")]
+    Broker(#[from] kafka_eos_broker::Error),
+    /// A test fixture (writer, reader) failed.
+    #[error("{0}")]
+    Testkit(#[from] kafka_eos_testkit::Error),
+    /// A Kafka client call failed.
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    /// A worker process could not be started or watched.
+    #[error("worker process: {0}")]
+    Process(#[from] std::io::Error),
+    /// A bad argument.
+    #[error("{0}")]
+    Usage(String),
+    /// The verification found duplicates, missing records or order violations.
+    #[error("exactly-once check failed: {0}")]
+    NotExactlyOnce(kafka_eos_testkit::ExactlyOnceReport),
+}

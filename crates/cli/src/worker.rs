@@ -1,0 +1,148 @@
+//! `kafka-eos worker`: one instance of the demo's order pipeline. The demo runs several as
+//! child processes and kills them; it stops gracefully when its standard input closes or
+//! on Ctrl-C, and prints a metrics line (`METRICS {json}`) to stdout every half second.
+
+use std::io::Read;
+use std::time::Duration;
+
+use kafka_eos_processor::config::Mode;
+use kafka_eos_processor::{CancellationToken, ErrorPolicy, JsonCodec, Metrics, PipelineBuilder};
+use serde::Serialize;
+
+use crate::error::CliError;
+use crate::orders::{OrderEvent, OrderProcessor};
+
+/// Settings of one worker.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorkerArgs {
+    /// bootstrap.servers of the cluster.
+    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS")]
+    pub bootstrap: String,
+    /// Consumer group of the pipeline.
+    #[arg(long, default_value = "order-pipeline")]
+    pub group: String,
+    /// Input topic (order events).
+    #[arg(long, default_value = "orders")]
+    pub input: String,
+    /// Output topic (order results).
+    #[arg(long, default_value = "order-results")]
+    pub output: String,
+    /// Dead-letter topic for records that cannot be decoded.
+    #[arg(long, default_value = "orders-dlq")]
+    pub dlq: String,
+    /// Instance index: with the app and group, it makes the stable transactional.id.
+    #[arg(long, default_value_t = 0)]
+    pub instance: u32,
+    /// Commit a transaction at least this often (ms).
+    #[arg(long, default_value_t = 100)]
+    pub commit_interval_ms: u64,
+    /// Commit after this many records at most.
+    #[arg(long, default_value_t = 1000)]
+    pub commit_records: usize,
+    /// Run at-least-once instead of exactly-once.
+    #[arg(long)]
+    pub at_least_once: bool,
+    /// Stop when standard input closes (the demo's graceful stop).
+    #[arg(long)]
+    pub stop_on_stdin_eof: bool,
+}
+
+/// The metrics line a worker prints.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, Default)]
+pub struct MetricsLine {
+    /// Worker instance.
+    pub instance: u32,
+    /// Transactions committed.
+    pub commits: u64,
+    /// Transactions aborted.
+    pub aborts: u64,
+    /// Records consumed.
+    pub records_in: u64,
+    /// Records produced.
+    pub records_out: u64,
+    /// Records dead-lettered.
+    pub dead_lettered: u64,
+    /// Commit latency p50 in microseconds.
+    pub commit_p50_us: Option<u64>,
+    /// Commit latency p99 in microseconds.
+    pub commit_p99_us: Option<u64>,
+}
+
+fn line(instance: u32, m: &Metrics) -> MetricsLine {
+    let s = m.snapshot();
+    MetricsLine {
+        instance,
+        commits: s.commits,
+        aborts: s.aborts,
+        records_in: s.records_in,
+        records_out: s.records_out,
+        dead_lettered: s.dead_lettered,
+        commit_p50_us: s.commit_latency_p50.map(|d| d.as_micros() as u64),
+        commit_p99_us: s.commit_latency_p99.map(|d| d.as_micros() as u64),
+    }
+}
+
+fn print_metrics(instance: u32, m: &Metrics) {
+    if let Ok(json) = serde_json::to_string(&line(instance, m)) {
+        println!("METRICS {json}");
+    }
+}
+
+/// Runs the worker until shutdown.
+pub async fn run(args: WorkerArgs) -> Result<(), CliError> {
+    let token = CancellationToken::new();
+    let pipeline = PipelineBuilder::new()
+        .bootstrap_servers(&args.bootstrap)
+        .group_id(&args.group)
+        .input_topic(&args.input)
+        .app_name("kafka-eos-demo")
+        .instance_index(args.instance)
+        .commit_every(Duration::from_millis(args.commit_interval_ms))
+        .commit_every_records(args.commit_records)
+        .mode(if args.at_least_once {
+            Mode::AtLeastOnce
+        } else {
+            Mode::ExactlyOnce
+        })
+        .on_error(ErrorPolicy::DeadLetter(args.dlq.clone()))
+        .shutdown(token.clone())
+        .build(
+            OrderProcessor {
+                output: args.output.clone(),
+            },
+            JsonCodec::<OrderEvent>::new(),
+        )?;
+    let metrics = pipeline.metrics();
+
+    if args.stop_on_stdin_eof {
+        let t = token.clone();
+        std::thread::spawn(move || {
+            let mut sink = [0u8; 64];
+            let mut stdin = std::io::stdin();
+            while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+            t.cancel();
+        });
+    }
+    let ctrl_c = token.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            ctrl_c.cancel();
+        }
+    });
+    let reporter = {
+        let metrics = metrics.clone();
+        let instance = args.instance;
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                every.tick().await;
+                print_metrics(instance, &metrics);
+            }
+        })
+    };
+    tracing::info!(instance = args.instance, "worker started");
+    let result = pipeline.run().await;
+    reporter.abort();
+    print_metrics(args.instance, &metrics);
+    result.map_err(CliError::from)
+}
