@@ -134,8 +134,10 @@ fn main() {
         );
     }
     println!(
-        "| ratio embedded/mock | {:>7.2} | {:>17.2} |",
+        "| {:<8} | {:>17.2} | {:>17.2} |",
+        "ratio",
         embedded.produce_per_s / mocked.produce_per_s,
         embedded.consume_per_s / mocked.consume_per_s
     );
+    println!("(ratio = embedded / mock)");
 }

@@ -104,6 +104,13 @@ pub async fn run(args: WorkerArgs) -> Result<(), CliError> {
         } else {
             Mode::ExactlyOnce
         })
+        // Static membership (KIP-345): a restarted worker takes its predecessor's place
+        // at once instead of waiting for the dead member's session to expire.
+        .consumer_override(
+            "group.instance.id",
+            format!("{}-{}", args.group, args.instance),
+        )
+        .consumer_override("session.timeout.ms", "10000")
         .on_error(ErrorPolicy::DeadLetter(args.dlq.clone()))
         .shutdown(token.clone())
         .build(

@@ -171,7 +171,7 @@ pub(crate) fn create_topics(
                     format!("Topic '{name}' already exists."),
                 );
             }
-            if partitions < 1 || partitions > MAX_PARTITIONS {
+            if !(1..=MAX_PARTITIONS).contains(&partitions) {
                 return error(
                     ResponseError::InvalidPartitions,
                     format!("Number of partitions must be larger than 0 (got {partitions})."),
@@ -305,11 +305,7 @@ pub(crate) fn find_coordinator(
             .iter()
             .map(|k| {
                 let c = Coordinator::default().with_key(k.clone());
-                if !valid_type {
-                    c.with_error_code(ResponseError::InvalidRequest.code())
-                        .with_node_id(BrokerId(-1))
-                        .with_port(-1)
-                } else if k.is_empty() && req.key_type == 1 {
+                if !valid_type || (k.is_empty() && req.key_type == 1) {
                     c.with_error_code(ResponseError::InvalidRequest.code())
                         .with_node_id(BrokerId(-1))
                         .with_port(-1)
