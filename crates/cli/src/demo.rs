@@ -43,6 +43,9 @@ pub struct DemoArgs {
     /// Transaction commit interval of the workers (ms).
     #[arg(long, default_value_t = 100)]
     pub commit_interval_ms: u64,
+    /// Simulated work in the workers: pause 1 ms every this many records (0: none).
+    #[arg(long, default_value_t = 20)]
+    pub pause_every: u64,
     /// Seed of the event generator and of the kill schedule.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
@@ -64,8 +67,8 @@ pub struct DemoReport {
     pub poison: usize,
     /// Workers killed with SIGKILL.
     pub kills: u32,
-    /// Transactions committed / aborted as the embedded broker counted them.
-    pub broker_transactions: Option<(u64, u64)>,
+    /// Transactions as the embedded broker counted them.
+    pub broker_transactions: Option<kafka_eos_broker::TransactionCounts>,
     /// Worker-reported commits / aborts (killed lives report up to their last half second).
     pub worker_transactions: (u64, u64),
     /// Output records per second, from the first worker start to the last output.
@@ -96,7 +99,14 @@ impl DemoReport {
         println!("  dead-lettered (poison)     {} ({} written)", self.dead_lettered, self.poison);
         println!("  workers killed (SIGKILL)   {}", self.kills);
         match self.broker_transactions {
-            Some((c, a)) => println!("  transactions (broker)      {c} committed, {a} aborted"),
+            Some(c) => println!(
+                "  transactions (broker)      {} committed, {} aborted ({} by the pipeline, {} fenced by a restart, {} timed out)",
+                c.committed,
+                c.aborted + c.fenced + c.timed_out,
+                c.aborted,
+                c.fenced,
+                c.timed_out
+            ),
             None => println!("  transactions (broker)      n/a (external cluster)"),
         }
         println!(
@@ -145,6 +155,7 @@ fn spawn_worker(
         .args(["--dlq", &topics.dlq])
         .args(["--instance", &instance.to_string()])
         .args(["--commit-interval-ms", &args.commit_interval_ms.to_string()])
+        .args(["--pause-every", &args.pause_every.to_string()])
         .arg("--stop-on-stdin-eof")
         .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
         .stdin(Stdio::piped())
@@ -328,10 +339,7 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, CliError> {
     p50s.sort_unstable();
     let p50 = p50s.get(p50s.len() / 2).copied();
     let p99 = lines.iter().filter_map(|l| l.commit_p99_us).max();
-    let broker_transactions = cluster.embedded_broker().map(|b| {
-        let c = b.transaction_counts();
-        (c.committed, c.aborted + c.fenced + c.timed_out)
-    });
+    let broker_transactions = cluster.embedded_broker().map(|b| b.transaction_counts());
     Ok(DemoReport {
         records_in: input.len(),
         check,

@@ -104,12 +104,31 @@ pub fn result_of(event: &OrderEvent) -> (String, String) {
 pub struct OrderProcessor {
     /// The output topic.
     pub output: String,
+    /// Simulated work (a call to another service): pause 1 ms every this many records
+    /// (0: none). It keeps transactions open long enough for kills to land inside them.
+    pub pause_every: u64,
+    seen: u64,
+}
+
+impl OrderProcessor {
+    /// A processor writing to `output`, pausing 1 ms every `pause_every` records.
+    pub fn new(output: impl Into<String>, pause_every: u64) -> Self {
+        Self {
+            output: output.into(),
+            pause_every,
+            seen: 0,
+        }
+    }
 }
 
 impl Processor for OrderProcessor {
     type Input = OrderEvent;
 
     async fn process(&mut self, input: Input<OrderEvent>) -> Result<Vec<Output>, BoxError> {
+        self.seen += 1;
+        if self.pause_every > 0 && self.seen % self.pause_every == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
         let (key, value) = result_of(&input.value);
         Ok(vec![Output::new(&self.output, key, value)])
     }

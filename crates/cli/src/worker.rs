@@ -42,6 +42,9 @@ pub struct WorkerArgs {
     /// Run at-least-once instead of exactly-once.
     #[arg(long)]
     pub at_least_once: bool,
+    /// Simulated work: pause 1 ms every this many records (0: none).
+    #[arg(long, default_value_t = 0)]
+    pub pause_every: u64,
     /// Stop when standard input closes (the demo's graceful stop).
     #[arg(long)]
     pub stop_on_stdin_eof: bool,
@@ -114,9 +117,7 @@ pub async fn run(args: WorkerArgs) -> Result<(), CliError> {
         .on_error(ErrorPolicy::DeadLetter(args.dlq.clone()))
         .shutdown(token.clone())
         .build(
-            OrderProcessor {
-                output: args.output.clone(),
-            },
+            OrderProcessor::new(args.output.clone(), args.pause_every),
             JsonCodec::<OrderEvent>::new(),
         )?;
     let metrics = pipeline.metrics();

@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::join_all;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use kafka_eos_config::{Mode, PipelineConfig, PipelineConfigBuilder};
 use kafka_eos_core::{
     Error as CoreError, ErrorKind, Metrics, Operation, OwnedRecord, RetryPolicy, SendError,
@@ -617,7 +618,11 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         if let Err(e) = sink.begin().await {
             return Err(self.recover(sink, e).await);
         }
-        let mut outputs: Vec<OwnedRecord> = Vec::new();
+        // Outputs are handed to the producer as they are made (so they travel while the
+        // rest of the batch is processed); every delivery is awaited before the commit.
+        let shared: &Sink = sink;
+        let mut pending = FuturesUnordered::new();
+        let mut first_failure: Option<SendError> = None;
         for msg in batch {
             let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
             let value = match self.codec.decode(msg.payload().unwrap_or(&[])) {
@@ -626,11 +631,12 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                     tracing::warn!(topic, partition, offset, error = %e, "undecodable record");
                     match &self.policy {
                         ErrorPolicy::DeadLetter(dlq) => {
-                            outputs.push(dead_letter(msg, dlq, "decode", &e));
+                            pending.push(shared.send(dead_letter(msg, dlq, "decode", &e)));
                             self.metrics.record_dead_letter();
                             continue;
                         }
                         ErrorPolicy::Stop => {
+                            drop(pending);
                             let _ = sink.abort().await;
                             return Err(Step::Fail(Error::Decode {
                                 topic: topic.to_owned(),
@@ -652,7 +658,11 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                 value,
             };
             match self.processor.process(input).await {
-                Ok(outs) => outputs.extend(outs.into_iter().map(OwnedRecord::from)),
+                Ok(outs) => {
+                    for out in outs {
+                        pending.push(shared.send(OwnedRecord::from(out)));
+                    }
+                }
                 Err(e) => {
                     let n = self
                         .attempts
@@ -662,6 +672,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                     let attempts = *n;
                     tracing::warn!(topic, partition, offset, attempts, error = %e, "processor failed");
                     if attempts < self.max_attempts {
+                        drop(pending);
                         if let Err(ae) = sink.abort().await {
                             return Err(self.recover(sink, ae).await);
                         }
@@ -669,10 +680,11 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                     }
                     match &self.policy {
                         ErrorPolicy::DeadLetter(dlq) => {
-                            outputs.push(dead_letter(msg, dlq, "process", &e));
+                            pending.push(shared.send(dead_letter(msg, dlq, "process", &e)));
                             self.metrics.record_dead_letter();
                         }
                         ErrorPolicy::Stop => {
+                            drop(pending);
                             let _ = sink.abort().await;
                             return Err(Step::Fail(Error::Process {
                                 topic: topic.to_owned(),
@@ -685,14 +697,20 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                     }
                 }
             }
+            // start the new sends and collect finished deliveries, without waiting
+            while let Some(Some(result)) = pending.next().now_or_never() {
+                if let Err(e) = result {
+                    first_failure.get_or_insert(e);
+                }
+            }
         }
-
-        // Produce everything, delivery awaited inside the transaction.
-        let first_failure = {
-            let s: &Sink = sink;
-            let results = join_all(outputs.into_iter().map(|r| s.send(r))).await;
-            results.into_iter().find_map(Result::err)
-        };
+        // every delivery awaited inside the transaction
+        while let Some(result) = pending.next().await {
+            if let Err(e) = result {
+                first_failure.get_or_insert(e);
+            }
+        }
+        drop(pending);
         if let Some(SendError { error, .. }) = first_failure {
             return Err(self.recover(sink, error).await);
         }

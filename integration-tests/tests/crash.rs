@@ -1,0 +1,142 @@
+//! Crash suite: worker processes killed with SIGKILL at random moments and restarted with
+//! the same `--instance`; the output is still exactly f(input).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use kafka_eos_integration_tests::{
+    order_records, seed, wait_until, Collector, Names, WorkerProcess, WorkerSpec,
+};
+use kafka_eos_testkit::{check_exactly_once, read_committed, write_records, Cluster};
+use rand::{Rng, SeedableRng};
+
+const ORDERS: u64 = 14_000;
+const PARTITIONS: i32 = 8;
+const WORKERS: u32 = 2;
+const KILLS: usize = 6;
+
+fn logs(workers: &[WorkerProcess]) -> String {
+    workers
+        .iter()
+        .map(|w| w.log_tail(3000))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn sigkilled_workers_restart_and_the_output_stays_exactly_once() {
+    let seed = seed();
+    eprintln!("seed {seed} (replay with EOS_TEST_SEED={seed})");
+    let cluster = Cluster::from_env().unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+    let names = Names::create(&cluster, "crash", PARTITIONS).unwrap();
+
+    let (_, input, expected) = order_records(ORDERS, seed);
+    assert!(input.len() >= 50_000, "only {} input records", input.len());
+    write_records(&bootstrap, &names.input, &input).unwrap();
+
+    let progress = Collector::start(&bootstrap, &[&names.output]).unwrap();
+    let spec = WorkerSpec::new(
+        env!("CARGO_BIN_EXE_eos-worker"),
+        bootstrap.clone(),
+        names.clone(),
+    )
+    .unwrap();
+    let mut spec = spec;
+    // Small transactions: a worker is inside one almost all the time, so kills land
+    // mid-transaction (its open transaction is aborted when the next life fences it).
+    spec.commit_records = 200;
+    let mut workers: Vec<WorkerProcess> = (0..WORKERS).map(|i| spec.spawn(i, 0).unwrap()).collect();
+
+    // Kill at random points of the progress, so every kill lands while work remains, and
+    // only once every current worker life is consuming (a kill of a worker still joining
+    // the group would test nothing).
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut thresholds: Vec<usize> = (0..KILLS)
+        .map(|_| (rng.gen_range(0.05..0.75) * expected.len() as f64) as usize)
+        .collect();
+    thresholds.sort_unstable();
+    let started = Instant::now();
+    let mut kills = 0;
+    for threshold in &thresholds {
+        let reached = wait_until(
+            || progress.count_of(&names.output),
+            |n| {
+                n >= *threshold
+                    && workers
+                        .iter()
+                        .all(|w| w.metrics().is_some_and(|m| m.records_in > 0))
+            },
+            Duration::from_secs(30),
+        );
+        let done = progress.count_of(&names.output);
+        assert!(
+            reached,
+            "no progress for 30 s at {done} of {} results (waiting for {threshold}, {kills} kills so far)\n{}",
+            expected.len(),
+            logs(&workers)
+        );
+        assert!(
+            done < expected.len(),
+            "all {done} results were written before kill {} could land; the run is too fast for its kill schedule",
+            kills + 1
+        );
+        let victim = rng.gen_range(0..workers.len());
+        let w = &mut workers[victim];
+        // SIGKILL: no clean-up, no graceful leave, a transaction possibly open
+        w.kill().unwrap();
+        kills += 1;
+        eprintln!(
+            "kill {kills}: worker {} life {} at {done} results ({:?})",
+            w.instance,
+            w.life,
+            started.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(rng.gen_range(20..300)));
+        let (instance, life) = (w.instance, w.life + 1);
+        *w = spec.spawn(instance, life).unwrap();
+    }
+    assert!(kills >= 5, "only {kills} kills");
+
+    let finished = wait_until(
+        || progress.count_of(&names.output),
+        |n| n >= expected.len(),
+        Duration::from_secs(30),
+    );
+    let read_live = progress.count_of(&names.output);
+    drop(progress.stop(&names.output, &names.dlq));
+    assert!(
+        finished,
+        "stalled at {read_live} of {} results\n{}",
+        expected.len(),
+        logs(&workers)
+    );
+    eprintln!("all results after {:?}", started.elapsed());
+
+    // Graceful stop: the last lives exit 0.
+    for w in &mut workers {
+        let status = w.stop(Duration::from_secs(30));
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "worker {} did not stop gracefully: {status:?}\n{}",
+            w.instance,
+            w.log_tail(3000)
+        );
+    }
+
+    let output = read_committed(
+        &bootstrap,
+        &names.output,
+        expected.len(),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    let report = check_exactly_once(&expected, &output);
+    assert!(report.is_exactly_once(), "{report} (seed {seed})");
+
+    if let Some(broker) = cluster.embedded_broker() {
+        let counts = broker.transaction_counts();
+        eprintln!("broker transactions: {counts:?}");
+        assert!(counts.committed > 0, "{counts:?}");
+    }
+}
