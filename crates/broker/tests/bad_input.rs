@@ -423,4 +423,3 @@ fn random_and_truncated_frames_do_not_take_the_broker_down() {
     .collect();
     assert_eq!(values, (0..10).map(|i| format!("v{i}")).collect::<Vec<_>>());
 }
-

@@ -29,14 +29,21 @@ impl Collector {
     pub fn start(bootstrap: &str, topics: &[&str]) -> Result<Self, CliError> {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", bootstrap)
-            .set("group.id", format!("kafka-eos-collector-{}", uuid::Uuid::new_v4().simple()))
+            .set(
+                "group.id",
+                format!("kafka-eos-collector-{}", uuid::Uuid::new_v4().simple()),
+            )
             .set("isolation.level", "read_committed")
             .set("enable.auto.commit", "false")
             .set("fetch.wait.max.ms", "100")
             .create()?;
         let metadata = consumer.fetch_metadata(None, Duration::from_secs(30))?;
         let mut tpl = TopicPartitionList::new();
-        for t in metadata.topics().iter().filter(|t| topics.contains(&t.name())) {
+        for t in metadata
+            .topics()
+            .iter()
+            .filter(|t| topics.contains(&t.name()))
+        {
             for p in t.partitions() {
                 tpl.add_partition_offset(t.name(), p.id(), Offset::Beginning)?;
             }
@@ -87,7 +94,14 @@ impl Collector {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        let mut s = self.store.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
-        (s.remove(a).unwrap_or_default(), s.remove(b).unwrap_or_default())
+        let mut s = self
+            .store
+            .lock()
+            .map(|mut s| std::mem::take(&mut *s))
+            .unwrap_or_default();
+        (
+            s.remove(a).unwrap_or_default(),
+            s.remove(b).unwrap_or_default(),
+        )
     }
 }

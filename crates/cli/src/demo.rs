@@ -87,16 +87,29 @@ impl DemoReport {
 
     /// Prints the report.
     pub fn print(&self) {
-        let ms = |v: Option<u64>| v.map_or("n/a".to_owned(), |us| format!("{:.1} ms", us as f64 / 1000.0));
+        let ms = |v: Option<u64>| {
+            v.map_or("n/a".to_owned(), |us| {
+                format!("{:.1} ms", us as f64 / 1000.0)
+            })
+        };
         println!();
         println!("kafka-eos demo report");
         println!("  records in                 {}", self.records_in);
-        println!("  results expected / read    {} / {}", self.check.expected, self.check.actual);
+        println!(
+            "  results expected / read    {} / {}",
+            self.check.expected, self.check.actual
+        );
         println!("  duplicates                 {}", self.check.duplicates);
         println!("  missing                    {}", self.check.missing);
         println!("  unexpected                 {}", self.check.unexpected);
-        println!("  per-key order violations   {}", self.check.order_violations);
-        println!("  dead-lettered (poison)     {} ({} written)", self.dead_lettered, self.poison);
+        println!(
+            "  per-key order violations   {}",
+            self.check.order_violations
+        );
+        println!(
+            "  dead-lettered (poison)     {} ({} written)",
+            self.dead_lettered, self.poison
+        );
         println!("  workers killed (SIGKILL)   {}", self.kills);
         match self.broker_transactions {
             Some(c) => println!(
@@ -113,7 +126,10 @@ impl DemoReport {
             "  transactions (workers)     {} committed, {} aborted",
             self.worker_transactions.0, self.worker_transactions.1
         );
-        println!("  throughput                 {:.0} records/s", self.records_per_sec);
+        println!(
+            "  throughput                 {:.0} records/s",
+            self.records_per_sec
+        );
         println!(
             "  commit latency             p50 {}, p99 {}",
             ms(self.commit_latency_us.0),
@@ -122,7 +138,11 @@ impl DemoReport {
         println!("  worker logs                {}", self.log_dir.display());
         println!(
             "  verdict                    {}",
-            if self.passed() { "EXACTLY ONCE" } else { "FAILED" }
+            if self.passed() {
+                "EXACTLY ONCE"
+            } else {
+                "FAILED"
+            }
         );
     }
 }
@@ -157,7 +177,10 @@ fn spawn_worker(
         .args(["--commit-interval-ms", &args.commit_interval_ms.to_string()])
         .args(["--pause-every", &args.pause_every.to_string()])
         .arg("--stop-on-stdin-eof")
-        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(log)
@@ -176,7 +199,11 @@ fn spawn_worker(
             }
         });
     }
-    Ok(Worker { instance, life, child })
+    Ok(Worker {
+        instance,
+        life,
+        child,
+    })
 }
 
 /// The topic and group names of one run.
@@ -191,11 +218,15 @@ pub(crate) struct Topics {
 /// Runs the demo and returns its report.
 pub fn run(args: &DemoArgs) -> Result<DemoReport, CliError> {
     if args.workers == 0 || args.partitions < 1 || args.orders == 0 {
-        return Err(CliError::Usage("--workers, --partitions and --orders must be at least 1".into()));
+        return Err(CliError::Usage(
+            "--workers, --partitions and --orders must be at least 1".into(),
+        ));
     }
     let cluster = match &args.bootstrap {
         Some(b) => Cluster::external(b.clone()),
-        None => Cluster::embedded_with(BrokerConfig::default().default_partitions(args.partitions))?,
+        None => {
+            Cluster::embedded_with(BrokerConfig::default().default_partitions(args.partitions))?
+        }
     };
     let bootstrap = cluster.bootstrap_servers();
     let topics = if args.bootstrap.is_some() {
@@ -218,7 +249,14 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, CliError> {
         cluster.create_topic(t, args.partitions)?;
     }
     cluster.create_topic(&topics.dlq, 1)?;
-    println!("cluster: {bootstrap} ({})", if args.bootstrap.is_some() { "external" } else { "embedded broker" });
+    println!(
+        "cluster: {bootstrap} ({})",
+        if args.bootstrap.is_some() {
+            "external"
+        } else {
+            "embedded broker"
+        }
+    );
 
     // 1. the input: order events, plus poison records
     let events = generate(args.orders, args.seed);
@@ -228,23 +266,37 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, CliError> {
         let value = serde_json::to_vec(e).map_err(|e| CliError::Usage(e.to_string()))?;
         input.push(Record::new(e.key(), value));
         if (input.len() as u64) % (events.len() as u64 / (u64::from(args.poison) + 1)).max(1) == 0
-            && input.iter().filter(|r| r.key.starts_with(b"poison")).count() < args.poison as usize
+            && input
+                .iter()
+                .filter(|r| r.key.starts_with(b"poison"))
+                .count()
+                < args.poison as usize
         {
             let n = input.len();
             input.push(Record::new(format!("poison-{n}"), "{not json"));
         }
     }
-    while input.iter().filter(|r| r.key.starts_with(b"poison")).count() < args.poison as usize {
+    while input
+        .iter()
+        .filter(|r| r.key.starts_with(b"poison"))
+        .count()
+        < args.poison as usize
+    {
         let n = input.len();
         input.push(Record::new(format!("poison-{n}"), "{not json"));
     }
-    let spinner = ProgressBar::new_spinner().with_message(format!("writing {} input records", input.len()));
+    let spinner =
+        ProgressBar::new_spinner().with_message(format!("writing {} input records", input.len()));
     if args.no_progress {
         spinner.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     spinner.enable_steady_tick(Duration::from_millis(100));
     write_records(&bootstrap, &topics.input, &input)?;
-    spinner.finish_with_message(format!("wrote {} input records to {}", input.len(), topics.input));
+    spinner.finish_with_message(format!(
+        "wrote {} input records to {}",
+        input.len(),
+        topics.input
+    ));
 
     let expected: Vec<Record> = events
         .iter()
@@ -264,9 +316,13 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, CliError> {
     let started = Instant::now();
     let mut workers = Vec::new();
     for i in 0..args.workers {
-        workers.push(spawn_worker(args, &bootstrap, &topics, i, 0, &log_dir, &board)?);
+        workers.push(spawn_worker(
+            args, &bootstrap, &topics, i, 0, &log_dir, &board,
+        )?);
     }
-    let mut thresholds: Vec<f64> = (0..args.crashes).map(|_| rng.gen_range(0.05..0.9)).collect();
+    let mut thresholds: Vec<f64> = (0..args.crashes)
+        .map(|_| rng.gen_range(0.05..0.9))
+        .collect();
     thresholds.sort_by(|a, b| a.total_cmp(b));
     let bar = ProgressBar::new(expected.len() as u64);
     if args.no_progress {
@@ -293,20 +349,29 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, CliError> {
             break;
         }
         let fraction = done as f64 / expected.len() as f64;
-        if (kills as usize) < thresholds.len() && (fraction >= thresholds[kills as usize] || done >= expected.len()) {
+        if (kills as usize) < thresholds.len()
+            && (fraction >= thresholds[kills as usize] || done >= expected.len())
+        {
             let victim = rng.gen_range(0..workers.len());
             let w = &mut workers[victim];
             let _ = w.child.kill(); // SIGKILL
             let _ = w.child.wait();
             kills += 1;
-            bar.set_message(format!("killed worker {} (kill {kills}/{})", w.instance, args.crashes));
+            bar.set_message(format!(
+                "killed worker {} (kill {kills}/{})",
+                w.instance, args.crashes
+            ));
             std::thread::sleep(Duration::from_millis(rng.gen_range(50..400)));
             let (instance, life) = (w.instance, w.life + 1);
             *w = spawn_worker(args, &bootstrap, &topics, instance, life, &log_dir, &board)?;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let elapsed = last_progress.1.duration_since(started).as_secs_f64().max(0.001);
+    let elapsed = last_progress
+        .1
+        .duration_since(started)
+        .as_secs_f64()
+        .max(0.001);
     bar.finish_with_message("all results read; lingering to catch duplicates");
     // linger: a duplicate written late would show up here
     std::thread::sleep(Duration::from_millis(1500));
@@ -320,7 +385,9 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, CliError> {
         loop {
             match w.child.try_wait() {
                 Ok(Some(_)) => break,
-                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
                 _ => {
                     let _ = w.child.kill();
                     let _ = w.child.wait();
@@ -332,7 +399,10 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, CliError> {
     let (outputs, dlq) = collector.stop(&topics.output, &topics.dlq);
     let check = check_exactly_once(&expected, &outputs);
 
-    let lines: Vec<MetricsLine> = board.lock().map(|b| b.values().cloned().collect()).unwrap_or_default();
+    let lines: Vec<MetricsLine> = board
+        .lock()
+        .map(|b| b.values().cloned().collect())
+        .unwrap_or_default();
     let commits = lines.iter().map(|l| l.commits).sum();
     let aborts = lines.iter().map(|l| l.aborts).sum();
     let mut p50s: Vec<u64> = lines.iter().filter_map(|l| l.commit_p50_us).collect();

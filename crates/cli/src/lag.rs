@@ -87,7 +87,12 @@ mod tests {
 
     #[test]
     fn skew_is_max_over_mean() {
-        let l = |partition, lag| PartitionLag { partition, committed: Some(0), end: lag, lag };
+        let l = |partition, lag| PartitionLag {
+            partition,
+            committed: Some(0),
+            end: lag,
+            lag,
+        };
         assert_eq!(skew(&[l(0, 0), l(1, 0)]), 0.0);
         assert!((skew(&[l(0, 10), l(1, 10)]) - 1.0).abs() < 1e-9);
         assert!((skew(&[l(0, 30), l(1, 10)]) - 1.5).abs() < 1e-9);

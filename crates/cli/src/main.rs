@@ -48,7 +48,9 @@ fn init_tracing(default: &str) {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
@@ -63,11 +65,16 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 Err(CliError::NotExactlyOnce(report.check))
             }
         }
-        Command::Broker { port, default_partitions } => {
+        Command::Broker {
+            port,
+            default_partitions,
+        } => {
             init_tracing("info");
             runtime()?.block_on(async {
                 let broker = EmbeddedBroker::start(
-                    BrokerConfig::default().port(port).default_partitions(default_partitions),
+                    BrokerConfig::default()
+                        .port(port)
+                        .default_partitions(default_partitions),
                 )
                 .await?;
                 println!("bootstrap.servers={}", broker.bootstrap_servers());
@@ -94,14 +101,21 @@ fn run(cli: Cli) -> Result<(), CliError> {
             init_tracing("warn");
             let moved = offsets::run(&args)?;
             for (p, o) in moved {
-                println!("{}/{p} -> {o}{}", args.topic, if args.dry_run { " (dry run)" } else { "" });
+                println!(
+                    "{}/{p} -> {o}{}",
+                    args.topic,
+                    if args.dry_run { " (dry run)" } else { "" }
+                );
             }
             Ok(())
         }
         Command::Lag(args) => {
             init_tracing("warn");
             let lags = lag::run(&args)?;
-            println!("{:>9} {:>12} {:>12} {:>10}", "partition", "committed", "end", "lag");
+            println!(
+                "{:>9} {:>12} {:>12} {:>10}",
+                "partition", "committed", "end", "lag"
+            );
             for l in &lags {
                 let c = l.committed.map_or("-".to_owned(), |c| c.to_string());
                 println!("{:>9} {:>12} {:>12} {:>10}", l.partition, c, l.end, l.lag);

@@ -83,7 +83,11 @@ pub fn run(args: &OffsetsArgs) -> Result<Vec<(i32, i64)>, CliError> {
                 let offset = match e.offset() {
                     Offset::Offset(o) => o,
                     // no record at or after the timestamp: the end
-                    _ => consumer.fetch_watermarks(&args.topic, e.partition(), TIMEOUT)?.1,
+                    _ => {
+                        consumer
+                            .fetch_watermarks(&args.topic, e.partition(), TIMEOUT)?
+                            .1
+                    }
                 };
                 targets.push((e.partition(), offset));
             }
@@ -95,9 +99,9 @@ pub fn run(args: &OffsetsArgs) -> Result<Vec<(i32, i64)>, CliError> {
                     ResetTo::Earliest => low,
                     ResetTo::Latest => high,
                     _ => {
-                        let o = args
-                            .offset
-                            .ok_or_else(|| CliError::Usage("--to offset needs --offset N".into()))?;
+                        let o = args.offset.ok_or_else(|| {
+                            CliError::Usage("--to offset needs --offset N".into())
+                        })?;
                         o.clamp(low, high)
                     }
                 };

@@ -153,9 +153,17 @@ mod tests {
 
     #[test]
     fn result_is_a_function_of_the_event() {
-        let e = OrderEvent { order: 5, seq: 1, kind: Kind::Paid, amount_cents: 1000 };
+        let e = OrderEvent {
+            order: 5,
+            seq: 1,
+            kind: Kind::Paid,
+            amount_cents: 1000,
+        };
         let (k, v) = result_of(&e);
         assert_eq!(k, "order-5");
-        assert_eq!(v, r#"{"order":5,"seq":1,"status":"PAID","amount_cents":1000,"fee_cents":30}"#);
+        assert_eq!(
+            v,
+            r#"{"order":5,"seq":1,"status":"PAID","amount_cents":1000,"fee_cents":30}"#
+        );
     }
 }

@@ -23,3 +23,8 @@ pub use kafka_eos_config as config;
 pub use kafka_eos_core as core;
 pub use kafka_eos_core::{Metrics, MetricsSnapshot};
 pub use tokio_util::sync::CancellationToken;
+
+/// The README's code blocks, compiled as doc tests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -25,7 +25,10 @@ pub struct ExactlyOnceReport {
 impl ExactlyOnceReport {
     /// No duplicate, nothing missing, nothing unexpected, every key in order.
     pub fn is_exactly_once(&self) -> bool {
-        self.duplicates == 0 && self.missing == 0 && self.unexpected == 0 && self.order_violations == 0
+        self.duplicates == 0
+            && self.missing == 0
+            && self.unexpected == 0
+            && self.order_violations == 0
     }
 }
 
@@ -34,7 +37,12 @@ impl fmt::Display for ExactlyOnceReport {
         write!(
             f,
             "expected {}, read {}: {} duplicates, {} missing, {} unexpected, {} keys out of order",
-            self.expected, self.actual, self.duplicates, self.missing, self.unexpected, self.order_violations
+            self.expected,
+            self.actual,
+            self.duplicates,
+            self.missing,
+            self.unexpected,
+            self.order_violations
         )
     }
 }
@@ -114,10 +122,21 @@ mod tests {
     #[test]
     fn duplicates_missing_unexpected_and_order_are_counted() {
         let exp = vec![r("a", "1"), r("a", "2"), r("b", "1"), r("c", "1")];
-        let act = vec![r("a", "2"), r("a", "1"), r("b", "1"), r("b", "1"), r("x", "9")];
+        let act = vec![
+            r("a", "2"),
+            r("a", "1"),
+            r("b", "1"),
+            r("b", "1"),
+            r("x", "9"),
+        ];
         let rep = check_exactly_once(&exp, &act);
         assert_eq!(
-            (rep.duplicates, rep.missing, rep.unexpected, rep.order_violations),
+            (
+                rep.duplicates,
+                rep.missing,
+                rep.unexpected,
+                rep.order_violations
+            ),
             (1, 1, 1, 1)
         );
         assert!(!rep.is_exactly_once());

@@ -67,15 +67,28 @@ pub fn write_records(bootstrap: &str, topic: &str, records: &[Record]) -> Result
 /// Reads `topic` from the beginning with `isolation.level=read_committed` until `expected`
 /// records arrived and then nothing more for `linger` (to catch duplicates), or fails after
 /// 120 s without them.
-pub fn read_committed(bootstrap: &str, topic: &str, expected: usize, linger: Duration) -> Result<Vec<Record>> {
+pub fn read_committed(
+    bootstrap: &str,
+    topic: &str,
+    expected: usize,
+    linger: Duration,
+) -> Result<Vec<Record>> {
     read_committed_from(bootstrap, &[topic], expected, linger)
 }
 
 /// As [`read_committed`], over several topics.
-pub fn read_committed_from(bootstrap: &str, topics: &[&str], expected: usize, linger: Duration) -> Result<Vec<Record>> {
+pub fn read_committed_from(
+    bootstrap: &str,
+    topics: &[&str],
+    expected: usize,
+    linger: Duration,
+) -> Result<Vec<Record>> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
-        .set("group.id", format!("kafka-eos-checker-{}", uuid::Uuid::new_v4().simple()))
+        .set(
+            "group.id",
+            format!("kafka-eos-checker-{}", uuid::Uuid::new_v4().simple()),
+        )
         .set("isolation.level", "read_committed")
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
@@ -83,7 +96,11 @@ pub fn read_committed_from(bootstrap: &str, topics: &[&str], expected: usize, li
         .create()?;
     let metadata = consumer.fetch_metadata(None, Duration::from_secs(30))?;
     let mut tpl = TopicPartitionList::new();
-    for t in metadata.topics().iter().filter(|t| topics.contains(&t.name())) {
+    for t in metadata
+        .topics()
+        .iter()
+        .filter(|t| topics.contains(&t.name()))
+    {
         for p in t.partitions() {
             tpl.add_partition_offset(t.name(), p.id(), Offset::Beginning)?;
         }
