@@ -47,6 +47,8 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::AddOffsetsToTxn, 0, 3),
     (ApiKey::EndTxn, 0, 3),
     (ApiKey::TxnOffsetCommit, 0, 3),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::DescribeConfigs, 1, 4),
 ];
 
 /// The advertised version range of `key`.
@@ -300,6 +302,16 @@ pub(crate) async fn handle(state: &State, mut frame: Bytes, client_host: &str) -
             route!(state, key, v, cid, frame, OffsetFetchRequest, |r| state
                 .groups
                 .offset_fetch(r, v))
+        }
+        ApiKey::CreatePartitions => {
+            route!(state, key, v, cid, frame, CreatePartitionsRequest, |r| {
+                handlers::configs::create_partitions(state, r, v)
+            })
+        }
+        ApiKey::DescribeConfigs => {
+            route!(state, key, v, cid, frame, DescribeConfigsRequest, |r| {
+                handlers::configs::describe_configs(state, r, v)
+            })
         }
         _ => Outcome::Close(format!("unsupported API {key:?}")),
     }

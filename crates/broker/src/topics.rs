@@ -71,6 +71,22 @@ impl Topics {
             .ok_or_else(|| Error::UnknownTopic(name.to_owned()))
     }
 
+    /// Grows `name` to `count` partitions (Kafka never shrinks a topic).
+    pub fn add_partitions(&mut self, name: &str, count: i32) -> Result<()> {
+        let topic = self
+            .topics
+            .get_mut(name)
+            .ok_or_else(|| Error::UnknownTopic(name.to_owned()))?;
+        let current = topic.partitions.len() as i32;
+        if count <= current || count > MAX_PARTITIONS {
+            return Err(Error::InvalidPartitions(count));
+        }
+        topic
+            .partitions
+            .resize_with(count as usize, PartitionLog::default);
+        Ok(())
+    }
+
     pub fn get(&self, name: &str) -> Option<&Topic> {
         self.topics.get(name)
     }

@@ -2,6 +2,7 @@
 //! also says how to answer it with an injected error code.
 
 pub(crate) mod admin;
+pub(crate) mod configs;
 pub(crate) mod fetch;
 pub(crate) mod group;
 pub(crate) mod offsets;
