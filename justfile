@@ -23,6 +23,10 @@ test-e2e:
 test-external BOOTSTRAP:
     KAFKA_BOOTSTRAP_SERVERS={{BOOTSTRAP}} cargo nextest run -p kafka-eos-integration-tests
 
+# The end-to-end suites against Apache Kafka in Docker (testcontainers; needs a Docker engine).
+test-docker:
+    KAFKA_EOS_TESTCONTAINERS=1 cargo nextest run -p kafka-eos-integration-tests --features kafka-eos-testkit/testcontainers
+
 # Run the embedded broker in the foreground.
 broker PORT="9092" PARTITIONS="1":
     cargo run --release -p kafka-eos-broker -- --port {{PORT}} --default-partitions {{PARTITIONS}}

@@ -94,6 +94,8 @@ pub struct WorkerSpec {
     pub commit_interval_ms: u64,
     /// Largest transaction (records).
     pub commit_records: usize,
+    /// Simulated work: the processor pauses 1 ms every this many records (0: none).
+    pub pause_every: u64,
     /// Where the workers' stderr logs go.
     pub log_dir: PathBuf,
 }
@@ -111,6 +113,7 @@ impl WorkerSpec {
             names,
             commit_interval_ms: 100,
             commit_records: 1000,
+            pause_every: 0,
             log_dir,
         })
     }
@@ -128,6 +131,7 @@ impl WorkerSpec {
             .args(["--instance", &instance.to_string()])
             .args(["--commit-interval-ms", &self.commit_interval_ms.to_string()])
             .args(["--commit-records", &self.commit_records.to_string()])
+            .args(["--pause-every", &self.pause_every.to_string()])
             .arg("--stop-on-stdin-eof")
             .env(
                 "RUST_LOG",
@@ -138,15 +142,15 @@ impl WorkerSpec {
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()?;
-        let metrics: Arc<Mutex<Option<MetricsLine>>> = Arc::default();
+        let metrics: Arc<Mutex<MetricsPair>> = Arc::default();
         if let Some(out) = child.stdout.take() {
             let metrics = Arc::clone(&metrics);
             std::thread::spawn(move || {
                 for line in BufReader::new(out).lines().map_while(Result::ok) {
                     if let Some(json) = line.strip_prefix("METRICS ") {
                         if let Ok(m) = serde_json::from_str::<MetricsLine>(json) {
-                            if let Ok(mut slot) = metrics.lock() {
-                                *slot = Some(m);
+                            if let Ok(mut pair) = metrics.lock() {
+                                pair.previous = pair.last.replace(m);
                             }
                         }
                     }
@@ -171,14 +175,31 @@ pub struct WorkerProcess {
     /// How many times this instance was restarted before this life.
     pub life: u32,
     child: Child,
-    metrics: Arc<Mutex<Option<MetricsLine>>>,
+    metrics: Arc<Mutex<MetricsPair>>,
     log_path: PathBuf,
+}
+
+#[derive(Debug, Default)]
+struct MetricsPair {
+    previous: Option<MetricsLine>,
+    last: Option<MetricsLine>,
 }
 
 impl WorkerProcess {
     /// The last metrics line it printed (every 500 ms, and once when it stops).
     pub fn metrics(&self) -> Option<MetricsLine> {
-        self.metrics.lock().ok().and_then(|m| m.clone())
+        self.metrics.lock().ok().and_then(|m| m.last.clone())
+    }
+
+    /// Whether it consumed records between its last two metrics lines (half a second
+    /// apart): it owns partitions with work left and is inside its transaction loop.
+    pub fn is_consuming(&self) -> bool {
+        self.metrics
+            .lock()
+            .is_ok_and(|m| match (&m.previous, &m.last) {
+                (Some(p), Some(l)) => l.records_in > p.records_in,
+                _ => false,
+            })
     }
 
     /// Kills it with SIGKILL and reaps it.
@@ -278,4 +299,84 @@ pub fn runtime() -> tokio::runtime::Runtime {
 #[allow(clippy::panic)]
 fn panic_runtime(e: &std::io::Error) -> ! {
     panic!("cannot build a Tokio runtime: {e}")
+}
+
+/// A record read back with its headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderedRecord {
+    /// Key.
+    pub key: Vec<u8>,
+    /// Value.
+    pub value: Vec<u8>,
+    /// Headers, in order.
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl HeaderedRecord {
+    /// The value of header `name`, as text.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    }
+}
+
+/// Reads `topic` from the start with `isolation.level=read_committed`, headers included,
+/// until `expected` records arrived and nothing more for `linger` (or 60 s passed).
+pub fn read_committed_with_headers(
+    bootstrap: &str,
+    topic: &str,
+    expected: usize,
+    linger: Duration,
+) -> Result<Vec<HeaderedRecord>, rdkafka::error::KafkaError> {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::{Headers, Message};
+    use rdkafka::{Offset, TopicPartitionList};
+
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set(
+            "group.id",
+            format!("it-reader-{}", uuid::Uuid::new_v4().simple()),
+        )
+        .set("isolation.level", "read_committed")
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "100")
+        .create()?;
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(30))?;
+    let mut tpl = TopicPartitionList::new();
+    for t in metadata.topics() {
+        for p in t.partitions() {
+            tpl.add_partition_offset(t.name(), p.id(), Offset::Beginning)?;
+        }
+    }
+    consumer.assign(&tpl)?;
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = Instant::now();
+    while Instant::now() < deadline && !(out.len() >= expected && last.elapsed() >= linger) {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                last = Instant::now();
+                let headers = m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push(HeaderedRecord {
+                    key: m.key().unwrap_or_default().to_vec(),
+                    value: m.payload().unwrap_or_default().to_vec(),
+                    headers,
+                });
+            }
+            Some(Err(e)) => return Err(e),
+            None => {}
+        }
+    }
+    Ok(out)
 }

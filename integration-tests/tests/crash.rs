@@ -14,6 +14,7 @@ const ORDERS: u64 = 14_000;
 const PARTITIONS: i32 = 8;
 const WORKERS: u32 = 2;
 const KILLS: usize = 6;
+const PAUSE_EVERY: u64 = 5;
 
 fn logs(workers: &[WorkerProcess]) -> String {
     workers
@@ -43,14 +44,16 @@ fn sigkilled_workers_restart_and_the_output_stays_exactly_once() {
     )
     .unwrap();
     let mut spec = spec;
-    // Small transactions: a worker is inside one almost all the time, so kills land
-    // mid-transaction (its open transaction is aborted when the next life fences it).
-    spec.commit_records = 100;
+    // Simulated per-record work and smallish transactions: a consuming worker is inside a
+    // transaction almost all the time, so kills land mid-transaction (the open
+    // transaction is aborted when the next life fences it).
+    spec.commit_records = 200;
+    spec.pause_every = PAUSE_EVERY;
     let mut workers: Vec<WorkerProcess> = (0..WORKERS).map(|i| spec.spawn(i, 0).unwrap()).collect();
 
-    // Kill at random points of the progress, so every kill lands while work remains, and
-    // only once the victim's current life is consuming (a kill of a worker still joining
-    // the group would test little).
+    // Kill at random points of the progress, so every kill lands while work remains; the
+    // victim is one of the workers consuming at that moment (a kill of a worker still
+    // joining the group, or of one whose partitions are drained, would test little).
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut thresholds: Vec<usize> = (0..KILLS)
         .map(|_| (rng.gen_range(0.05..0.75) * expected.len() as f64) as usize)
@@ -59,10 +62,9 @@ fn sigkilled_workers_restart_and_the_output_stays_exactly_once() {
     let started = Instant::now();
     let mut kills = 0;
     for threshold in &thresholds {
-        let victim = rng.gen_range(0..workers.len());
         let reached = wait_until(
             || progress.count_of(&names.output),
-            |n| n >= *threshold && workers[victim].metrics().is_some_and(|m| m.records_in > 0),
+            |n| n >= *threshold && workers.iter().any(WorkerProcess::is_consuming),
             Duration::from_secs(30),
         );
         let done = progress.count_of(&names.output);
@@ -77,6 +79,10 @@ fn sigkilled_workers_restart_and_the_output_stays_exactly_once() {
             "all {done} results were written before kill {} could land; the run is too fast for its kill schedule",
             kills + 1
         );
+        let consuming: Vec<usize> = (0..workers.len())
+            .filter(|i| workers[*i].is_consuming())
+            .collect();
+        let victim = consuming[rng.gen_range(0..consuming.len())];
         let w = &mut workers[victim];
         // SIGKILL: no clean-up, no graceful leave, a transaction possibly open
         w.kill().unwrap();
@@ -133,5 +139,10 @@ fn sigkilled_workers_restart_and_the_output_stays_exactly_once() {
         let counts = broker.transaction_counts();
         eprintln!("broker transactions: {counts:?}");
         assert!(counts.committed > 0, "{counts:?}");
+        // a killed worker's open transaction is aborted when its next life fences it
+        assert!(
+            counts.fenced > 0,
+            "no kill landed mid-transaction: {counts:?}"
+        );
     }
 }

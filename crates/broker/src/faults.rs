@@ -113,6 +113,18 @@ impl Faults {
             .push_back((error_code, count));
     }
 
+    /// How many injected error answers are still waiting for their request (0 once every
+    /// injected error was used), so a test can show its faults were hit.
+    pub fn pending_errors(&self) -> u32 {
+        self.state
+            .faults
+            .lock_injected()
+            .errors
+            .values()
+            .flat_map(|q| q.iter().map(|(_, n)| *n))
+            .sum()
+    }
+
     /// Delays every request of `api` by `delay` (replaces an earlier delay; zero removes it).
     pub fn add_latency(&self, api: ApiKey, delay: Duration) {
         let mut inj = self.state.faults.lock_injected();

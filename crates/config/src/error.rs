@@ -23,7 +23,7 @@ pub enum ConfigError {
         reason: String,
     },
     /// A required setting is missing or empty.
-    #[error("missing required setting `{field}`")]
+    #[error("missing required setting `{field}` ({})", describe_field(field))]
     Missing {
         /// The name of the missing field.
         field: &'static str,
@@ -99,5 +99,18 @@ impl ConfigError {
             Self::Invalid { field, .. } => Some(field),
             _ => None,
         }
+    }
+}
+
+/// The Kafka property (and environment variable) behind a builder field, for error messages.
+fn describe_field(field: &str) -> &'static str {
+    match field {
+        "bootstrap_servers" => {
+            "Kafka property `bootstrap.servers`, env KAFKA_EOS_BOOTSTRAP_SERVERS"
+        }
+        "group_id" => "Kafka property `group.id`, env KAFKA_EOS_GROUP_ID",
+        "transactional_id" => "Kafka property `transactional.id`, env KAFKA_EOS_TRANSACTIONAL_ID",
+        "input_topics" => "the topics to consume, env KAFKA_EOS_INPUT_TOPICS",
+        _ => "see the builder method of the same name",
     }
 }

@@ -13,20 +13,50 @@ use crate::error::{Error, Result};
 /// The environment variable that points the suites at an external cluster.
 pub const BOOTSTRAP_ENV: &str = "KAFKA_BOOTSTRAP_SERVERS";
 
-/// A Kafka cluster for a test: an embedded broker (default) or an external cluster.
+/// With the `testcontainers` feature: set to `1` to make [`Cluster::from_env`] start Apache
+/// Kafka in Docker when `KAFKA_BOOTSTRAP_SERVERS` is not set.
+pub const TESTCONTAINERS_ENV: &str = "KAFKA_EOS_TESTCONTAINERS";
+
+/// A Kafka cluster for a test: an embedded broker (default), an external cluster, or (with
+/// the `testcontainers` feature) Apache Kafka in a container.
 #[derive(Debug)]
 pub struct Cluster {
     embedded: Option<BackgroundBroker>,
     bootstrap: String,
+    #[cfg(feature = "testcontainers")]
+    _container: Option<testcontainers::Container<testcontainers_modules::kafka::apache::Kafka>>,
 }
 
 impl Cluster {
-    /// An external cluster when `KAFKA_BOOTSTRAP_SERVERS` is set, else an embedded broker.
+    /// An external cluster when `KAFKA_BOOTSTRAP_SERVERS` is set; else, with the
+    /// `testcontainers` feature and `KAFKA_EOS_TESTCONTAINERS=1`, Apache Kafka in Docker;
+    /// else an embedded broker.
     pub fn from_env() -> Result<Self> {
         match std::env::var(BOOTSTRAP_ENV) {
             Ok(servers) if !servers.trim().is_empty() => Ok(Self::external(servers)),
+            #[cfg(feature = "testcontainers")]
+            _ if std::env::var(TESTCONTAINERS_ENV).is_ok_and(|v| v == "1") => Self::apache_kafka(),
             _ => Self::embedded(),
         }
+    }
+
+    /// Apache Kafka (single KRaft node) in Docker, configured for transactions on one node.
+    #[cfg(feature = "testcontainers")]
+    pub fn apache_kafka() -> Result<Self> {
+        use testcontainers::runners::SyncRunner;
+        use testcontainers::ImageExt;
+        use testcontainers_modules::kafka::apache::{Kafka, KAFKA_PORT};
+        let container = Kafka::default()
+            .with_env_var("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
+            .with_env_var("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
+            .with_env_var("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
+            .start()?;
+        let port = container.get_host_port_ipv4(KAFKA_PORT)?;
+        Ok(Self {
+            embedded: None,
+            bootstrap: format!("127.0.0.1:{port}"),
+            _container: Some(container),
+        })
     }
 
     /// A new embedded broker on a free port.
@@ -41,6 +71,8 @@ impl Cluster {
         Ok(Self {
             embedded: Some(broker),
             bootstrap,
+            #[cfg(feature = "testcontainers")]
+            _container: None,
         })
     }
 
@@ -49,6 +81,8 @@ impl Cluster {
         Self {
             embedded: None,
             bootstrap: bootstrap_servers.into(),
+            #[cfg(feature = "testcontainers")]
+            _container: None,
         }
     }
 

@@ -18,6 +18,10 @@ pub enum Error {
         /// librdkafka's error code.
         code: rdkafka::types::RDKafkaErrorCode,
     },
+    /// The Apache Kafka container could not be started.
+    #[cfg(feature = "testcontainers")]
+    #[error("apache kafka container: {0}")]
+    Container(#[from] testcontainers::TestcontainersError),
     /// The reader did not get the expected records before its deadline.
     #[error("read {got} of {expected} records from {topic} before the deadline")]
     ReadTimeout {

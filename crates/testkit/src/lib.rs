@@ -28,6 +28,6 @@ mod error;
 mod io;
 
 pub use check::{check_exactly_once, ExactlyOnceReport};
-pub use cluster::Cluster;
+pub use cluster::{Cluster, BOOTSTRAP_ENV, TESTCONTAINERS_ENV};
 pub use error::{Error, Result};
 pub use io::{read_committed, read_committed_from, write_records, Record};

@@ -1,0 +1,164 @@
+//! Broker-fault suite (embedded broker only: faults are injected into it): error codes on
+//! EndTxn, AddPartitionsToTxn, TxnOffsetCommit and Produce, and a broker bounce, while an
+//! in-process pipeline runs; it recovers and the output is exactly once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use kafka_eos_broker::protocol::messages::ApiKey;
+use kafka_eos_broker::protocol::ResponseError;
+use kafka_eos_broker::{Faults, TransactionCounts};
+use kafka_eos_cli::orders::{OrderEvent, OrderProcessor};
+use kafka_eos_integration_tests::{order_records, runtime, seed, wait_until, Collector, Names};
+use kafka_eos_processor::{CancellationToken, JsonCodec, MetricsSnapshot, PipelineBuilder};
+use kafka_eos_testkit::{check_exactly_once, read_committed, write_records, Cluster};
+
+/// Runs a pipeline over ~7,500 order events; once a fifth of the results is out (a
+/// transaction is in flight), calls `inject`; then checks exactly-once.
+fn run_with(inject: impl FnOnce(&Faults)) -> (TransactionCounts, MetricsSnapshot) {
+    let seed = seed();
+    let cluster = Cluster::embedded().unwrap();
+    let faults = cluster.faults().unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+    let names = Names::create(&cluster, "faults", 4).unwrap();
+    let (_, input, expected) = order_records(2_000, seed);
+    write_records(&bootstrap, &names.input, &input).unwrap();
+
+    let progress = Collector::start(&bootstrap, &[&names.output]).unwrap();
+    let token = CancellationToken::new();
+    let pipeline = PipelineBuilder::new()
+        .bootstrap_servers(&bootstrap)
+        .group_id(&names.group)
+        .input_topic(&names.input)
+        .commit_every_records(100)
+        .operation_timeout(Duration::from_secs(10))
+        .shutdown(token.clone())
+        .build(
+            OrderProcessor::new(names.output.clone(), 10),
+            JsonCodec::<OrderEvent>::new(),
+        )
+        .unwrap();
+    let metrics = pipeline.metrics();
+    let rt = runtime();
+    let task = rt.spawn(pipeline.run());
+    assert!(
+        wait_until(
+            || progress.count_of(&names.output),
+            |n| n >= expected.len() / 5,
+            Duration::from_secs(30)
+        ),
+        "no progress before the fault"
+    );
+    assert!(progress.count_of(&names.output) < expected.len());
+    inject(&faults);
+    let finished = wait_until(
+        || progress.count_of(&names.output),
+        |n| n >= expected.len(),
+        Duration::from_secs(40),
+    );
+    let live = progress.count_of(&names.output);
+    drop(progress.stop(&names.output, &names.dlq));
+    token.cancel();
+    let result = rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(30), task).await })
+        .expect("the pipeline did not stop")
+        .unwrap();
+    assert!(
+        finished,
+        "stalled at {live} of {} ({result:?})",
+        expected.len()
+    );
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(faults.pending_errors(), 0, "every injected error was hit");
+    faults.clear();
+
+    let output = read_committed(
+        &bootstrap,
+        &names.output,
+        expected.len(),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    let report = check_exactly_once(&expected, &output);
+    assert!(report.is_exactly_once(), "{report} (seed {seed})");
+    let counts = cluster.embedded_broker().unwrap().transaction_counts();
+    assert!(counts.committed > 0, "{counts:?}");
+    drop(rt);
+    (counts, metrics.snapshot())
+}
+
+#[test]
+fn end_txn_errors_are_recovered() {
+    run_with(|f| {
+        f.fail_next(ApiKey::EndTxn, ResponseError::CoordinatorLoadInProgress, 2);
+        f.fail_next(ApiKey::EndTxn, ResponseError::ConcurrentTransactions, 2);
+        f.fail_next(ApiKey::EndTxn, ResponseError::NotCoordinator, 1);
+    });
+}
+
+#[test]
+fn add_partitions_to_txn_errors_are_recovered() {
+    run_with(|f| {
+        f.fail_next(
+            ApiKey::AddPartitionsToTxn,
+            ResponseError::ConcurrentTransactions,
+            2,
+        );
+        f.fail_next(
+            ApiKey::AddPartitionsToTxn,
+            ResponseError::CoordinatorLoadInProgress,
+            1,
+        );
+        f.fail_next(ApiKey::AddPartitionsToTxn, ResponseError::NotCoordinator, 1);
+    });
+}
+
+#[test]
+fn txn_offset_commit_errors_are_recovered() {
+    run_with(|f| {
+        f.fail_next(
+            ApiKey::TxnOffsetCommit,
+            ResponseError::CoordinatorLoadInProgress,
+            2,
+        );
+        f.fail_next(ApiKey::TxnOffsetCommit, ResponseError::NotCoordinator, 1);
+        f.fail_next(
+            ApiKey::AddOffsetsToTxn,
+            ResponseError::ConcurrentTransactions,
+            1,
+        );
+    });
+}
+
+#[test]
+fn produce_errors_are_recovered() {
+    run_with(|f| {
+        f.fail_next(ApiKey::Produce, ResponseError::NotLeaderOrFollower, 3);
+        f.fail_next(ApiKey::Produce, ResponseError::RequestTimedOut, 2);
+    });
+}
+
+#[test]
+fn a_broker_bounce_mid_transaction_is_recovered() {
+    run_with(|f| f.bounce(Duration::from_millis(500)));
+}
+
+#[test]
+fn everything_at_once() {
+    let (counts, metrics) = run_with(|f| {
+        f.fail_next(ApiKey::Produce, ResponseError::NotLeaderOrFollower, 2);
+        f.fail_next(
+            ApiKey::AddPartitionsToTxn,
+            ResponseError::ConcurrentTransactions,
+            1,
+        );
+        f.fail_next(
+            ApiKey::TxnOffsetCommit,
+            ResponseError::CoordinatorLoadInProgress,
+            1,
+        );
+        f.fail_next(ApiKey::EndTxn, ResponseError::ConcurrentTransactions, 1);
+        f.bounce(Duration::from_millis(300));
+    });
+    assert!(metrics.commits > 0, "{metrics:?} {counts:?}");
+}

@@ -1,0 +1,91 @@
+//! Fencing suite: a newer pipeline with the same `transactional.id` fences the older one,
+//! which stops with the Fenced error; the output is still exactly once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use kafka_eos_cli::orders::{OrderEvent, OrderProcessor};
+use kafka_eos_integration_tests::{order_records, runtime, seed, wait_until, Collector, Names};
+use kafka_eos_processor::{CancellationToken, JsonCodec, PipelineBuilder};
+use kafka_eos_testkit::{check_exactly_once, read_committed, write_records, Cluster};
+
+#[test]
+fn the_older_pipeline_is_fenced_and_stops_and_the_output_stays_exactly_once() {
+    let seed = seed();
+    let cluster = Cluster::from_env().unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+    let names = Names::create(&cluster, "fencing", 4).unwrap();
+    let (_, input, expected) = order_records(3_000, seed);
+    write_records(&bootstrap, &names.input, &input).unwrap();
+    let transactional_id = cluster.unique_topic("fencing-txn");
+
+    let build = |shutdown: CancellationToken| {
+        PipelineBuilder::new()
+            .bootstrap_servers(&bootstrap)
+            .group_id(&names.group)
+            .input_topic(&names.input)
+            .transactional_id(&transactional_id)
+            .commit_every_records(100)
+            .shutdown(shutdown)
+            .build(
+                OrderProcessor::new(names.output.clone(), 5),
+                JsonCodec::<OrderEvent>::new(),
+            )
+            .unwrap()
+    };
+    let progress = Collector::start(&bootstrap, &[&names.output]).unwrap();
+    let rt = runtime();
+    let old_token = CancellationToken::new();
+    let older = rt.spawn(build(old_token.clone()).run());
+    assert!(
+        wait_until(
+            || progress.count_of(&names.output),
+            |n| n >= expected.len() / 5,
+            Duration::from_secs(30)
+        ),
+        "the first pipeline made no progress"
+    );
+    assert!(
+        progress.count_of(&names.output) < expected.len(),
+        "work must remain when the newer instance starts"
+    );
+
+    // Same transactional.id: its init_transactions bumps the epoch and fences the older.
+    let new_token = CancellationToken::new();
+    let newer = rt.spawn(build(new_token.clone()).run());
+    let older_result = rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(30), older).await })
+        .expect("the older pipeline kept running after being fenced")
+        .unwrap();
+    match older_result {
+        Err(e) => assert!(e.is_fenced(), "stopped with {e:?}, not fenced"),
+        Ok(()) => panic!("the older pipeline stopped without an error"),
+    }
+    assert!(!old_token.is_cancelled());
+
+    let finished = wait_until(
+        || progress.count_of(&names.output),
+        |n| n >= expected.len(),
+        Duration::from_secs(30),
+    );
+    let live = progress.count_of(&names.output);
+    drop(progress.stop(&names.output, &names.dlq));
+    new_token.cancel();
+    let newer_result = rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(30), newer).await })
+        .expect("the newer pipeline did not stop")
+        .unwrap();
+    assert!(newer_result.is_ok(), "{newer_result:?}");
+    assert!(finished, "stalled at {live} of {}", expected.len());
+
+    let output = read_committed(
+        &bootstrap,
+        &names.output,
+        expected.len(),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    let report = check_exactly_once(&expected, &output);
+    assert!(report.is_exactly_once(), "{report} (seed {seed})");
+    drop(rt);
+}

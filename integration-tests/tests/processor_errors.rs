@@ -1,0 +1,293 @@
+//! Processor-error suite: failures replayed exactly once, poison records dead-lettered once
+//! with their error headers, bad configuration rejected at build().
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kafka_eos_cli::orders::{result_of, OrderEvent};
+use kafka_eos_integration_tests::{
+    order_records, read_committed_with_headers, runtime, seed, wait_until, Collector, Names,
+};
+use kafka_eos_processor::{
+    dlq_headers, BoxError, CancellationToken, Error, ErrorPolicy, Input, JsonCodec,
+    MetricsSnapshot, Output, PipelineBuilder, Processor,
+};
+use kafka_eos_testkit::{check_exactly_once, read_committed, write_records, Cluster, Record};
+
+/// Writes one result per event; fails the records `fail` picks (given the record and
+/// whether it failed before).
+struct Faulty<F> {
+    output: String,
+    failed: Arc<Mutex<HashSet<(i32, i64)>>>,
+    fail: F,
+}
+
+impl<F> Processor for Faulty<F>
+where
+    F: Fn(&Input<OrderEvent>, bool) -> bool + Send + 'static,
+{
+    type Input = OrderEvent;
+
+    async fn process(&mut self, input: Input<OrderEvent>) -> Result<Vec<Output>, BoxError> {
+        let id = (input.partition, input.offset);
+        let before = self.failed.lock().unwrap().contains(&id);
+        if (self.fail)(&input, before) {
+            self.failed.lock().unwrap().insert(id);
+            return Err(format!(
+                "simulated failure of order {} seq {}",
+                input.value.order, input.value.seq
+            )
+            .into());
+        }
+        let (key, value) = result_of(&input.value);
+        Ok(vec![Output::new(&self.output, key, value)])
+    }
+}
+
+/// Runs `processor` over `input` until `expected_out` results are out; returns the metrics.
+fn run<P: Processor<Input = OrderEvent> + Sync>(
+    cluster: &Cluster,
+    names: &Names,
+    processor: P,
+    policy: ErrorPolicy,
+    expected_out: usize,
+) -> MetricsSnapshot {
+    let bootstrap = cluster.bootstrap_servers();
+    let progress = Collector::start(&bootstrap, &[&names.output]).unwrap();
+    let token = CancellationToken::new();
+    let pipeline = PipelineBuilder::new()
+        .bootstrap_servers(&bootstrap)
+        .group_id(&names.group)
+        .input_topic(&names.input)
+        .commit_every_records(200)
+        .on_error(policy)
+        .shutdown(token.clone())
+        .build(processor, JsonCodec::<OrderEvent>::new())
+        .unwrap();
+    let metrics = pipeline.metrics();
+    let rt = runtime();
+    let task = rt.spawn(pipeline.run());
+    let finished = wait_until(
+        || progress.count_of(&names.output),
+        |n| n >= expected_out,
+        Duration::from_secs(30),
+    );
+    let live = progress.count_of(&names.output);
+    drop(progress.stop(&names.output, &names.dlq));
+    // let a duplicate, if any, be written before stopping
+    std::thread::sleep(Duration::from_millis(300));
+    token.cancel();
+    let result = rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(30), task).await })
+        .expect("the pipeline did not stop")
+        .unwrap();
+    assert!(finished, "stalled at {live} of {expected_out} ({result:?})");
+    assert!(result.is_ok(), "{result:?}");
+    drop(rt);
+    metrics.snapshot()
+}
+
+#[test]
+fn records_failing_on_their_first_attempt_are_replayed_exactly_once() {
+    let seed = seed();
+    let cluster = Cluster::from_env().unwrap();
+    let names = Names::create(&cluster, "flaky", 4).unwrap();
+    let (_, input, expected) = order_records(1_500, seed);
+    write_records(&cluster.bootstrap_servers(), &names.input, &input).unwrap();
+    let failed = Arc::new(Mutex::new(HashSet::new()));
+    let processor = Faulty {
+        output: names.output.clone(),
+        failed: Arc::clone(&failed),
+        // every 97th offset fails once; its replay succeeds
+        fail: |i: &Input<OrderEvent>, before: bool| i.offset % 97 == 13 && !before,
+    };
+    let metrics = run(
+        &cluster,
+        &names,
+        processor,
+        ErrorPolicy::Stop,
+        expected.len(),
+    );
+    let failures = failed.lock().unwrap().len();
+    assert!(failures > 0, "no record failed");
+    assert!(
+        metrics.aborts > 0,
+        "a failure must abort its batch: {metrics:?}"
+    );
+
+    let output = read_committed(
+        &cluster.bootstrap_servers(),
+        &names.output,
+        expected.len(),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    let report = check_exactly_once(&expected, &output);
+    assert!(
+        report.is_exactly_once(),
+        "{report} (seed {seed}, {failures} failed records)"
+    );
+}
+
+#[test]
+fn a_record_that_always_fails_is_dead_lettered_once() {
+    let seed = seed();
+    let cluster = Cluster::from_env().unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+    let names = Names::create(&cluster, "dlq-process", 4).unwrap();
+    let (events, input, _) = order_records(1_000, seed);
+    write_records(&bootstrap, &names.input, &input).unwrap();
+    let victim = events[events.len() / 2].clone();
+    let expected: Vec<Record> = events
+        .iter()
+        .filter(|e| **e != victim)
+        .map(|e| {
+            let (k, v) = result_of(e);
+            Record::new(k, v)
+        })
+        .collect();
+    let v = victim.clone();
+    let processor = Faulty {
+        output: names.output.clone(),
+        failed: Arc::default(),
+        fail: move |i: &Input<OrderEvent>, _| i.value == v,
+    };
+    let metrics = run(
+        &cluster,
+        &names,
+        processor,
+        ErrorPolicy::DeadLetter(names.dlq.clone()),
+        expected.len(),
+    );
+    assert_eq!(metrics.dead_lettered, 1, "{metrics:?}");
+
+    let output = read_committed(
+        &bootstrap,
+        &names.output,
+        expected.len(),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    let report = check_exactly_once(&expected, &output);
+    assert!(report.is_exactly_once(), "{report} (seed {seed})");
+
+    let dlq =
+        read_committed_with_headers(&bootstrap, &names.dlq, 1, Duration::from_secs(1)).unwrap();
+    assert_eq!(dlq.len(), 1, "{dlq:?}");
+    let dead = &dlq[0];
+    assert_eq!(dead.key, victim.key().into_bytes());
+    assert_eq!(dead.value, serde_json::to_vec(&victim).unwrap());
+    assert_eq!(dead.header(dlq_headers::STAGE).as_deref(), Some("process"));
+    assert!(
+        dead.header(dlq_headers::ERROR)
+            .is_some_and(|e| e.contains("simulated failure")),
+        "{dead:?}"
+    );
+    assert_eq!(dead.header(dlq_headers::TOPIC), Some(names.input.clone()));
+    assert!(dead
+        .header(dlq_headers::PARTITION)
+        .and_then(|p| p.parse::<i32>().ok())
+        .is_some());
+    assert!(dead
+        .header(dlq_headers::OFFSET)
+        .and_then(|o| o.parse::<i64>().ok())
+        .is_some());
+}
+
+#[test]
+fn undecodable_records_are_dead_lettered_with_their_source() {
+    let seed = seed();
+    let cluster = Cluster::from_env().unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+    let names = Names::create(&cluster, "dlq-decode", 1).unwrap();
+    let (_, mut input, expected) = order_records(500, seed);
+    // one partition: the poison records' offsets are their positions in the input
+    let positions = [10usize, 400, 900];
+    for (n, at) in positions.iter().enumerate() {
+        input.insert(*at, Record::new(format!("poison-{n}"), "{not json"));
+    }
+    write_records(&bootstrap, &names.input, &input).unwrap();
+    let processor = Faulty {
+        output: names.output.clone(),
+        failed: Arc::default(),
+        fail: |_: &Input<OrderEvent>, _| false,
+    };
+    let metrics = run(
+        &cluster,
+        &names,
+        processor,
+        ErrorPolicy::DeadLetter(names.dlq.clone()),
+        expected.len(),
+    );
+    assert_eq!(metrics.dead_lettered, 3, "{metrics:?}");
+    let output = read_committed(
+        &bootstrap,
+        &names.output,
+        expected.len(),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    let report = check_exactly_once(&expected, &output);
+    assert!(report.is_exactly_once(), "{report} (seed {seed})");
+
+    let dlq =
+        read_committed_with_headers(&bootstrap, &names.dlq, 3, Duration::from_secs(1)).unwrap();
+    assert_eq!(dlq.len(), 3, "{dlq:?}");
+    for (n, (dead, at)) in dlq.iter().zip(positions).enumerate() {
+        assert_eq!(dead.key, format!("poison-{n}").into_bytes());
+        assert_eq!(dead.value, b"{not json");
+        assert_eq!(dead.header(dlq_headers::STAGE).as_deref(), Some("decode"));
+        assert!(dead.header(dlq_headers::ERROR).is_some(), "{dead:?}");
+        assert_eq!(dead.header(dlq_headers::TOPIC), Some(names.input.clone()));
+        assert_eq!(dead.header(dlq_headers::PARTITION).as_deref(), Some("0"));
+        assert_eq!(dead.header(dlq_headers::OFFSET), Some(at.to_string()));
+    }
+}
+
+struct Nothing;
+
+impl Processor for Nothing {
+    type Input = Vec<u8>;
+    async fn process(&mut self, _: Input<Vec<u8>>) -> Result<Vec<Output>, BoxError> {
+        Ok(Vec::new())
+    }
+}
+
+fn base() -> PipelineBuilder {
+    // nothing listens there: build() must fail before any connection is attempted
+    PipelineBuilder::new()
+        .bootstrap_servers("127.0.0.1:1")
+        .group_id("bad-config")
+        .input_topic("in")
+}
+
+#[test]
+fn unsafe_producer_settings_are_rejected_at_build() {
+    let err = base()
+        .producer_override("acks", "1")
+        .build(Nothing, kafka_eos_processor::RawBytes)
+        .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    assert!(err.to_string().contains("acks"), "{err}");
+
+    let err = base()
+        .consumer_override("enable.auto.commit", "true")
+        .build(Nothing, kafka_eos_processor::RawBytes)
+        .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    assert!(err.to_string().contains("enable.auto.commit"), "{err}");
+}
+
+#[test]
+fn an_empty_bootstrap_is_rejected_at_build() {
+    let err = PipelineBuilder::new()
+        .bootstrap_servers("")
+        .group_id("g")
+        .input_topic("in")
+        .build(Nothing, kafka_eos_processor::RawBytes)
+        .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    assert!(err.to_string().contains("bootstrap.servers"), "{err}");
+}
