@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use kafka_eos_integration_tests::{
     order_records, seed, wait_until, Collector, Names, WorkerProcess, WorkerSpec,
 };
-use kafka_eos_testkit::{check_exactly_once, read_committed, write_records, Cluster};
+use kafka_eos_testkit::{verify_topic, write_records, Cluster};
 use rand::{Rng, SeedableRng};
 
 const ORDERS: u64 = 14_000;
@@ -125,14 +125,7 @@ fn sigkilled_workers_restart_and_the_output_stays_exactly_once() {
         );
     }
 
-    let output = read_committed(
-        &bootstrap,
-        &names.output,
-        expected.len(),
-        Duration::from_secs(1),
-    )
-    .unwrap();
-    let report = check_exactly_once(&expected, &output);
+    let report = verify_topic(&bootstrap, &names.output, &expected).unwrap();
     assert!(report.is_exactly_once(), "{report} (seed {seed})");
 
     if let Some(broker) = cluster.embedded_broker() {

@@ -11,7 +11,7 @@ use kafka_eos_broker::{Faults, TransactionCounts};
 use kafka_eos_cli::orders::{OrderEvent, OrderProcessor};
 use kafka_eos_integration_tests::{order_records, runtime, seed, wait_until, Collector, Names};
 use kafka_eos_processor::{CancellationToken, JsonCodec, MetricsSnapshot, PipelineBuilder};
-use kafka_eos_testkit::{check_exactly_once, read_committed, write_records, Cluster};
+use kafka_eos_testkit::{verify_topic, write_records, Cluster};
 
 /// Runs a pipeline over ~7,500 order events; once a fifth of the results is out (a
 /// transaction is in flight), calls `inject`; then checks exactly-once.
@@ -72,14 +72,7 @@ fn run_with(inject: impl FnOnce(&Faults)) -> (TransactionCounts, MetricsSnapshot
     assert_eq!(faults.pending_errors(), 0, "every injected error was hit");
     faults.clear();
 
-    let output = read_committed(
-        &bootstrap,
-        &names.output,
-        expected.len(),
-        Duration::from_secs(1),
-    )
-    .unwrap();
-    let report = check_exactly_once(&expected, &output);
+    let report = verify_topic(&bootstrap, &names.output, &expected).unwrap();
     assert!(report.is_exactly_once(), "{report} (seed {seed})");
     let counts = cluster.embedded_broker().unwrap().transaction_counts();
     assert!(counts.committed > 0, "{counts:?}");

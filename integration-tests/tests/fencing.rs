@@ -7,7 +7,7 @@ use std::time::Duration;
 use kafka_eos_cli::orders::{OrderEvent, OrderProcessor};
 use kafka_eos_integration_tests::{order_records, runtime, seed, wait_until, Collector, Names};
 use kafka_eos_processor::{CancellationToken, JsonCodec, PipelineBuilder};
-use kafka_eos_testkit::{check_exactly_once, read_committed, write_records, Cluster};
+use kafka_eos_testkit::{verify_topic, write_records, Cluster};
 
 #[test]
 fn the_older_pipeline_is_fenced_and_stops_and_the_output_stays_exactly_once() {
@@ -78,14 +78,7 @@ fn the_older_pipeline_is_fenced_and_stops_and_the_output_stays_exactly_once() {
     assert!(newer_result.is_ok(), "{newer_result:?}");
     assert!(finished, "stalled at {live} of {}", expected.len());
 
-    let output = read_committed(
-        &bootstrap,
-        &names.output,
-        expected.len(),
-        Duration::from_secs(1),
-    )
-    .unwrap();
-    let report = check_exactly_once(&expected, &output);
+    let report = verify_topic(&bootstrap, &names.output, &expected).unwrap();
     assert!(report.is_exactly_once(), "{report} (seed {seed})");
     drop(rt);
 }

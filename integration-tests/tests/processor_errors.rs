@@ -7,14 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kafka_eos_cli::orders::{result_of, OrderEvent};
-use kafka_eos_integration_tests::{
-    order_records, read_committed_with_headers, runtime, seed, wait_until, Collector, Names,
-};
+use kafka_eos_integration_tests::{order_records, runtime, seed, wait_until, Collector, Names};
 use kafka_eos_processor::{
     dlq_headers, BoxError, CancellationToken, Error, ErrorPolicy, Input, JsonCodec,
     MetricsSnapshot, Output, PipelineBuilder, Processor,
 };
-use kafka_eos_testkit::{check_exactly_once, read_committed, write_records, Cluster, Record};
+use kafka_eos_testkit::{read_committed, verify_topic, write_records, Cluster, Record};
 
 /// Writes one result per event; fails the records `fail` picks (given the record and
 /// whether it failed before).
@@ -117,14 +115,7 @@ fn records_failing_on_their_first_attempt_are_replayed_exactly_once() {
         "a failure must abort its batch: {metrics:?}"
     );
 
-    let output = read_committed(
-        &cluster.bootstrap_servers(),
-        &names.output,
-        expected.len(),
-        Duration::from_secs(1),
-    )
-    .unwrap();
-    let report = check_exactly_once(&expected, &output);
+    let report = verify_topic(&cluster.bootstrap_servers(), &names.output, &expected).unwrap();
     assert!(
         report.is_exactly_once(),
         "{report} (seed {seed}, {failures} failed records)"
@@ -163,18 +154,10 @@ fn a_record_that_always_fails_is_dead_lettered_once() {
     );
     assert_eq!(metrics.dead_lettered, 1, "{metrics:?}");
 
-    let output = read_committed(
-        &bootstrap,
-        &names.output,
-        expected.len(),
-        Duration::from_secs(1),
-    )
-    .unwrap();
-    let report = check_exactly_once(&expected, &output);
+    let report = verify_topic(&bootstrap, &names.output, &expected).unwrap();
     assert!(report.is_exactly_once(), "{report} (seed {seed})");
 
-    let dlq =
-        read_committed_with_headers(&bootstrap, &names.dlq, 1, Duration::from_secs(1)).unwrap();
+    let dlq = read_committed(&bootstrap, &names.dlq, 1, Duration::from_secs(1)).unwrap();
     assert_eq!(dlq.len(), 1, "{dlq:?}");
     let dead = &dlq[0];
     assert_eq!(dead.key, victim.key().into_bytes());
@@ -222,18 +205,10 @@ fn undecodable_records_are_dead_lettered_with_their_source() {
         expected.len(),
     );
     assert_eq!(metrics.dead_lettered, 3, "{metrics:?}");
-    let output = read_committed(
-        &bootstrap,
-        &names.output,
-        expected.len(),
-        Duration::from_secs(1),
-    )
-    .unwrap();
-    let report = check_exactly_once(&expected, &output);
+    let report = verify_topic(&bootstrap, &names.output, &expected).unwrap();
     assert!(report.is_exactly_once(), "{report} (seed {seed})");
 
-    let dlq =
-        read_committed_with_headers(&bootstrap, &names.dlq, 3, Duration::from_secs(1)).unwrap();
+    let dlq = read_committed(&bootstrap, &names.dlq, 3, Duration::from_secs(1)).unwrap();
     assert_eq!(dlq.len(), 3, "{dlq:?}");
     for (n, (dead, at)) in dlq.iter().zip(positions).enumerate() {
         assert_eq!(dead.key, format!("poison-{n}").into_bytes());

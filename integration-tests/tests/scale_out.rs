@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use kafka_eos_integration_tests::{order_records, seed, wait_until, Collector, Names, WorkerSpec};
-use kafka_eos_testkit::{check_exactly_once, read_committed, write_records, Cluster};
+use kafka_eos_testkit::{verify_topic, write_records, Cluster};
 
 #[test]
 fn a_second_instance_joins_mid_run_and_the_output_stays_exactly_once() {
@@ -69,13 +69,6 @@ fn a_second_instance_joins_mid_run_and_the_output_stays_exactly_once() {
         "first {m1:?}, {before_join} results before the join"
     );
 
-    let output = read_committed(
-        &bootstrap,
-        &names.output,
-        expected.len(),
-        Duration::from_secs(1),
-    )
-    .unwrap();
-    let report = check_exactly_once(&expected, &output);
+    let report = verify_topic(&bootstrap, &names.output, &expected).unwrap();
     assert!(report.is_exactly_once(), "{report} (seed {seed})");
 }

@@ -6,11 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use kafka_eos_testkit::Record;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use kafka_eos_testkit::{committed_reader, Record};
 use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 
 use crate::error::CliError;
 
@@ -27,28 +24,7 @@ pub struct Collector {
 impl Collector {
     /// Starts reading every partition of `topics`.
     pub fn start(bootstrap: &str, topics: &[&str]) -> Result<Self, CliError> {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set(
-                "group.id",
-                format!("kafka-eos-collector-{}", uuid::Uuid::new_v4().simple()),
-            )
-            .set("isolation.level", "read_committed")
-            .set("enable.auto.commit", "false")
-            .set("fetch.wait.max.ms", "100")
-            .create()?;
-        let metadata = consumer.fetch_metadata(None, Duration::from_secs(30))?;
-        let mut tpl = TopicPartitionList::new();
-        for t in metadata
-            .topics()
-            .iter()
-            .filter(|t| topics.contains(&t.name()))
-        {
-            for p in t.partitions() {
-                tpl.add_partition_offset(t.name(), p.id(), Offset::Beginning)?;
-            }
-        }
-        consumer.assign(&tpl)?;
+        let consumer = committed_reader(bootstrap, topics)?;
         let store: Store = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
@@ -57,12 +33,7 @@ impl Collector {
                 while !stop.load(Ordering::Relaxed) {
                     match consumer.poll(Duration::from_millis(100)) {
                         Some(Ok(m)) => {
-                            let r = Record {
-                                key: m.key().unwrap_or_default().to_vec(),
-                                value: m.payload().unwrap_or_default().to_vec(),
-                                partition: m.partition(),
-                                offset: m.offset(),
-                            };
+                            let r = Record::from_message(&m);
                             if let Ok(mut s) = store.lock() {
                                 s.entry(m.topic().to_owned()).or_default().push(r);
                             }

@@ -4,8 +4,10 @@
 //!
 //! `cargo bench -p kafka-eos-processor --bench pipeline_modes`
 //!
-//! - `BENCH_RECORDS`: input records (default 50000; 100-byte values, 1000 keys,
-//!   8 input partitions).
+//! - `BENCH_RECORDS`: input records (default 200000; 100-byte values, 1000 keys,
+//!   8 input partitions). At 50000 the consumer prefetches the whole input in one fetch and
+//!   every configuration commits it in one or two transactions, so the commit interval
+//!   is not exercised and start-up (group join, `init_transactions`) dominates.
 //! - `BENCH_REPEATS`: runs of each configuration (default 3, interleaved); the table shows
 //!   the median.
 //! - `BENCH_COMMIT_MAX_RECORDS`: the pipeline's `commit_every_records` (default: no cap, so
@@ -44,7 +46,7 @@ use kafka_eos_testkit::{check_exactly_once, read_committed, write_records, Clust
 const PARTITIONS: i32 = 8;
 const KEYS: usize = 1000;
 const VALUE_BYTES: usize = 100;
-const DEFAULT_RECORDS: usize = 50_000;
+const DEFAULT_RECORDS: usize = 200_000;
 const DEFAULT_REPEATS: usize = 3;
 const INTERVALS_MS: [u64; 3] = [10, 100, 1000];
 const IN_FLIGHT: [u32; 2] = [1, 5];

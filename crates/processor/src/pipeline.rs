@@ -527,7 +527,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         let max = self.config.commit_max_records();
         let deadline = tokio::time::Instant::now() + self.config.commit_interval();
         let mut batch = Vec::new();
-        while batch.len() < max {
+        while batch.len() < max && tokio::time::Instant::now() < deadline {
             tokio::select! {
                 biased;
                 () = self.shutdown.cancelled() => break,

@@ -3,7 +3,10 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::io::Record;
+use std::time::Duration;
+
+use crate::error::Result;
+use crate::io::{read_committed, Record};
 
 /// What [`check_exactly_once`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -101,6 +104,17 @@ pub fn check_exactly_once(expected: &[Record], actual: &[Record]) -> ExactlyOnce
         }
     }
     report
+}
+
+/// Reads `topic` with a `read_committed` reader (lingering a second after the expected
+/// count, to catch duplicates) and compares it with `expected` (`f(input)`).
+pub fn verify_topic(
+    bootstrap: &str,
+    topic: &str,
+    expected: &[Record],
+) -> Result<ExactlyOnceReport> {
+    let output = read_committed(bootstrap, topic, expected.len(), Duration::from_secs(1))?;
+    Ok(check_exactly_once(expected, &output))
 }
 
 #[cfg(test)]

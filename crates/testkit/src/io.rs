@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
+use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
@@ -23,6 +23,8 @@ pub struct Record {
     pub partition: i32,
     /// The offset it was read at (`-1` for records to write).
     pub offset: i64,
+    /// Headers, in order.
+    pub headers: Vec<(String, Vec<u8>)>,
 }
 
 impl Record {
@@ -33,8 +35,65 @@ impl Record {
             value: value.into(),
             partition: -1,
             offset: -1,
+            headers: Vec::new(),
         }
     }
+
+    /// The value of header `name` as text, if present.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    }
+
+    /// A record read from a consumer.
+    pub fn from_message<M: Message>(m: &M) -> Self {
+        let headers = m
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            key: m.key().unwrap_or_default().to_vec(),
+            value: m.payload().unwrap_or_default().to_vec(),
+            partition: m.partition(),
+            offset: m.offset(),
+            headers,
+        }
+    }
+}
+
+/// A consumer with `isolation.level=read_committed` (its own group, nothing committed)
+/// assigned to every partition of `topics` from the beginning.
+pub fn committed_reader(bootstrap: &str, topics: &[&str]) -> Result<BaseConsumer> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set(
+            "group.id",
+            format!("kafka-eos-reader-{}", uuid::Uuid::new_v4().simple()),
+        )
+        .set("isolation.level", "read_committed")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "100")
+        .create()?;
+    let metadata = consumer.fetch_metadata(None, Duration::from_secs(30))?;
+    let mut tpl = TopicPartitionList::new();
+    for t in metadata
+        .topics()
+        .iter()
+        .filter(|t| topics.contains(&t.name()))
+    {
+        for p in t.partitions() {
+            tpl.add_partition_offset(t.name(), p.id(), Offset::Beginning)?;
+        }
+    }
+    consumer.assign(&tpl)?;
+    Ok(consumer)
 }
 
 /// Writes `records` to `topic` with an idempotent producer (partitioned by key), and waits
@@ -83,29 +142,7 @@ pub fn read_committed_from(
     expected: usize,
     linger: Duration,
 ) -> Result<Vec<Record>> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set(
-            "group.id",
-            format!("kafka-eos-checker-{}", uuid::Uuid::new_v4().simple()),
-        )
-        .set("isolation.level", "read_committed")
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("fetch.wait.max.ms", "100")
-        .create()?;
-    let metadata = consumer.fetch_metadata(None, Duration::from_secs(30))?;
-    let mut tpl = TopicPartitionList::new();
-    for t in metadata
-        .topics()
-        .iter()
-        .filter(|t| topics.contains(&t.name()))
-    {
-        for p in t.partitions() {
-            tpl.add_partition_offset(t.name(), p.id(), Offset::Beginning)?;
-        }
-    }
-    consumer.assign(&tpl)?;
+    let consumer = committed_reader(bootstrap, topics)?;
     let mut out = Vec::with_capacity(expected);
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut last = Instant::now();
@@ -123,12 +160,7 @@ pub fn read_committed_from(
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
                 last = Instant::now();
-                out.push(Record {
-                    key: m.key().unwrap_or_default().to_vec(),
-                    value: m.payload().unwrap_or_default().to_vec(),
-                    partition: m.partition(),
-                    offset: m.offset(),
-                });
+                out.push(Record::from_message(&m));
             }
             Some(Err(e)) => return Err(e.into()),
             None => {}

@@ -27,7 +27,7 @@ mod cluster;
 mod error;
 mod io;
 
-pub use check::{check_exactly_once, ExactlyOnceReport};
+pub use check::{check_exactly_once, verify_topic, ExactlyOnceReport};
 pub use cluster::{Cluster, BOOTSTRAP_ENV, TESTCONTAINERS_ENV};
 pub use error::{Error, Result};
-pub use io::{read_committed, read_committed_from, write_records, Record};
+pub use io::{committed_reader, read_committed, read_committed_from, write_records, Record};

@@ -19,6 +19,7 @@ use kafka_protocol::messages::{
     OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, TopicName,
     TxnOffsetCommitRequest, TxnOffsetCommitResponse,
 };
+use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
 use super::state::{CommittedOffset, Group, GroupState};
@@ -34,6 +35,30 @@ struct CommitEntry {
     metadata: Option<String>,
     /// UNKNOWN_TOPIC_OR_PARTITION decided before the group is looked at.
     pre_error: Option<ResponseError>,
+}
+
+impl CommitEntry {
+    /// One partition of a commit request; UNKNOWN_TOPIC_OR_PARTITION is decided here.
+    fn new(
+        topic: &StrBytes,
+        partition: i32,
+        offset: i64,
+        leader_epoch: i32,
+        metadata: Option<&StrBytes>,
+        exists: PartitionExists<'_>,
+    ) -> Self {
+        let topic = owned(topic);
+        let pre_error =
+            (!exists(&topic, partition)).then_some(ResponseError::UnknownTopicOrPartition);
+        Self {
+            topic,
+            partition,
+            offset,
+            leader_epoch,
+            metadata: metadata.map(owned),
+            pre_error,
+        }
+    }
 }
 
 /// One partition of an OffsetFetch answer.
@@ -112,24 +137,22 @@ impl GroupCoordinator {
             .topics
             .iter()
             .flat_map(|t| {
-                t.partitions.iter().map(move |p| CommitEntry {
-                    topic: owned(&t.name),
-                    partition: p.partition_index,
-                    offset: p.committed_offset,
-                    leader_epoch: if version >= 6 {
+                t.partitions.iter().map(move |p| {
+                    let epoch = if version >= 6 {
                         p.committed_leader_epoch
                     } else {
                         -1
-                    },
-                    metadata: p.committed_metadata.as_ref().map(owned),
-                    pre_error: None,
+                    };
+                    let meta = p.committed_metadata.as_ref();
+                    CommitEntry::new(
+                        &t.name,
+                        p.partition_index,
+                        p.committed_offset,
+                        epoch,
+                        meta,
+                        exists,
+                    )
                 })
-            })
-            .map(|mut e| {
-                if !exists(&e.topic, e.partition) {
-                    e.pre_error = Some(ResponseError::UnknownTopicOrPartition);
-                }
-                e
             })
             .collect();
         let instance = if version >= 7 {
@@ -270,24 +293,22 @@ impl GroupCoordinator {
             .topics
             .iter()
             .flat_map(|t| {
-                t.partitions.iter().map(move |p| CommitEntry {
-                    topic: owned(&t.name),
-                    partition: p.partition_index,
-                    offset: p.committed_offset,
-                    leader_epoch: if version >= 2 {
+                t.partitions.iter().map(move |p| {
+                    let epoch = if version >= 2 {
                         p.committed_leader_epoch
                     } else {
                         -1
-                    },
-                    metadata: p.committed_metadata.as_ref().map(owned),
-                    pre_error: None,
+                    };
+                    let meta = p.committed_metadata.as_ref();
+                    CommitEntry::new(
+                        &t.name,
+                        p.partition_index,
+                        p.committed_offset,
+                        epoch,
+                        meta,
+                        exists,
+                    )
                 })
-            })
-            .map(|mut e| {
-                if !exists(&e.topic, e.partition) {
-                    e.pre_error = Some(ResponseError::UnknownTopicOrPartition);
-                }
-                e
             })
             .collect();
         let (generation, member_id, instance) = if version >= 3 {
