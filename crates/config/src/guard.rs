@@ -148,6 +148,17 @@ pub(crate) fn check_consumer_override(key: &str, value: &str, ctx: GuardContext)
                 Ok(())
             }
         }
+        "partition.assignment.strategy" => {
+            if value.to_ascii_lowercase().contains("cooperative") {
+                Err(ConfigError::unsafe_setting(
+                    key,
+                    value,
+                    "the pipeline drops polled records on every rebalance and relies on every assigned partition resuming from its committed offset, which holds for the eager assignors (range, roundrobin) but not for incremental cooperative rebalancing",
+                ))
+            } else {
+                Ok(())
+            }
+        }
         "enable.auto.offset.store" => {
             if parse_bool(key, value)? {
                 Err(ConfigError::unsafe_setting(

@@ -188,6 +188,22 @@ fn rejects_auto_offset_store() {
 }
 
 #[test]
+fn rejects_cooperative_rebalancing_and_accepts_eager_assignors() {
+    assert_unsafe(
+        base()
+            .consumer_override("partition.assignment.strategy", "cooperative-sticky")
+            .build()
+            .unwrap_err(),
+        "partition.assignment.strategy",
+        "cooperative-sticky",
+    );
+    assert!(base()
+        .consumer_override("partition.assignment.strategy", "range,roundrobin")
+        .build()
+        .is_ok());
+}
+
+#[test]
 fn rejects_read_uncommitted_in_exactly_once() {
     assert_unsafe(
         base()
