@@ -22,6 +22,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![warn(missing_docs)]
 
+mod delivery;
 mod error;
 mod metrics;
 mod offsets;
@@ -30,6 +31,7 @@ mod record;
 mod retry;
 mod transactional_id;
 
+pub use delivery::{enqueue, PendingDelivery};
 pub use error::{classify, Error, ErrorKind, Operation, Result, SendError};
 pub use metrics::{Metrics, MetricsSnapshot, LATENCY_RESERVOIR};
 pub use offsets::{OffsetTracker, PartitionOffsets};

@@ -7,10 +7,10 @@ use kafka_eos_config::{ConfigError, ProducerProfile};
 use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::error::KafkaResult;
 use rdkafka::producer::{FutureProducer, Producer};
-use rdkafka::util::Timeout;
 use rdkafka::{ClientConfig, TopicPartitionList};
 use tracing::Instrument;
 
+use crate::delivery::PendingDelivery;
 use crate::error::{Error, Operation, Result, SendError};
 use crate::metrics::Metrics;
 use crate::record::OwnedRecord;
@@ -234,6 +234,19 @@ impl TransactionalProducer {
     /// On failure the record is handed back in the [`SendError`]. A failed send makes
     /// the transaction abortable: the commit will fail and the batch must be replayed.
     pub async fn send(&self, record: OwnedRecord) -> Result<Delivered, SendError> {
+        match self.enqueue(record).await?.wait().await {
+            Ok(delivered) => {
+                self.metrics.record_out(1);
+                Ok(delivered)
+            }
+            Err((e, record)) => Err(self.send_failed(e, record)),
+        }
+    }
+
+    /// Hands one record to the producer inside the open transaction without waiting for
+    /// its delivery; await it with [`await_deliveries`](Self::await_deliveries) before
+    /// committing. Records enqueued one after another keep their order per partition.
+    pub async fn enqueue(&self, record: OwnedRecord) -> Result<PendingDelivery, SendError> {
         if self.open.is_none() {
             return Err(SendError {
                 error: Error::State {
@@ -243,27 +256,45 @@ impl TransactionalProducer {
                 record,
             });
         }
-        let outcome = self
-            .producer
-            .send(record.as_future_record(), Timeout::After(self.timeout))
-            .instrument(self.span())
-            .await;
-        match outcome {
-            Ok(d) => {
-                self.metrics.record_out(1);
-                Ok(Delivered {
-                    partition: d.partition,
-                    offset: d.offset,
-                })
-            }
-            Err((e, _msg)) => {
-                self.metrics.record_send_failure();
-                let error =
-                    Error::kafka(Operation::Send, e).with_transactional_id(&self.transactional_id);
-                tracing::warn!(parent: &self.span(), topic = %record.topic, %error, kind = ?error.kind(), "send failed");
-                Err(SendError { error, record })
+        crate::delivery::enqueue(&self.producer, record, self.timeout)
+            .await
+            .map_err(|(e, record)| self.send_failed(e, record))
+    }
+
+    /// Awaits the delivery of every pending record (calling `on_delivered` for each
+    /// success), and returns the first failure with its record handed back. All are
+    /// awaited even after a failure, so none is left in flight.
+    pub async fn await_deliveries(
+        &self,
+        pending: impl IntoIterator<Item = PendingDelivery>,
+        mut on_delivered: impl FnMut(Delivered),
+    ) -> Result<(), SendError> {
+        let mut first_failure = None;
+        let mut delivered = 0;
+        for p in pending {
+            match p.wait().await {
+                Ok(d) => {
+                    delivered += 1;
+                    on_delivered(d);
+                }
+                Err((e, record)) => {
+                    if first_failure.is_none() {
+                        first_failure = Some(self.send_failed(e, record));
+                    } else {
+                        self.metrics.record_send_failure();
+                    }
+                }
             }
         }
+        self.metrics.record_out(delivered);
+        first_failure.map_or(Ok(()), Err)
+    }
+
+    fn send_failed(&self, e: rdkafka::error::KafkaError, record: OwnedRecord) -> SendError {
+        self.metrics.record_send_failure();
+        let error = Error::kafka(Operation::Send, e).with_transactional_id(&self.transactional_id);
+        tracing::warn!(parent: &self.span(), topic = %record.topic, %error, kind = ?error.kind(), "send failed");
+        SendError { error, record }
     }
 
     /// Adds the consumer's next offsets to the transaction (KIP-447: the group

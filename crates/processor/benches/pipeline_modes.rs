@@ -10,6 +10,10 @@
 //!   is not exercised and start-up (group join, `init_transactions`) dominates.
 //! - `BENCH_REPEATS`: runs of each configuration (default 3, interleaved); the table shows
 //!   the median.
+//! - `BENCH_INTERVALS`, `BENCH_IN_FLIGHT`: comma-separated subsets of the commit intervals
+//!   (ms) and in-flight values to run (default all: 10,100,1000 and 1,5).
+//! - `BENCH_LOG`: a tracing filter (e.g. `kafka_eos_core=debug`) to log to stderr.
+//! - `BENCH_KINDS`: a subset of `loop,eos,alo` (ratios need `loop`).
 //! - `BENCH_COMMIT_MAX_RECORDS`: the pipeline's `commit_every_records` (default: no cap, so
 //!   that a batch is whatever arrived within the commit interval, as in the hand-written
 //!   loop).
@@ -79,6 +83,16 @@ enum Kind {
 }
 
 impl Kind {
+    /// The name `BENCH_KINDS` uses.
+    fn key(self) -> String {
+        match self {
+            Kind::Eos => "eos",
+            Kind::Alo => "alo",
+            Kind::Loop => "loop",
+        }
+        .to_owned()
+    }
+
     fn name(self) -> &'static str {
         match self {
             Kind::Eos => "pipeline exactly-once",
@@ -380,7 +394,20 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
+/// A comma-separated list of numbers from the environment (a subset of the table).
+fn env_list(name: &str) -> Option<Vec<u64>> {
+    let v = std::env::var(name).ok()?;
+    let list: Vec<u64> = v.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+    (!list.is_empty()).then_some(list)
+}
+
 fn main() {
+    if let Ok(filter) = std::env::var("BENCH_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let n = env_usize("BENCH_RECORDS").unwrap_or(DEFAULT_RECORDS);
     let repeats = env_usize("BENCH_REPEATS").unwrap_or(DEFAULT_REPEATS).max(1);
     let cluster = Cluster::embedded().unwrap();
@@ -413,10 +440,20 @@ fn main() {
          and committed offsets at the end"
     );
 
-    let configs: Vec<(Kind, u64, u32)> = INTERVALS_MS
+    let intervals = env_list("BENCH_INTERVALS").unwrap_or_else(|| INTERVALS_MS.to_vec());
+    let in_flights: Vec<u32> = env_list("BENCH_IN_FLIGHT")
+        .map(|v| v.into_iter().map(|f| f as u32).collect())
+        .unwrap_or_else(|| IN_FLIGHT.to_vec());
+    let kinds: Option<Vec<String>> = std::env::var("BENCH_KINDS").ok().map(|v| {
+        v.split(',')
+            .map(|k| k.trim().to_ascii_lowercase())
+            .collect()
+    });
+    let configs: Vec<(Kind, u64, u32)> = intervals
         .iter()
-        .flat_map(|&i| IN_FLIGHT.iter().map(move |&f| (i, f)))
+        .flat_map(|&i| in_flights.iter().map(move |&f| (i, f)))
         .flat_map(|(i, f)| [Kind::Loop, Kind::Eos, Kind::Alo].map(|k| (k, i, f)))
+        .filter(|(k, _, _)| kinds.as_ref().is_none_or(|ks| ks.contains(&k.key())))
         .collect();
     let mut samples: Vec<Vec<Sample>> = configs.iter().map(|_| Vec::new()).collect();
     let mut run_id = 0;

@@ -4,17 +4,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::stream::FuturesUnordered;
-use futures::{FutureExt, StreamExt};
 use kafka_eos_config::{Mode, PipelineConfig, PipelineConfigBuilder};
 use kafka_eos_core::{
-    Error as CoreError, ErrorKind, Metrics, Operation, OwnedRecord, RetryPolicy, SendError,
-    TransactionalId, TransactionalProducer,
+    Error as CoreError, ErrorKind, Metrics, Operation, OwnedRecord, PendingDelivery, RetryPolicy,
+    SendError, TransactionalId, TransactionalProducer,
 };
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message, OwnedMessage};
 use rdkafka::producer::FutureProducer;
-use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
@@ -78,29 +75,39 @@ impl Sink {
         }
     }
 
-    async fn send(&self, record: OwnedRecord) -> Result<(), SendError> {
+    /// Hands a record to the producer now; its delivery is awaited by [`Sink::await_all`].
+    async fn enqueue(&self, record: OwnedRecord) -> Result<PendingDelivery, SendError> {
         match self {
-            Sink::Txn(p) => p.send(record).await.map(|_| ()),
+            Sink::Txn(p) => p.enqueue(record).await,
             Sink::Plain {
                 producer,
                 metrics,
                 timeout,
-            } => match producer
-                .send(record.as_future_record(), Timeout::After(*timeout))
+            } => kafka_eos_core::enqueue(producer, record, *timeout)
                 .await
-            {
-                Ok(_) => {
-                    metrics.record_out(1);
-                    Ok(())
+                .map_err(|(e, record)| plain_send_error(metrics, e, record)),
+        }
+    }
+
+    /// Awaits every pending delivery; the first failure is returned.
+    async fn await_all(&self, pending: Vec<PendingDelivery>) -> Result<(), SendError> {
+        match self {
+            Sink::Txn(p) => p.await_deliveries(pending, |_| ()).await,
+            Sink::Plain { metrics, .. } => {
+                let mut first_failure = None;
+                let mut delivered = 0;
+                for p in pending {
+                    match p.wait().await {
+                        Ok(_) => delivered += 1,
+                        Err((e, record)) => {
+                            let err = plain_send_error(metrics, e, record);
+                            first_failure.get_or_insert(err);
+                        }
+                    }
                 }
-                Err((e, _)) => {
-                    metrics.record_send_failure();
-                    Err(SendError {
-                        error: CoreError::kafka(Operation::Send, e),
-                        record,
-                    })
-                }
-            },
+                metrics.record_out(delivered);
+                first_failure.map_or(Ok(()), Err)
+            }
         }
     }
 
@@ -369,6 +376,19 @@ impl PipelineBuilder {
     }
 }
 
+/// A failed send of the at-least-once producer, with its record handed back.
+fn plain_send_error(
+    metrics: &Metrics,
+    e: rdkafka::error::KafkaError,
+    record: OwnedRecord,
+) -> SendError {
+    metrics.record_send_failure();
+    SendError {
+        error: CoreError::kafka(Operation::Send, e),
+        record,
+    }
+}
+
 fn core(op: Operation) -> impl FnOnce(rdkafka::error::KafkaError) -> Error {
     move |e| Error::Core(CoreError::kafka(op, e))
 }
@@ -619,10 +639,11 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             return Err(self.recover(sink, e).await);
         }
         // Outputs are handed to the producer as they are made (so they travel while the
-        // rest of the batch is processed); every delivery is awaited before the commit.
-        let shared: &Sink = sink;
-        let mut pending = FuturesUnordered::new();
+        // rest of the batch is processed, in the order they were made); every delivery is
+        // awaited before the commit.
+        let mut pending: Vec<PendingDelivery> = Vec::new();
         let mut first_failure: Option<SendError> = None;
+        let started = std::time::Instant::now();
         for msg in batch {
             let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
             let value = match self.codec.decode(msg.payload().unwrap_or(&[])) {
@@ -631,12 +652,19 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                     tracing::warn!(topic, partition, offset, error = %e, "undecodable record");
                     match &self.policy {
                         ErrorPolicy::DeadLetter(dlq) => {
-                            pending.push(shared.send(dead_letter(msg, dlq, "decode", &e)));
+                            let record = dead_letter(msg, dlq, "decode", &e);
+                            match sink.enqueue(record).await {
+                                Ok(p) => pending.push(p),
+                                Err(e) => {
+                                    first_failure = Some(e);
+                                    break;
+                                }
+                            }
                             self.metrics.record_dead_letter();
                             continue;
                         }
                         ErrorPolicy::Stop => {
-                            drop(pending);
+                            drop(pending); // the abort purges what is still in flight
                             let _ = sink.abort().await;
                             return Err(Step::Fail(Error::Decode {
                                 topic: topic.to_owned(),
@@ -660,7 +688,16 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             match self.processor.process(input).await {
                 Ok(outs) => {
                     for out in outs {
-                        pending.push(shared.send(OwnedRecord::from(out)));
+                        match sink.enqueue(OwnedRecord::from(out)).await {
+                            Ok(p) => pending.push(p),
+                            Err(e) => {
+                                first_failure.get_or_insert(e);
+                                break;
+                            }
+                        }
+                    }
+                    if first_failure.is_some() {
+                        break;
                     }
                 }
                 Err(e) => {
@@ -672,7 +709,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                     let attempts = *n;
                     tracing::warn!(topic, partition, offset, attempts, error = %e, "processor failed");
                     if attempts < self.max_attempts {
-                        drop(pending);
+                        drop(pending); // the abort purges what is still in flight
                         if let Err(ae) = sink.abort().await {
                             return Err(self.recover(sink, ae).await);
                         }
@@ -680,11 +717,18 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                     }
                     match &self.policy {
                         ErrorPolicy::DeadLetter(dlq) => {
-                            pending.push(shared.send(dead_letter(msg, dlq, "process", &e)));
+                            let record = dead_letter(msg, dlq, "process", &e);
+                            match sink.enqueue(record).await {
+                                Ok(p) => pending.push(p),
+                                Err(e) => {
+                                    first_failure = Some(e);
+                                    break;
+                                }
+                            }
                             self.metrics.record_dead_letter();
                         }
                         ErrorPolicy::Stop => {
-                            drop(pending);
+                            drop(pending); // the abort purges what is still in flight
                             let _ = sink.abort().await;
                             return Err(Step::Fail(Error::Process {
                                 topic: topic.to_owned(),
@@ -697,21 +741,19 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                     }
                 }
             }
-            // start the new sends and collect finished deliveries, without waiting
-            while let Some(Some(result)) = pending.next().now_or_never() {
-                if let Err(e) = result {
-                    first_failure.get_or_insert(e);
-                }
-            }
         }
         // every delivery awaited inside the transaction
-        while let Some(result) = pending.next().await {
-            if let Err(e) = result {
-                first_failure.get_or_insert(e);
-            }
-        }
-        drop(pending);
-        if let Some(SendError { error, .. }) = first_failure {
+        let processed = started.elapsed();
+        let outputs = pending.len();
+        let delivered = sink.await_all(pending).await;
+        tracing::debug!(
+            records = batch.len(),
+            outputs,
+            process_ms = processed.as_secs_f64() * 1e3,
+            deliveries_ms = (started.elapsed() - processed).as_secs_f64() * 1e3,
+            "batch processed"
+        );
+        if let Some(SendError { error, .. }) = first_failure.or(delivered.err()) {
             return Err(self.recover(sink, error).await);
         }
 

@@ -80,29 +80,29 @@ pub fn check_exactly_once(expected: &[Record], actual: &[Record]) -> ExactlyOnce
         }
     }
     // per key: the first occurrences of expected values must come in the expected order
-    let mut expected_by_key: HashMap<&[u8], Vec<&[u8]>> = HashMap::new();
+    let mut position: HashMap<(&[u8], &[u8]), usize> = HashMap::new();
     for r in expected {
-        expected_by_key.entry(&r.key).or_default().push(&r.value);
+        let next = position.len();
+        position.entry((&r.key, &r.value)).or_insert(next);
     }
-    let mut actual_by_key: HashMap<&[u8], Vec<&[u8]>> = HashMap::new();
+    let mut last_position: HashMap<&[u8], usize> = HashMap::new();
+    let mut first_seen: std::collections::HashSet<(&[u8], &[u8])> = Default::default();
+    let mut out_of_order: std::collections::HashSet<&[u8]> = Default::default();
     for r in actual {
-        let values = actual_by_key.entry(&r.key).or_default();
-        if !values.contains(&r.value.as_slice()) {
-            values.push(&r.value);
+        let k = (r.key.as_slice(), r.value.as_slice());
+        if !first_seen.insert(k) {
+            continue;
         }
-    }
-    for (key, values) in &actual_by_key {
-        let Some(order) = expected_by_key.get(key) else {
+        let Some(&pos) = position.get(&k) else {
             continue;
         };
-        let positions: Vec<usize> = values
-            .iter()
-            .filter_map(|v| order.iter().position(|o| o == v))
-            .collect();
-        if positions.windows(2).any(|w| w[0] > w[1]) {
-            report.order_violations += 1;
+        if let Some(prev) = last_position.insert(&r.key, pos) {
+            if prev > pos {
+                out_of_order.insert(&r.key);
+            }
         }
     }
+    report.order_violations = out_of_order.len();
     report
 }
 
