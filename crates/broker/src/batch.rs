@@ -9,6 +9,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// Size of the v2 batch header, up to and including the record count.
 pub(crate) const HEADER_LEN: usize = 61;
 const CRC_START: usize = 21;
+const ATTR_LOG_APPEND_TIME: i16 = 0x08;
 const ATTR_TRANSACTIONAL: i16 = 0x10;
 const ATTR_CONTROL: i16 = 0x20;
 const ATTR_COMPRESSION_MASK: i16 = 0x07;
@@ -45,6 +46,16 @@ impl BatchHeader {
 
     pub fn is_control(&self) -> bool {
         self.attributes & ATTR_CONTROL != 0
+    }
+
+    pub fn is_log_append_time(&self) -> bool {
+        self.attributes & ATTR_LOG_APPEND_TIME != 0
+    }
+
+    /// Marks the header as stamped with the broker's clock at `now`.
+    pub fn stamp_log_append_time(&mut self, now: i64) {
+        self.attributes |= ATTR_LOG_APPEND_TIME;
+        self.max_timestamp = now;
     }
 
     pub fn compression(&self) -> i16 {
@@ -136,11 +147,25 @@ pub(crate) fn split_batches(records: &Bytes) -> Result<Vec<(BatchHeader, Bytes)>
     Ok(out)
 }
 
-/// Returns a copy of `batch` with its base offset and partition leader epoch set.
-pub(crate) fn with_base_offset(batch: &Bytes, base_offset: i64, leader_epoch: i32) -> Bytes {
+/// Returns a copy of `batch` with its base offset and partition leader epoch set, and,
+/// for a `LogAppendTime` topic, stamped with the broker's clock: the timestamp-type
+/// attribute set and the max timestamp replaced (the CRC is recomputed, as Kafka does).
+pub(crate) fn stored_copy(
+    batch: &Bytes,
+    base_offset: i64,
+    leader_epoch: i32,
+    log_append_time: Option<i64>,
+) -> Bytes {
     let mut buf = BytesMut::from(batch.as_ref());
     buf[0..8].copy_from_slice(&base_offset.to_be_bytes());
     buf[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
+    if let Some(now) = log_append_time {
+        let attributes = be_i16(&buf, 21) | ATTR_LOG_APPEND_TIME;
+        buf[21..23].copy_from_slice(&attributes.to_be_bytes());
+        buf[35..43].copy_from_slice(&now.to_be_bytes());
+        let crc = crc32c::crc32c(&buf[CRC_START..]);
+        buf[17..21].copy_from_slice(&crc.to_be_bytes());
+    }
     buf.freeze()
 }
 
@@ -218,6 +243,14 @@ pub(crate) fn control_batch(
 /// Reads the timestamps and offset deltas of the records of an uncompressed batch, so a
 /// timestamp lookup can name the exact record. `None` for compressed or unreadable batches.
 pub(crate) fn record_timestamps(batch: &[u8], header: &BatchHeader) -> Option<Vec<(i64, i64)>> {
+    if header.is_log_append_time() {
+        // every record of a LogAppendTime batch carries the batch's max timestamp
+        return Some(
+            (0..=i64::from(header.last_offset_delta))
+                .map(|d| (header.max_timestamp, d))
+                .collect(),
+        );
+    }
     if header.compression() != 0 {
         return None;
     }

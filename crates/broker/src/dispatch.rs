@@ -49,6 +49,10 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::TxnOffsetCommit, 0, 3),
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::DeleteRecords, 0, 2),
+    (ApiKey::DescribeCluster, 0, 1),
 ];
 
 /// The advertised version range of `key`.
@@ -311,6 +315,32 @@ pub(crate) async fn handle(state: &State, mut frame: Bytes, client_host: &str) -
         ApiKey::DescribeConfigs => {
             route!(state, key, v, cid, frame, DescribeConfigsRequest, |r| {
                 handlers::configs::describe_configs(state, r, v)
+            })
+        }
+        ApiKey::AlterConfigs => {
+            route!(state, key, v, cid, frame, AlterConfigsRequest, |r| {
+                handlers::configs::alter_configs(state, r, v)
+            })
+        }
+        ApiKey::IncrementalAlterConfigs => {
+            route!(
+                state,
+                key,
+                v,
+                cid,
+                frame,
+                IncrementalAlterConfigsRequest,
+                |r| handlers::configs::incremental_alter_configs(state, r, v)
+            )
+        }
+        ApiKey::DeleteRecords => {
+            route!(state, key, v, cid, frame, DeleteRecordsRequest, |r| {
+                handlers::records::delete_records(state, r, v)
+            })
+        }
+        ApiKey::DescribeCluster => {
+            route!(state, key, v, cid, frame, DescribeClusterRequest, |r| {
+                handlers::admin::describe_cluster(state, r, v)
             })
         }
         _ => Outcome::Close(format!("unsupported API {key:?}")),

@@ -17,9 +17,10 @@
 //! ```
 //!
 //! What is knowingly not implemented: replication (one node), persistence across process
-//! restarts (a [`Faults::bounce`] keeps state, as a restart with durable logs), retention and
-//! compaction, ACLs/SASL/TLS, quotas, the KIP-848 consumer protocol, fetch sessions
-//! (KIP-227: every fetch is a full fetch, which clients accept), topic ids in Fetch (v13+).
+//! restarts (a [`Faults::bounce`] keeps state, as a restart with durable logs), enforcement
+//! of retention and compaction (topic configs are stored and reported), ACLs/SASL/TLS,
+//! quotas, the KIP-848 consumer protocol, fetch sessions (KIP-227: every fetch is a full
+//! fetch, which clients accept), topic ids in Fetch (v13+), KIP-890 transactions v2.
 
 mod background;
 mod batch;
@@ -34,6 +35,7 @@ mod log;
 mod producer_state;
 mod server;
 mod state;
+mod topic_config;
 mod topics;
 mod txn;
 

@@ -87,10 +87,13 @@ impl PartitionLog {
 
     /// Appends a produce request's record set. `txn_allowed` says whether a transactional
     /// producer has added this partition to its ongoing transaction.
+    /// With `log_append_time` (the topic's `message.timestamp.type=LogAppendTime`), batches
+    /// are stamped with `now_ms`.
     pub fn append(
         &mut self,
         records: &Bytes,
         now_ms: i64,
+        log_append_time: bool,
         txn_allowed: impl Fn(i64, i16) -> bool,
     ) -> Result<Appended, AppendError> {
         let batches = batch::split_batches(records).map_err(AppendError::Batch)?;
@@ -124,7 +127,8 @@ impl PartitionLog {
             }
         }
         let base_offset = self.next_offset;
-        for (h, data) in batches {
+        let stamp = log_append_time.then_some(now_ms);
+        for (mut h, data) in batches {
             let offset = self.next_offset;
             let last_offset = offset + i64::from(h.last_offset_delta);
             if h.producer_id >= 0 {
@@ -133,19 +137,21 @@ impl PartitionLog {
                     self.open_txns.entry(h.producer_id).or_insert(offset);
                 }
             }
+            if let Some(now) = stamp {
+                h.stamp_log_append_time(now);
+            }
             self.batches.push(StoredBatch {
                 base_offset: offset,
                 last_offset,
                 max_timestamp: h.max_timestamp,
                 header: h,
-                data: batch::with_base_offset(&data, offset, 0),
+                data: batch::stored_copy(&data, offset, 0, stamp),
             });
             self.next_offset = last_offset + 1;
         }
-        let _ = now_ms;
         Ok(Appended {
             base_offset,
-            log_append_time: -1,
+            log_append_time: stamp.unwrap_or(-1),
         })
     }
 
@@ -269,6 +275,26 @@ impl PartitionLog {
             }
         }
         best
+    }
+
+    /// DeleteRecords: moves the log start offset up to `offset` (`-1`: the high
+    /// watermark) and drops the batches wholly below it. Returns the new log start offset,
+    /// or `None` when `offset` lies beyond the high watermark.
+    pub fn delete_records(&mut self, offset: i64) -> Option<i64> {
+        let target = if offset == -1 {
+            self.next_offset
+        } else {
+            offset
+        };
+        if target < 0 || target > self.next_offset {
+            return None;
+        }
+        if target > self.log_start_offset {
+            self.log_start_offset = target;
+            let keep = self.batches.partition_point(|b| b.last_offset < target);
+            self.batches.drain(..keep);
+        }
+        Some(self.log_start_offset)
     }
 
     /// Producer ids with an open transaction in this partition.

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
 use crate::log::PartitionLog;
+use crate::topic_config::TopicConfigs;
 
 /// Kafka's limit on topic name length.
 const MAX_NAME_LEN: usize = 249;
@@ -15,6 +16,7 @@ pub(crate) const MAX_PARTITIONS: i32 = 10_000;
 pub(crate) struct Topic {
     pub id: uuid::Uuid,
     pub partitions: Vec<PartitionLog>,
+    pub configs: TopicConfigs,
 }
 
 /// All topics, by name.
@@ -60,6 +62,7 @@ impl Topics {
             Topic {
                 id: uuid::Uuid::new_v4(),
                 partitions: logs,
+                configs: TopicConfigs::default(),
             },
         );
         Ok(())
@@ -85,6 +88,10 @@ impl Topics {
             .partitions
             .resize_with(count as usize, PartitionLog::default);
         Ok(())
+    }
+
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Topic> {
+        self.topics.get_mut(name)
     }
 
     pub fn get(&self, name: &str) -> Option<&Topic> {

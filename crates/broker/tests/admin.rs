@@ -82,3 +82,148 @@ fn topic_and_broker_configs_are_described() {
         r[0]
     );
 }
+
+#[test]
+fn topic_configs_are_validated_stored_and_log_append_time_is_honoured() {
+    use rdkafka::admin::{AlterConfig, NewTopic, TopicReplication};
+    use rdkafka::message::{Message, Timestamp};
+
+    let broker = broker();
+    let a = admin(&broker);
+    let opts = AdminOptions::new();
+    let stamped = NewTopic::new("stamped", 1, TopicReplication::Fixed(1))
+        .set("message.timestamp.type", "LogAppendTime");
+    let bad = NewTopic::new("bad-config", 1, TopicReplication::Fixed(1)).set("no.such.config", "1");
+    let r = block_on(a.create_topics([&stamped, &bad], &opts)).unwrap();
+    assert!(r[0].is_ok(), "{r:?}");
+    assert_eq!(
+        r[1],
+        Err(("bad-config".to_owned(), RDKafkaErrorCode::InvalidConfig))
+    );
+    assert_eq!(broker.partitions("bad-config"), None);
+
+    // the broker's clock, not the producer's: a CreateTime far in the past is replaced
+    let p = producer(&broker, &[]);
+    let record = rdkafka::producer::BaseRecord::to("stamped")
+        .key("k")
+        .payload("v")
+        .partition(0)
+        .timestamp(1_000);
+    p.send(record).map_err(|(e, _)| e).unwrap();
+    rdkafka::producer::Producer::flush(&p, TIMEOUT).unwrap();
+    let c = consumer(&broker, "read_committed", &[]);
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset("stamped", 0, rdkafka::Offset::Beginning)
+        .unwrap();
+    rdkafka::consumer::Consumer::assign(&c, &tpl).unwrap();
+    let m = loop {
+        if let Some(m) = c.poll(std::time::Duration::from_millis(100)) {
+            break m.unwrap();
+        }
+    };
+    match m.timestamp() {
+        Timestamp::LogAppendTime(t) => assert!(t > 1_000_000_000_000, "{t}"),
+        other => panic!("expected LogAppendTime, got {other:?}"),
+    }
+
+    // AlterConfigs replaces the set; DescribeConfigs reports it
+    let alter = AlterConfig::new(ResourceSpecifier::Topic("stamped")).set("retention.ms", "1234");
+    let r = block_on(a.alter_configs([&alter], &opts)).unwrap();
+    assert!(r[0].is_ok(), "{r:?}");
+    let d = block_on(a.describe_configs([&ResourceSpecifier::Topic("stamped")], &opts)).unwrap();
+    let d = d[0].as_ref().unwrap();
+    assert_eq!(
+        d.get("retention.ms")
+            .and_then(|e| e.value.clone())
+            .as_deref(),
+        Some("1234")
+    );
+    assert_eq!(
+        d.get("message.timestamp.type")
+            .and_then(|e| e.value.clone())
+            .as_deref(),
+        Some("CreateTime"),
+        "AlterConfigs replaced the whole set"
+    );
+    // an unknown key rejects the whole request (rdkafka 0.39 drops per-resource errors of
+    // AlterConfigs, so the code is checked on the wire and the effect through DescribeConfigs)
+    use kafka_eos_broker::protocol::messages::alter_configs_request::{
+        AlterConfigsResource, AlterableConfig,
+    };
+    use kafka_eos_broker::protocol::messages::AlterConfigsRequest;
+    let mut raw = common::raw::RawClient::connect(broker.local_addr());
+    let bad = AlterConfigsRequest::default().with_resources(vec![AlterConfigsResource::default()
+        .with_resource_type(2)
+        .with_resource_name("stamped".into())
+        .with_configs(vec![AlterableConfig::default()
+            .with_name("no.such.config".into())
+            .with_value(Some("1".into()))])]);
+    let r = raw.request(1, &bad);
+    assert_eq!(
+        r.responses[0].error_code,
+        kafka_eos_broker::protocol::ResponseError::InvalidConfig.code()
+    );
+    let d = block_on(a.describe_configs([&ResourceSpecifier::Topic("stamped")], &opts)).unwrap();
+    let d = d[0].as_ref().unwrap();
+    assert_eq!(
+        d.get("retention.ms")
+            .and_then(|e| e.value.clone())
+            .as_deref(),
+        Some("1234")
+    );
+}
+
+#[test]
+fn delete_records_moves_the_low_watermark() {
+    use rdkafka::consumer::Consumer;
+    use rdkafka::message::Message;
+
+    let broker = broker();
+    broker.create_topic("trim", 1).unwrap();
+    let p = producer(&broker, &[]);
+    for i in 0..10 {
+        send(&p, "trim", 0, "k", &format!("v{i}"));
+    }
+    rdkafka::producer::Producer::flush(&p, TIMEOUT).unwrap();
+    let a = admin(&broker);
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset("trim", 0, rdkafka::Offset::Offset(6))
+        .unwrap();
+    let r = block_on(a.delete_records(&tpl, &AdminOptions::new())).unwrap();
+    assert_eq!(r.elements()[0].offset(), rdkafka::Offset::Offset(6));
+    let c = consumer(&broker, "read_committed", &[]);
+    let (low, high) = c.fetch_watermarks("trim", 0, TIMEOUT).unwrap();
+    assert_eq!((low, high), (6, 10));
+    let read = read_all(
+        &c,
+        "trim",
+        1,
+        Some(4),
+        std::time::Duration::from_millis(300),
+    );
+    assert_eq!(
+        read.iter().map(|r| r.value.as_str()).collect::<Vec<_>>(),
+        ["v6", "v7", "v8", "v9"]
+    );
+    let _ = c
+        .poll(std::time::Duration::ZERO)
+        .map(|m| m.map(|m| m.offset()));
+    // beyond the high watermark: refused
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset("trim", 0, rdkafka::Offset::Offset(99))
+        .unwrap();
+    let r = block_on(a.delete_records(&tpl, &AdminOptions::new())).unwrap();
+    assert!(r.elements()[0].error().is_err());
+}
+
+#[test]
+fn describe_cluster_names_this_node() {
+    use kafka_eos_broker::protocol::messages::DescribeClusterRequest;
+    let broker = broker();
+    let mut raw = common::raw::RawClient::connect(broker.local_addr());
+    let r = raw.request(0, &DescribeClusterRequest::default());
+    assert_eq!(r.error_code, 0);
+    assert_eq!(r.brokers.len(), 1);
+    assert_eq!(r.brokers[0].port, i32::from(broker.local_addr().port()));
+    assert_eq!(r.cluster_id.as_str(), "kafka-eos-embedded");
+}

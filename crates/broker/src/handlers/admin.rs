@@ -1,7 +1,10 @@
 //! ApiVersions, Metadata, CreateTopics, DeleteTopics, FindCoordinator.
 
-use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -12,6 +15,7 @@ use kafka_protocol::ResponseError;
 use super::{sb, Api};
 use crate::error::Error;
 use crate::state::State;
+use crate::topic_config::{default_of, validate, TopicConfigs};
 use crate::topics::{validate_name, Topics, MAX_PARTITIONS};
 
 impl Api for ApiVersionsRequest {
@@ -192,6 +196,17 @@ pub(crate) fn create_topics(
                     ),
                 );
             }
+            for c in &t.configs {
+                let checked = match &c.value {
+                    Some(v) => validate(&c.name, v),
+                    None => default_of(&c.name)
+                        .map(|_| ())
+                        .ok_or_else(|| format!("Unknown topic config name: {}", c.name)),
+                };
+                if let Err(msg) = checked {
+                    return error(ResponseError::InvalidConfig, msg);
+                }
+            }
             if !req.validate_only {
                 if let Err(e) = topics.create(&name, partitions) {
                     let code = match e {
@@ -201,15 +216,37 @@ pub(crate) fn create_topics(
                     };
                     return error(code, e.to_string());
                 }
+                if let Some(topic) = topics.get_mut(&name) {
+                    for c in &t.configs {
+                        if let Some(v) = &c.value {
+                            topic.configs.set(&c.name, v);
+                        }
+                    }
+                }
                 tracing::info!(topic = %name, partitions, "created topic");
             }
             let id = topics.get(&name).map(|t| t.id).unwrap_or_default();
             let mut r = result.with_topic_id(id);
             if version >= 5 {
+                let mut configs = TopicConfigs::default();
+                for c in &t.configs {
+                    if let Some(v) = &c.value {
+                        configs.set(&c.name, v);
+                    }
+                }
+                let described = configs
+                    .describe()
+                    .map(|(k, v, explicit)| {
+                        CreatableTopicConfigs::default()
+                            .with_name(sb(k))
+                            .with_value(Some(sb(v)))
+                            .with_config_source(if explicit { 1 } else { 5 })
+                    })
+                    .collect();
                 r = r
                     .with_num_partitions(partitions)
                     .with_replication_factor(1)
-                    .with_configs(Some(Vec::new()));
+                    .with_configs(Some(described));
             }
             r
         })
@@ -326,4 +363,34 @@ pub(crate) fn find_coordinator(
         .with_node_id(node)
         .with_host(host)
         .with_port(port)
+}
+
+impl Api for DescribeClusterRequest {
+    type Response = DescribeClusterResponse;
+    fn fail(&self, _version: i16, code: i16) -> DescribeClusterResponse {
+        DescribeClusterResponse::default()
+            .with_error_code(code)
+            .with_controller_id(BrokerId(-1))
+    }
+}
+
+pub(crate) fn describe_cluster(
+    state: &State,
+    req: DescribeClusterRequest,
+    version: i16,
+) -> DescribeClusterResponse {
+    let r = DescribeClusterResponse::default()
+        .with_cluster_id(sb(&state.config.cluster_id))
+        .with_controller_id(BrokerId(state.config.node_id))
+        .with_cluster_authorized_operations(i32::MIN);
+    // endpoint type 1 = brokers, 2 = controllers (KIP-919); this node is both
+    let r = if version >= 1 {
+        r.with_endpoint_type(req.endpoint_type)
+    } else {
+        r
+    };
+    r.with_brokers(vec![DescribeClusterBroker::default()
+        .with_broker_id(BrokerId(state.config.node_id))
+        .with_host(sb(&state.advertised_host))
+        .with_port(state.advertised_port)])
 }

@@ -7,6 +7,7 @@ pub(crate) mod fetch;
 pub(crate) mod group;
 pub(crate) mod offsets;
 pub(crate) mod produce;
+pub(crate) mod records;
 pub(crate) mod txn;
 
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};

@@ -72,6 +72,9 @@ pub(crate) fn produce(state: &State, req: ProduceRequest, _version: i16) -> Prod
                     .partition_data
                     .iter()
                     .map(|p| {
+                        let log_append_time = topics
+                            .get(&topic)
+                            .is_some_and(|t| t.configs.log_append_time());
                         let Some(log) = topics.partition_mut(&topic, p.index) else {
                             return failed(p.index, ResponseError::UnknownTopicOrPartition.code());
                         };
@@ -79,7 +82,7 @@ pub(crate) fn produce(state: &State, req: ProduceRequest, _version: i16) -> Prod
                             return failed(p.index, ResponseError::CorruptMessage.code());
                         };
                         let allowed = |pid: i64, epoch: i16| txns.may_produce(pid, epoch, &topic, p.index);
-                        match log.append(records, now, allowed) {
+                        match log.append(records, now, log_append_time, allowed) {
                             Ok(a) => {
                                 appended_any = true;
                                 PartitionProduceResponse::default()
