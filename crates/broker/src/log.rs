@@ -37,6 +37,19 @@ pub(crate) enum AppendError {
     InvalidProducerEpoch,
     /// A transactional batch for a partition not added to the producer's transaction.
     InvalidTxnState,
+    /// A batch larger than the topic's `max.message.bytes`.
+    MessageTooLarge,
+}
+
+/// The topic settings an append follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AppendPolicy {
+    /// The broker's clock (ms since the epoch).
+    pub now_ms: i64,
+    /// `message.timestamp.type=LogAppendTime`: stamp batches with `now_ms`.
+    pub log_append_time: bool,
+    /// `max.message.bytes`: the largest batch accepted.
+    pub max_batch_bytes: usize,
 }
 
 /// The result of appending a produce request's records.
@@ -87,16 +100,20 @@ impl PartitionLog {
 
     /// Appends a produce request's record set. `txn_allowed` says whether a transactional
     /// producer has added this partition to its ongoing transaction.
-    /// With `log_append_time` (the topic's `message.timestamp.type=LogAppendTime`), batches
-    /// are stamped with `now_ms`.
+    /// The topic's settings come in `policy`.
     pub fn append(
         &mut self,
         records: &Bytes,
-        now_ms: i64,
-        log_append_time: bool,
+        policy: AppendPolicy,
         txn_allowed: impl Fn(i64, i16) -> bool,
     ) -> Result<Appended, AppendError> {
         let batches = batch::split_batches(records).map_err(AppendError::Batch)?;
+        if batches
+            .iter()
+            .any(|(_, data)| data.len() > policy.max_batch_bytes)
+        {
+            return Err(AppendError::MessageTooLarge);
+        }
         let idempotent = batches.iter().any(|(h, _)| h.producer_id >= 0);
         if idempotent && batches.len() != 1 {
             return Err(AppendError::InvalidRecord);
@@ -127,7 +144,7 @@ impl PartitionLog {
             }
         }
         let base_offset = self.next_offset;
-        let stamp = log_append_time.then_some(now_ms);
+        let stamp = policy.log_append_time.then_some(policy.now_ms);
         for (mut h, data) in batches {
             let offset = self.next_offset;
             let last_offset = offset + i64::from(h.last_offset_delta);

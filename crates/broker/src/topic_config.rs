@@ -110,6 +110,14 @@ impl TopicConfigs {
             })
     }
 
+    /// `max.message.bytes`: the largest record batch the topic accepts.
+    pub fn max_message_bytes(&self) -> usize {
+        self.get("max.message.bytes")
+            .or_else(|| default_of("max.message.bytes"))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_048_588)
+    }
+
     /// Whether the broker stamps batches with its own clock (`LogAppendTime`).
     pub fn log_append_time(&self) -> bool {
         self.get("message.timestamp.type") == Some("LogAppendTime")

@@ -227,3 +227,30 @@ fn describe_cluster_names_this_node() {
     assert_eq!(r.brokers[0].port, i32::from(broker.local_addr().port()));
     assert_eq!(r.cluster_id.as_str(), "kafka-eos-embedded");
 }
+
+#[test]
+fn a_batch_over_the_topics_max_message_bytes_is_rejected() {
+    use rdkafka::admin::{NewTopic, TopicReplication};
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+
+    let broker = broker();
+    let a = admin(&broker);
+    let small =
+        NewTopic::new("small", 1, TopicReplication::Fixed(1)).set("max.message.bytes", "1000");
+    assert!(block_on(a.create_topics([&small], &AdminOptions::new())).unwrap()[0].is_ok());
+    let p: FutureProducer = base_config(&broker).set("linger.ms", "0").create().unwrap();
+    let big = "x".repeat(5_000);
+    let r = block_on(p.send(FutureRecord::<str, str>::to("small").payload(&big), TIMEOUT));
+    match r {
+        Err((rdkafka::error::KafkaError::MessageProduction(code), _)) => {
+            assert_eq!(code, RDKafkaErrorCode::MessageSizeTooLarge)
+        }
+        other => panic!("expected MESSAGE_TOO_LARGE, got {other:?}"),
+    }
+    let ok = block_on(p.send(
+        FutureRecord::<str, str>::to("small").payload("fits"),
+        TIMEOUT,
+    ));
+    assert!(ok.is_ok(), "{ok:?}");
+    assert_eq!(broker.offsets("small", 0).unwrap().0, 1);
+}

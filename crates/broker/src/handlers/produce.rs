@@ -6,7 +6,7 @@ use kafka_protocol::ResponseError;
 
 use super::{now_ms, Api};
 use crate::batch::BatchError;
-use crate::log::AppendError;
+use crate::log::{AppendError, AppendPolicy};
 use crate::state::State;
 
 impl Api for ProduceRequest {
@@ -51,6 +51,7 @@ fn append_error_code(e: AppendError) -> ResponseError {
         AppendError::OutOfOrderSequence => ResponseError::OutOfOrderSequenceNumber,
         AppendError::InvalidProducerEpoch => ResponseError::InvalidProducerEpoch,
         AppendError::InvalidTxnState => ResponseError::InvalidTxnState,
+        AppendError::MessageTooLarge => ResponseError::MessageTooLarge,
     }
 }
 
@@ -72,17 +73,19 @@ pub(crate) fn produce(state: &State, req: ProduceRequest, _version: i16) -> Prod
                     .partition_data
                     .iter()
                     .map(|p| {
-                        let log_append_time = topics
-                            .get(&topic)
-                            .is_some_and(|t| t.configs.log_append_time());
-                        let Some(log) = topics.partition_mut(&topic, p.index) else {
+                        let policy = topics.get(&topic).map(|t| AppendPolicy {
+                            now_ms: now,
+                            log_append_time: t.configs.log_append_time(),
+                            max_batch_bytes: t.configs.max_message_bytes(),
+                        });
+                        let (Some(policy), Some(log)) = (policy, topics.partition_mut(&topic, p.index)) else {
                             return failed(p.index, ResponseError::UnknownTopicOrPartition.code());
                         };
                         let Some(records) = &p.records else {
                             return failed(p.index, ResponseError::CorruptMessage.code());
                         };
                         let allowed = |pid: i64, epoch: i16| txns.may_produce(pid, epoch, &topic, p.index);
-                        match log.append(records, now, log_append_time, allowed) {
+                        match log.append(records, policy, allowed) {
                             Ok(a) => {
                                 appended_any = true;
                                 PartitionProduceResponse::default()
