@@ -31,7 +31,7 @@ mod mode;
 mod pipeline;
 mod producer;
 
-pub use consumer::{ConsumerProfile, DEFAULT_SESSION_TIMEOUT_MS};
+pub use consumer::{ConsumerProfile, DEFAULT_SESSION_TIMEOUT_MS, FETCH_QUEUE_BACKOFF_MS};
 pub use error::{ConfigError, Result};
 pub use guard::MAX_IN_FLIGHT_LIMIT;
 pub use mode::{AutoOffsetReset, Mode};

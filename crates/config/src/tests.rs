@@ -50,7 +50,20 @@ fn renders_consumer() {
     assert_eq!(c.get("enable.auto.offset.store"), Some("false"));
     assert_eq!(c.get("auto.offset.reset"), Some("earliest"));
     assert_eq!(c.get("session.timeout.ms"), Some("10000"));
+    assert_eq!(c.get("fetch.queue.backoff.ms"), Some("20"));
     assert_eq!(c.get("transactional.id"), None);
+    let tuned = base()
+        .consumer_override("fetch.queue.backoff.ms", "100")
+        .build()
+        .unwrap();
+    assert_eq!(
+        tuned
+            .consumer_config()
+            .unwrap()
+            .get("fetch.queue.backoff.ms"),
+        Some("100"),
+        "a user override wins"
+    );
 }
 
 #[test]

@@ -205,6 +205,13 @@ fn pipeline_run(
         .commit_every(Duration::from_millis(interval_ms))
         .commit_every_records(env_usize("BENCH_COMMIT_MAX_RECORDS").unwrap_or(usize::MAX))
         .shutdown(token.clone());
+    if let Ok(extra) = std::env::var("BENCH_CONSUMER_OVERRIDES") {
+        for kv in extra.split(',').filter(|kv| !kv.is_empty()) {
+            if let Some((k, v)) = kv.split_once('=') {
+                builder = builder.consumer_override(k.trim(), v.trim());
+            }
+        }
+    }
     if in_flight != 1 {
         builder = builder.producer_override(
             "max.in.flight.requests.per.connection",
@@ -221,6 +228,7 @@ fn pipeline_run(
         .unwrap();
     let metrics = pipeline.metrics();
     let started = Instant::now();
+    tracing::info!("bench run start");
     let handle = rt.spawn(pipeline.run());
     let done = wait_done(
         bootstrap,

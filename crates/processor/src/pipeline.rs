@@ -545,15 +545,18 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         context: &EosConsumerContext,
     ) -> Result<Vec<OwnedMessage>> {
         let max = self.config.commit_max_records();
-        let deadline = tokio::time::Instant::now() + self.config.commit_interval();
+        // One timer for the whole batch (a timer per record costs more than the record),
+        // checked before the consumer so a full local queue cannot stretch the batch.
+        let deadline = tokio::time::sleep(self.config.commit_interval());
+        tokio::pin!(deadline);
         let mut batch = Vec::new();
-        while batch.len() < max && tokio::time::Instant::now() < deadline {
+        while batch.len() < max {
             tokio::select! {
                 biased;
                 () = self.shutdown.cancelled() => break,
-                polled = tokio::time::timeout_at(deadline, consumer.recv()) => match polled {
-                    Err(_elapsed) => break,
-                    Ok(Ok(msg)) => {
+                () = &mut deadline => break,
+                polled = consumer.recv() => match polled {
+                    Ok(msg) => {
                         let msg = msg.detach();
                         if context.take_rebalanced() {
                             // Earlier records belong to the old assignment; the new one
@@ -562,7 +565,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                         }
                         batch.push(msg);
                     }
-                    Ok(Err(e)) => {
+                    Err(e) => {
                         if matches!(e, rdkafka::error::KafkaError::MessageConsumptionFatal(_)) {
                             return Err(core(Operation::Consumer)(e));
                         }
