@@ -20,12 +20,26 @@ use crate::error::{Error, Result};
 /// ```
 #[derive(Debug)]
 pub struct BackgroundBroker {
-    broker: Option<EmbeddedBroker>,
+    broker: EmbeddedBroker,
+    /// `None` only while dropping.
     runtime: Option<tokio::runtime::Runtime>,
 }
 
+/// Runs `f` here, or on a helper thread when this thread is inside a Tokio runtime (where
+/// blocking on another runtime is not allowed), and returns its result.
+fn outside_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|scope| match scope.spawn(f).join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
 impl BackgroundBroker {
-    /// Starts a broker on a new two-thread runtime. Must not be called from within a runtime.
+    /// Starts a broker on a new two-thread runtime. Callable from synchronous code and from
+    /// within a Tokio runtime (the start then blocks the calling thread briefly).
     pub fn start(config: BrokerConfig) -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -36,9 +50,15 @@ impl BackgroundBroker {
                 addr: config.addr,
                 source,
             })?;
-        let broker = runtime.block_on(EmbeddedBroker::start(config))?;
+        let broker = match outside_runtime(|| runtime.block_on(EmbeddedBroker::start(config))) {
+            Ok(b) => b,
+            Err(e) => {
+                runtime.shutdown_background();
+                return Err(e);
+            }
+        };
         Ok(Self {
-            broker: Some(broker),
+            broker,
             runtime: Some(runtime),
         })
     }
@@ -47,25 +67,39 @@ impl BackgroundBroker {
 impl Deref for BackgroundBroker {
     type Target = EmbeddedBroker;
     fn deref(&self) -> &EmbeddedBroker {
-        // Both are Some until drop.
-        match &self.broker {
-            Some(b) => b,
-            None => unreachable_broker(),
-        }
+        &self.broker
     }
-}
-
-#[cold]
-fn unreachable_broker() -> ! {
-    // `broker` is only taken in `drop`, after which no `deref` can happen.
-    std::process::abort()
 }
 
 impl Drop for BackgroundBroker {
     fn drop(&mut self) {
-        if let (Some(broker), Some(runtime)) = (self.broker.take(), self.runtime.take()) {
-            runtime.block_on(broker.shutdown());
-            runtime.shutdown_background();
-        }
+        let Some(runtime) = self.runtime.take() else {
+            return;
+        };
+        let broker = &mut self.broker;
+        outside_runtime(|| runtime.block_on(broker.stop()));
+        // dropping a runtime blocks, which a runtime thread may not do
+        runtime.shutdown_background();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn starts_and_stops_from_plain_code() {
+        let b = BackgroundBroker::start(BrokerConfig::default()).unwrap();
+        b.create_topic("t", 2).unwrap();
+        drop(b);
+    }
+
+    #[tokio::test]
+    async fn starts_and_stops_inside_a_tokio_runtime() {
+        let b = BackgroundBroker::start(BrokerConfig::default()).unwrap();
+        b.create_topic("t", 2).unwrap();
+        assert_eq!(b.partitions("t"), Some(2));
+        drop(b);
     }
 }

@@ -143,6 +143,11 @@ impl EmbeddedBroker {
 
     /// Stops accepting, closes every connection and waits for the broker's tasks.
     pub async fn shutdown(mut self) {
+        self.stop().await;
+    }
+
+    /// As [`shutdown`](Self::shutdown), through a reference (the broker serves nothing after).
+    pub(crate) async fn stop(&mut self) {
         self.shutdown.cancel();
         for t in self.tasks.drain(..) {
             let _ = t.await;
