@@ -285,6 +285,13 @@ pub fn wait_until(
 /// because the embedded broker runs on a runtime of its own, which cannot be started or
 /// dropped inside another.
 pub fn runtime() -> tokio::runtime::Runtime {
+    // `RUST_LOG=kafka_eos_processor=debug cargo nextest run --no-capture ...` shows the pipelines' logs
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
     match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

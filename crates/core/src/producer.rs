@@ -11,7 +11,7 @@ use rdkafka::{ClientConfig, TopicPartitionList};
 use tracing::Instrument;
 
 use crate::delivery::PendingDelivery;
-use crate::error::{Error, Operation, Result, SendError};
+use crate::error::{Error, ErrorKind, Operation, Result, SendError};
 use crate::metrics::Metrics;
 use crate::record::OwnedRecord;
 use crate::retry::RetryPolicy;
@@ -169,7 +169,7 @@ impl TransactionalProducer {
         let result = tokio::task::spawn_blocking(move || f(&producer))
             .await
             .map_err(|source| Error::Blocking { op, source })?;
-        result.map_err(|e| Error::kafka(op, e).with_transactional_id(&self.transactional_id))
+        result.map_err(|e| self.classified(op, e))
     }
 
     fn span(&self) -> tracing::Span {
@@ -278,10 +278,14 @@ impl TransactionalProducer {
                     on_delivered(d);
                 }
                 Err((e, record)) => {
-                    if first_failure.is_none() {
-                        first_failure = Some(self.send_failed(e, record));
-                    } else {
-                        self.metrics.record_send_failure();
+                    let failure = self.send_failed(e, record);
+                    // the first failure, unless a later one says the producer was fenced
+                    let replace = first_failure.as_ref().is_none_or(|f: &SendError| {
+                        f.error.kind() != ErrorKind::Fenced
+                            && failure.error.kind() == ErrorKind::Fenced
+                    });
+                    if replace {
+                        first_failure = Some(failure);
                     }
                 }
             }
@@ -290,9 +294,34 @@ impl TransactionalProducer {
         first_failure.map_or(Ok(()), Err)
     }
 
+    /// Classifies an error of `op`. librdkafka reports many calls after a fatal error only
+    /// as a generic `_FATAL` / `_STATE`; the producer's recorded fatal error says whether it
+    /// was a fencing, which must stop this instance rather than rebuild it (a rebuilt
+    /// producer would fence the newer instance in turn).
+    fn classified(&self, op: Operation, e: rdkafka::error::KafkaError) -> Error {
+        let error = Error::kafka(op, e).with_transactional_id(&self.transactional_id);
+        match error {
+            Error::Kafka { op, source } if self.fenced_fatally() => Error::Fenced {
+                transactional_id: self.transactional_id.clone(),
+                op,
+                source,
+            },
+            other => other,
+        }
+    }
+
+    /// Whether librdkafka recorded a fatal fencing error on this producer.
+    fn fenced_fatally(&self) -> bool {
+        use rdkafka::types::RDKafkaErrorCode as C;
+        matches!(
+            self.producer.client().fatal_error(),
+            Some((C::ProducerFenced | C::InvalidProducerEpoch | C::Fenced, _))
+        )
+    }
+
     fn send_failed(&self, e: rdkafka::error::KafkaError, record: OwnedRecord) -> SendError {
         self.metrics.record_send_failure();
-        let error = Error::kafka(Operation::Send, e).with_transactional_id(&self.transactional_id);
+        let error = self.classified(Operation::Send, e);
         tracing::warn!(parent: &self.span(), topic = %record.topic, %error, kind = ?error.kind(), "send failed");
         SendError { error, record }
     }
@@ -391,6 +420,16 @@ impl TransactionalProducer {
     /// initialises it (after a fatal error). The new producer's `init_transactions`
     /// fences the old one and aborts its open transaction.
     pub async fn rebuild(&mut self) -> Result<()> {
+        if self.fenced_fatally() {
+            // A newer instance owns the transactional.id: rebuilding would fence it back.
+            return Err(Error::Fenced {
+                transactional_id: self.transactional_id.clone(),
+                op: Operation::InitTransactions,
+                source: rdkafka::error::KafkaError::Global(
+                    rdkafka::types::RDKafkaErrorCode::Fenced,
+                ),
+            });
+        }
         tracing::warn!(transactional_id = %self.transactional_id, "rebuilding the transactional producer");
         self.open = None;
         self.initialized = false;
