@@ -96,6 +96,8 @@ pub struct WorkerSpec {
     pub commit_records: usize,
     /// Simulated work: the processor pauses 1 ms every this many records (0: none).
     pub pause_every: u64,
+    /// Run the workers at-least-once instead of exactly-once.
+    pub at_least_once: bool,
     /// Where the workers' stderr logs go.
     pub log_dir: PathBuf,
 }
@@ -114,6 +116,7 @@ impl WorkerSpec {
             commit_interval_ms: 100,
             commit_records: 1000,
             pause_every: 0,
+            at_least_once: false,
             log_dir,
         })
     }
@@ -132,6 +135,7 @@ impl WorkerSpec {
             .args(["--commit-interval-ms", &self.commit_interval_ms.to_string()])
             .args(["--commit-records", &self.commit_records.to_string()])
             .args(["--pause-every", &self.pause_every.to_string()])
+            .args(self.at_least_once.then_some("--at-least-once"))
             .arg("--stop-on-stdin-eof")
             .env(
                 "RUST_LOG",
