@@ -1,0 +1,186 @@
+//! `kafka-eos offsets` and `kafka-eos lag` against the embedded broker (or the cluster in
+//! `KAFKA_BOOTSTRAP_SERVERS`): replay by resetting a group's offsets, and per-partition lag.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use kafka_eos_cli::lag::{self, LagArgs};
+use kafka_eos_cli::offsets::{self, OffsetsArgs, ResetTo};
+use kafka_eos_cli::orders::{generate, result_of};
+use kafka_eos_cli::verify::{self, VerifyArgs};
+use kafka_eos_testkit::{write_records, Cluster, Record};
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn offsets_args(bootstrap: &str, group: &str, topic: &str, to: ResetTo) -> OffsetsArgs {
+    OffsetsArgs {
+        bootstrap: bootstrap.to_owned(),
+        group: group.to_owned(),
+        topic: topic.to_owned(),
+        to,
+        offset: None,
+        timestamp: None,
+        dry_run: false,
+    }
+}
+
+fn lag_of(bootstrap: &str, group: &str, topic: &str) -> Vec<(i32, Option<i64>, i64)> {
+    let mut l: Vec<_> = lag::run(&LagArgs {
+        bootstrap: bootstrap.to_owned(),
+        group: group.to_owned(),
+        topic: topic.to_owned(),
+    })
+    .unwrap()
+    .into_iter()
+    .map(|l| (l.partition, l.committed, l.lag))
+    .collect();
+    l.sort();
+    l
+}
+
+#[test]
+fn offsets_reset_to_earliest_latest_an_offset_and_a_timestamp_and_lag_follows() {
+    let cluster = Cluster::from_env().unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+    let topic = cluster.unique_topic("ops");
+    let group = cluster.unique_topic("ops-group");
+    cluster.create_topic(&topic, 2).unwrap();
+    // two rounds of 10 records, with a timestamp between them
+    let round = |tag: &str| -> Vec<Record> {
+        (0..10)
+            .map(|i| Record::new(format!("key-{i}"), format!("{tag}{i}")))
+            .collect()
+    };
+    let ends = |dry_group: &str| -> Vec<(i32, i64)> {
+        let mut a = offsets_args(&bootstrap, dry_group, &topic, ResetTo::Latest);
+        a.dry_run = true;
+        let mut v = offsets::run(&a).unwrap();
+        v.sort();
+        v
+    };
+    write_records(&bootstrap, &topic, &round("a")).unwrap();
+    let mid = ends(&group);
+    std::thread::sleep(Duration::from_millis(20));
+    let between = now_ms();
+    std::thread::sleep(Duration::from_millis(20));
+    write_records(&bootstrap, &topic, &round("b")).unwrap();
+    let end = ends(&group);
+    assert_eq!(end.iter().map(|(_, o)| o).sum::<i64>(), 20);
+
+    // nothing committed yet: the whole partition is lag
+    let before = lag_of(&bootstrap, &group, &topic);
+    assert_eq!(before.iter().map(|l| l.2).sum::<i64>(), 20);
+    assert!(before.iter().all(|l| l.1.is_none()), "{before:?}");
+
+    let mut latest =
+        offsets::run(&offsets_args(&bootstrap, &group, &topic, ResetTo::Latest)).unwrap();
+    latest.sort();
+    assert_eq!(latest, end);
+    assert_eq!(
+        lag_of(&bootstrap, &group, &topic)
+            .iter()
+            .map(|l| l.2)
+            .sum::<i64>(),
+        0
+    );
+
+    // an offset is clamped to each partition's range
+    let mut at = offsets_args(&bootstrap, &group, &topic, ResetTo::Offset);
+    at.offset = Some(3);
+    offsets::run(&at).unwrap();
+    let l = lag_of(&bootstrap, &group, &topic);
+    for ((p, committed, lag), (_, e)) in l.iter().zip(&end) {
+        let want = 3.min(*e);
+        assert_eq!(
+            (*committed, *lag),
+            (Some(want), e - want),
+            "partition {p}: {l:?}"
+        );
+    }
+
+    // the timestamp between the rounds: each partition's first record of round b
+    let mut ts = offsets_args(&bootstrap, &group, &topic, ResetTo::Timestamp);
+    ts.timestamp = Some(between);
+    let mut moved = offsets::run(&ts).unwrap();
+    moved.sort();
+    assert_eq!(moved, mid);
+
+    // a dry run reports without committing
+    let mut dry = offsets_args(&bootstrap, &group, &topic, ResetTo::Earliest);
+    dry.dry_run = true;
+    assert!(offsets::run(&dry).unwrap().iter().all(|(_, o)| *o == 0));
+    let l = lag_of(&bootstrap, &group, &topic);
+    assert_eq!(
+        l.iter().map(|l| l.1.unwrap_or(-1)).collect::<Vec<_>>(),
+        mid.iter().map(|m| m.1).collect::<Vec<_>>()
+    );
+
+    offsets::run(&offsets_args(&bootstrap, &group, &topic, ResetTo::Earliest)).unwrap();
+    let lags = lag::run(&LagArgs {
+        bootstrap: bootstrap.clone(),
+        group: group.clone(),
+        topic: topic.clone(),
+    })
+    .unwrap();
+    assert_eq!(lags.iter().map(|l| l.lag).sum::<i64>(), 20);
+    let max = lags.iter().map(|l| l.lag).max().unwrap() as f64;
+    assert!((lag::skew(&lags) - max / 10.0).abs() < 1e-9);
+
+    // bad input: clear errors, nothing committed
+    let missing = offsets::run(&offsets_args(
+        &bootstrap,
+        &group,
+        "no-such-topic-xyz",
+        ResetTo::Latest,
+    ));
+    assert!(missing.is_err());
+    let no_ts = offsets::run(&offsets_args(
+        &bootstrap,
+        &group,
+        &topic,
+        ResetTo::Timestamp,
+    ));
+    assert!(no_ts.unwrap_err().to_string().contains("--timestamp"));
+}
+
+#[test]
+fn verify_reports_a_clean_and_a_broken_output() {
+    let cluster = Cluster::from_env().unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+    let input = cluster.unique_topic("verify-in");
+    let output = cluster.unique_topic("verify-out");
+    cluster.create_topic(&input, 2).unwrap();
+    cluster.create_topic(&output, 2).unwrap();
+    let events = generate(50, 1);
+    let records: Vec<Record> = events
+        .iter()
+        .map(|e| Record::new(e.key(), serde_json::to_vec(e).unwrap()))
+        .collect();
+    write_records(&bootstrap, &input, &records).unwrap();
+    let results: Vec<Record> = events
+        .iter()
+        .map(|e| {
+            let (k, v) = result_of(e);
+            Record::new(k, v)
+        })
+        .collect();
+    write_records(&bootstrap, &output, &results).unwrap();
+    let args = VerifyArgs {
+        bootstrap: bootstrap.clone(),
+        input: input.clone(),
+        output: output.clone(),
+        idle_ms: 500,
+    };
+    let clean = verify::run(&args).unwrap();
+    assert!(clean.is_exactly_once(), "{clean}");
+    // a duplicate makes it fail
+    write_records(&bootstrap, &output, &results[..1]).unwrap();
+    let broken = verify::run(&args).unwrap();
+    assert_eq!(broken.duplicates, 1, "{broken}");
+    assert!(!broken.is_exactly_once());
+}
