@@ -265,7 +265,8 @@ pub fn run(args: &DemoArgs) -> Result<DemoReport, CliError> {
     for e in &events {
         let value = serde_json::to_vec(e).map_err(|e| CliError::Usage(e.to_string()))?;
         input.push(Record::new(e.key(), value));
-        if (input.len() as u64) % (events.len() as u64 / (u64::from(args.poison) + 1)).max(1) == 0
+        if (input.len() as u64)
+            .is_multiple_of((events.len() as u64 / (u64::from(args.poison) + 1)).max(1))
             && input
                 .iter()
                 .filter(|r| r.key.starts_with(b"poison"))

@@ -126,7 +126,7 @@ impl Processor for OrderProcessor {
 
     async fn process(&mut self, input: Input<OrderEvent>) -> Result<Vec<Output>, BoxError> {
         self.seen += 1;
-        if self.pause_every > 0 && self.seen % self.pause_every == 0 {
+        if self.pause_every > 0 && self.seen.is_multiple_of(self.pause_every) {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
         let (key, value) = result_of(&input.value);
