@@ -206,6 +206,11 @@ impl WorkerProcess {
             })
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills it with SIGKILL and reaps it.
     pub fn kill(&mut self) -> std::io::Result<()> {
         self.child.kill()?;

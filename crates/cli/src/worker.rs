@@ -1,6 +1,6 @@
 //! `kafka-eos worker`: one instance of the demo's order pipeline. The demo runs several as
-//! child processes and kills them; it stops gracefully when its standard input closes or
-//! on Ctrl-C, and prints a metrics line (`METRICS {json}`) to stdout every half second.
+//! child processes and kills them; it stops gracefully when its standard input closes, on
+//! Ctrl-C or on SIGTERM, and prints a metrics line (`METRICS {json}`) to stdout every half second.
 
 use std::io::Read;
 use std::time::Duration;
@@ -116,6 +116,7 @@ pub async fn run(args: WorkerArgs) -> Result<(), CliError> {
         .consumer_override("session.timeout.ms", "10000")
         .on_error(ErrorPolicy::DeadLetter(args.dlq.clone()))
         .shutdown(token.clone())
+        .stop_on_signals(true)
         .build(
             OrderProcessor::new(args.output.clone(), args.pause_every),
             JsonCodec::<OrderEvent>::new(),
@@ -131,12 +132,6 @@ pub async fn run(args: WorkerArgs) -> Result<(), CliError> {
             t.cancel();
         });
     }
-    let ctrl_c = token.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            ctrl_c.cancel();
-        }
-    });
     let reporter = {
         let metrics = metrics.clone();
         let instance = args.instance;

@@ -136,6 +136,7 @@ pub struct Pipeline<P: Processor, C: Codec<Item = P::Input>> {
     policy: ErrorPolicy,
     max_attempts: u32,
     shutdown: CancellationToken,
+    stop_on_signals: bool,
     retry: RetryPolicy,
     operation_timeout: Duration,
     metrics: Arc<Metrics>,
@@ -194,6 +195,7 @@ pub struct PipelineBuilder {
     policy: ErrorPolicy,
     max_attempts: u32,
     shutdown: CancellationToken,
+    stop_on_signals: bool,
     retry: RetryPolicy,
     operation_timeout: Duration,
     metrics: Arc<Metrics>,
@@ -219,6 +221,7 @@ impl PipelineBuilder {
             policy: ErrorPolicy::Stop,
             max_attempts: 3,
             shutdown: CancellationToken::new(),
+            stop_on_signals: false,
             retry: RetryPolicy::default(),
             operation_timeout: kafka_eos_core::DEFAULT_OPERATION_TIMEOUT,
             metrics: Arc::new(Metrics::new()),
@@ -331,6 +334,13 @@ impl PipelineBuilder {
         self
     }
 
+    /// Also shut down gracefully on SIGINT (Ctrl-C) and, on Unix, SIGTERM (as sent by
+    /// `kill`, systemd or Kubernetes): the signal cancels the shutdown token.
+    pub fn stop_on_signals(mut self, enabled: bool) -> Self {
+        self.stop_on_signals = enabled;
+        self
+    }
+
     /// Backoff for retriable Kafka errors.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
@@ -368,12 +378,39 @@ impl PipelineBuilder {
             policy: self.policy,
             max_attempts: self.max_attempts,
             shutdown: self.shutdown,
+            stop_on_signals: self.stop_on_signals,
             retry: self.retry,
             operation_timeout: self.operation_timeout,
             metrics: self.metrics,
             attempts: HashMap::new(),
         })
     }
+}
+
+/// Cancels `token` on SIGINT or (Unix) SIGTERM.
+async fn cancel_on_signal(token: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("signal received: finishing the current batch and stopping");
+    token.cancel();
 }
 
 /// A failed send of the at-least-once producer, with its record handed back.
@@ -463,6 +500,17 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
     /// unrecoverable error (fenced, a record under [`ErrorPolicy::Stop`], a retry
     /// budget spent while rebuilding).
     pub async fn run(mut self) -> Result<()> {
+        let signals = self
+            .stop_on_signals
+            .then(|| tokio::spawn(cancel_on_signal(self.shutdown.clone())));
+        let result = self.run_until_stopped().await;
+        if let Some(task) = signals {
+            task.abort();
+        }
+        result
+    }
+
+    async fn run_until_stopped(&mut self) -> Result<()> {
         let context = EosConsumerContext::default();
         let consumer: Arc<StreamConsumer<EosConsumerContext>> = Arc::new(
             self.config
