@@ -316,3 +316,77 @@ pub fn runtime() -> tokio::runtime::Runtime {
 fn panic_runtime(e: &std::io::Error) -> ! {
     panic!("cannot build a Tokio runtime: {e}")
 }
+
+/// A prepared worker-process run: topics created, the order input written, a
+/// read_committed reader collecting the output, and a spec for the `eos-worker` processes
+/// (200-record transactions, simulated work every 5 records).
+#[derive(Debug)]
+pub struct WorkerRun {
+    /// Replay with `EOS_TEST_SEED`.
+    pub seed: u64,
+    /// The cluster (embedded unless `KAFKA_BOOTSTRAP_SERVERS` is set).
+    pub cluster: Cluster,
+    /// Topics and group.
+    pub names: Names,
+    /// f(input), each key's results in input order.
+    pub expected: Vec<Record>,
+    /// The output read so far.
+    pub progress: Collector,
+    /// How to start workers.
+    pub spec: WorkerSpec,
+}
+
+impl WorkerRun {
+    /// Prepares a run of `orders` orders over `partitions` partitions; `exe` is
+    /// `env!("CARGO_BIN_EXE_eos-worker")`.
+    pub fn prepare(exe: &str, prefix: &str, partitions: i32, orders: u64) -> Self {
+        let seed = seed();
+        eprintln!("seed {seed} (replay with EOS_TEST_SEED={seed})");
+        let cluster = Cluster::from_env().unwrap_or_else(|e| fail(&e));
+        let bootstrap = cluster.bootstrap_servers();
+        let names = Names::create(&cluster, prefix, partitions).unwrap_or_else(|e| fail(&e));
+        let (_, input, expected) = order_records(orders, seed);
+        kafka_eos_testkit::write_records(&bootstrap, &names.input, &input)
+            .unwrap_or_else(|e| fail(&e));
+        let progress = Collector::start(&bootstrap, &[&names.output]).unwrap_or_else(|e| fail(&e));
+        let mut spec = WorkerSpec::new(exe, bootstrap, names.clone()).unwrap_or_else(|e| fail(&e));
+        spec.commit_records = 200;
+        spec.pause_every = 5;
+        Self {
+            seed,
+            cluster,
+            names,
+            expected,
+            progress,
+            spec,
+        }
+    }
+
+    /// Results read so far.
+    pub fn output_count(&self) -> usize {
+        self.progress.count_of(&self.names.output)
+    }
+
+    /// Waits until `done(results read)` holds, or the output stalls for `stall`.
+    pub fn wait_for(&self, done: impl FnMut(usize) -> bool, stall: Duration) -> bool {
+        wait_until(|| self.output_count(), done, stall)
+    }
+
+    /// Stops the reader and checks the output with a fresh read_committed reader.
+    pub fn verify(self) -> (kafka_eos_testkit::ExactlyOnceReport, Cluster) {
+        drop(self.progress.stop(&self.names.output, &self.names.dlq));
+        let report = kafka_eos_testkit::verify_topic(
+            &self.cluster.bootstrap_servers(),
+            &self.names.output,
+            &self.expected,
+        )
+        .unwrap_or_else(|e| fail(&e));
+        (report, self.cluster)
+    }
+}
+
+#[cold]
+#[allow(clippy::panic)]
+fn fail(e: &dyn std::fmt::Display) -> ! {
+    panic!("test set-up failed: {e}")
+}

@@ -4,17 +4,13 @@
 
 use std::time::{Duration, Instant};
 
-use kafka_eos_integration_tests::{
-    order_records, seed, wait_until, Collector, Names, WorkerProcess, WorkerSpec,
-};
-use kafka_eos_testkit::{verify_topic, write_records, Cluster};
+use kafka_eos_integration_tests::{wait_until, WorkerProcess, WorkerRun};
 use rand::{Rng, SeedableRng};
 
 const ORDERS: u64 = 14_000;
 const PARTITIONS: i32 = 8;
 const WORKERS: u32 = 2;
 const KILLS: usize = 6;
-const PAUSE_EVERY: u64 = 5;
 
 fn logs(workers: &[WorkerProcess]) -> String {
     workers
@@ -26,29 +22,18 @@ fn logs(workers: &[WorkerProcess]) -> String {
 
 #[test]
 fn sigkilled_workers_restart_and_the_output_stays_exactly_once() {
-    let seed = seed();
-    eprintln!("seed {seed} (replay with EOS_TEST_SEED={seed})");
-    let cluster = Cluster::from_env().unwrap();
-    let bootstrap = cluster.bootstrap_servers();
-    let names = Names::create(&cluster, "crash", PARTITIONS).unwrap();
-
-    let (_, input, expected) = order_records(ORDERS, seed);
-    assert!(input.len() >= 50_000, "only {} input records", input.len());
-    write_records(&bootstrap, &names.input, &input).unwrap();
-
-    let progress = Collector::start(&bootstrap, &[&names.output]).unwrap();
-    let spec = WorkerSpec::new(
+    let run = WorkerRun::prepare(
         env!("CARGO_BIN_EXE_eos-worker"),
-        bootstrap.clone(),
-        names.clone(),
-    )
-    .unwrap();
-    let mut spec = spec;
-    // Simulated per-record work and smallish transactions: a consuming worker is inside a
-    // transaction almost all the time, so kills land mid-transaction (the open
-    // transaction is aborted when the next life fences it).
-    spec.commit_records = 200;
-    spec.pause_every = PAUSE_EVERY;
+        "crash",
+        PARTITIONS,
+        ORDERS,
+    );
+    let (seed, total) = (run.seed, run.expected.len());
+    assert!(total >= 50_000, "only {total} input records");
+    // Simulated per-record work and smallish transactions (the run's defaults): a
+    // consuming worker is inside a transaction almost all the time, so kills land
+    // mid-transaction (the open transaction is aborted when the next life fences it).
+    let spec = &run.spec;
     let mut workers: Vec<WorkerProcess> = (0..WORKERS).map(|i| spec.spawn(i, 0).unwrap()).collect();
 
     // Kill at random points of the progress, so every kill lands while work remains; the
@@ -56,26 +41,24 @@ fn sigkilled_workers_restart_and_the_output_stays_exactly_once() {
     // joining the group, or of one whose partitions are drained, would test little).
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut thresholds: Vec<usize> = (0..KILLS)
-        .map(|_| (rng.gen_range(0.05..0.75) * expected.len() as f64) as usize)
+        .map(|_| (rng.gen_range(0.05..0.75) * total as f64) as usize)
         .collect();
     thresholds.sort_unstable();
     let started = Instant::now();
     let mut kills = 0;
     for threshold in &thresholds {
-        let reached = wait_until(
-            || progress.count_of(&names.output),
+        let reached = run.wait_for(
             |n| n >= *threshold && workers.iter().any(WorkerProcess::is_consuming),
             Duration::from_secs(30),
         );
-        let done = progress.count_of(&names.output);
+        let done = run.output_count();
         assert!(
             reached,
-            "no progress for 30 s at {done} of {} results (waiting for {threshold}, {kills} kills so far)\n{}",
-            expected.len(),
+            "no progress for 30 s at {done} of {total} results (waiting for {threshold}, {kills} kills so far)\n{}",
             logs(&workers)
         );
         assert!(
-            done < expected.len(),
+            done < total,
             "all {done} results were written before kill {} could land; the run is too fast for its kill schedule",
             kills + 1
         );
@@ -99,17 +82,11 @@ fn sigkilled_workers_restart_and_the_output_stays_exactly_once() {
     }
     assert!(kills >= 5, "only {kills} kills");
 
-    let finished = wait_until(
-        || progress.count_of(&names.output),
-        |n| n >= expected.len(),
-        Duration::from_secs(30),
-    );
-    let read_live = progress.count_of(&names.output);
-    drop(progress.stop(&names.output, &names.dlq));
+    let finished = run.wait_for(|n| n >= total, Duration::from_secs(30));
     assert!(
         finished,
-        "stalled at {read_live} of {} results\n{}",
-        expected.len(),
+        "stalled at {} of {total} results\n{}",
+        run.output_count(),
         logs(&workers)
     );
     eprintln!("all results after {:?}", started.elapsed());
@@ -125,7 +102,7 @@ fn sigkilled_workers_restart_and_the_output_stays_exactly_once() {
         );
     }
 
-    let report = verify_topic(&bootstrap, &names.output, &expected).unwrap();
+    let (report, cluster) = run.verify();
     assert!(report.is_exactly_once(), "{report} (seed {seed})");
 
     if let Some(broker) = cluster.embedded_broker() {
@@ -144,33 +121,15 @@ fn sigkilled_workers_restart_and_the_output_stays_exactly_once() {
 /// appears, each key's first results come in order, but replays may duplicate results.
 #[test]
 fn at_least_once_loses_nothing_when_workers_are_killed() {
-    let seed = seed();
-    eprintln!("seed {seed} (replay with EOS_TEST_SEED={seed})");
-    let cluster = Cluster::from_env().unwrap();
-    let bootstrap = cluster.bootstrap_servers();
-    let names = Names::create(&cluster, "alo-crash", 4).unwrap();
-    let (_, input, expected) = order_records(4_000, seed);
-    write_records(&bootstrap, &names.input, &input).unwrap();
-
-    let progress = Collector::start(&bootstrap, &[&names.output]).unwrap();
-    let mut spec = WorkerSpec::new(
-        env!("CARGO_BIN_EXE_eos-worker"),
-        bootstrap.clone(),
-        names.clone(),
-    )
-    .unwrap();
-    spec.commit_records = 200;
-    spec.pause_every = PAUSE_EVERY;
-    spec.at_least_once = true;
+    let mut run = WorkerRun::prepare(env!("CARGO_BIN_EXE_eos-worker"), "alo-crash", 4, 4_000);
+    run.spec.at_least_once = true;
+    let (seed, total) = (run.seed, run.expected.len());
+    let spec = &run.spec;
     let mut worker = spec.spawn(0, 0).unwrap();
     for (life, fraction) in [(1, 0.2), (2, 0.5)] {
-        let threshold = (expected.len() as f64 * fraction) as usize;
+        let threshold = (total as f64 * fraction) as usize;
         assert!(
-            wait_until(
-                || progress.count_of(&names.output),
-                |n| n >= threshold,
-                Duration::from_secs(30)
-            ),
+            run.wait_for(|n| n >= threshold, Duration::from_secs(30)),
             "no progress\n{}",
             worker.log_tail(3000)
         );
@@ -181,9 +140,9 @@ fn at_least_once_loses_nothing_when_workers_are_killed() {
     // and committed the whole input instead.
     let lag = || {
         kafka_eos_cli::lag::run(&kafka_eos_cli::lag::LagArgs {
-            bootstrap: bootstrap.clone(),
-            group: names.group.clone(),
-            topic: names.input.clone(),
+            bootstrap: run.cluster.bootstrap_servers(),
+            group: run.names.group.clone(),
+            topic: run.names.input.clone(),
         })
         .map_or(usize::MAX, |l| {
             l.iter().map(|p| p.lag.max(0) as usize).sum()
@@ -195,11 +154,10 @@ fn at_least_once_loses_nothing_when_workers_are_killed() {
         lag(),
         worker.log_tail(3000)
     );
-    drop(progress.stop(&names.output, &names.dlq));
     let status = worker.stop(Duration::from_secs(30));
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
 
-    let report = verify_topic(&bootstrap, &names.output, &expected).unwrap();
+    let (report, _) = run.verify();
     assert_eq!(
         (report.missing, report.unexpected, report.order_violations),
         (0, 0, 0),

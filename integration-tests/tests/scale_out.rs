@@ -4,55 +4,30 @@
 
 use std::time::Duration;
 
-use kafka_eos_integration_tests::{order_records, seed, wait_until, Collector, Names, WorkerSpec};
-use kafka_eos_testkit::{verify_topic, write_records, Cluster};
+use kafka_eos_integration_tests::WorkerRun;
 
 #[test]
 fn a_second_instance_joins_mid_run_and_the_output_stays_exactly_once() {
-    let seed = seed();
-    let cluster = Cluster::from_env().unwrap();
-    let bootstrap = cluster.bootstrap_servers();
-    let names = Names::create(&cluster, "scale", 8).unwrap();
-    let (_, input, expected) = order_records(6_000, seed);
-    write_records(&bootstrap, &names.input, &input).unwrap();
-
-    let progress = Collector::start(&bootstrap, &[&names.output]).unwrap();
-    let mut spec = WorkerSpec::new(
-        env!("CARGO_BIN_EXE_eos-worker"),
-        bootstrap.clone(),
-        names.clone(),
-    )
-    .unwrap();
-    spec.commit_records = 200;
-    spec.pause_every = 5;
-    let mut first = spec.spawn(0, 0).unwrap();
+    let run = WorkerRun::prepare(env!("CARGO_BIN_EXE_eos-worker"), "scale", 8, 6_000);
+    let total = run.expected.len();
+    let mut first = run.spec.spawn(0, 0).unwrap();
     assert!(
-        wait_until(
-            || progress.count_of(&names.output),
-            |n| n >= expected.len() / 5 && first.is_consuming(),
+        run.wait_for(
+            |n| n >= total / 5 && first.is_consuming(),
             Duration::from_secs(30)
         ),
         "the first worker made no progress\n{}",
         first.log_tail(3000)
     );
-    let before_join = progress.count_of(&names.output);
-    assert!(
-        before_join < expected.len(),
-        "no work left for the second worker"
-    );
+    let before_join = run.output_count();
+    assert!(before_join < total, "no work left for the second worker");
 
-    let mut second = spec.spawn(1, 0).unwrap();
-    let finished = wait_until(
-        || progress.count_of(&names.output),
-        |n| n >= expected.len(),
-        Duration::from_secs(30),
-    );
-    let live = progress.count_of(&names.output);
-    drop(progress.stop(&names.output, &names.dlq));
+    let mut second = run.spec.spawn(1, 0).unwrap();
+    let finished = run.wait_for(|n| n >= total, Duration::from_secs(30));
     assert!(
         finished,
-        "stalled at {live} of {}\n{}\n{}",
-        expected.len(),
+        "stalled at {} of {total}\n{}\n{}",
+        run.output_count(),
         first.log_tail(3000),
         second.log_tail(3000)
     );
@@ -69,6 +44,7 @@ fn a_second_instance_joins_mid_run_and_the_output_stays_exactly_once() {
         "first {m1:?}, {before_join} results before the join"
     );
 
-    let report = verify_topic(&bootstrap, &names.output, &expected).unwrap();
+    let seed = run.seed;
+    let (report, _) = run.verify();
     assert!(report.is_exactly_once(), "{report} (seed {seed})");
 }

@@ -288,20 +288,28 @@ impl Api for AlterConfigsRequest {
     }
 }
 
+/// The per-resource answer of both alter APIs (two generated types with the same fields).
+macro_rules! resource_response {
+    ($ty:ty, $resource_type:expr, $name:expr, $outcome:expr) => {{
+        let r = <$ty>::default()
+            .with_resource_type($resource_type)
+            .with_resource_name($name.clone());
+        let outcome: Result<(), (i16, Option<String>)> = $outcome;
+        match outcome {
+            Ok(()) => r,
+            Err((code, msg)) => r
+                .with_error_code(code)
+                .with_error_message(msg.map(|m| sb(&m))),
+        }
+    }};
+}
+
 fn alter_result(
     resource_type: i8,
     name: &StrBytes,
     outcome: Result<(), (i16, Option<String>)>,
 ) -> AlterConfigsResourceResponse {
-    let r = AlterConfigsResourceResponse::default()
-        .with_resource_type(resource_type)
-        .with_resource_name(name.clone());
-    match outcome {
-        Ok(()) => r,
-        Err((code, msg)) => r
-            .with_error_code(code)
-            .with_error_message(msg.map(|m| sb(&m))),
-    }
+    resource_response!(AlterConfigsResourceResponse, resource_type, name, outcome)
 }
 
 /// The checks common to both alter APIs: a topic that exists, not a broker.
@@ -381,15 +389,12 @@ fn incremental_result(
     name: &StrBytes,
     outcome: Result<(), (i16, Option<String>)>,
 ) -> incremental_alter_configs_response::AlterConfigsResourceResponse {
-    let r = incremental_alter_configs_response::AlterConfigsResourceResponse::default()
-        .with_resource_type(resource_type)
-        .with_resource_name(name.clone());
-    match outcome {
-        Ok(()) => r,
-        Err((code, msg)) => r
-            .with_error_code(code)
-            .with_error_message(msg.map(|m| sb(&m))),
-    }
+    resource_response!(
+        incremental_alter_configs_response::AlterConfigsResourceResponse,
+        resource_type,
+        name,
+        outcome
+    )
 }
 
 /// One incremental edit of a list or scalar config.
