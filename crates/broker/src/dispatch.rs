@@ -53,6 +53,10 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::DeleteRecords, 0, 2),
     (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::OffsetDelete, 0, 0),
+    (ApiKey::ListTransactions, 0, 1),
+    (ApiKey::DescribeTransactions, 0, 0),
+    (ApiKey::DescribeProducers, 0, 0),
 ];
 
 /// The advertised version range of `key`.
@@ -341,6 +345,32 @@ pub(crate) async fn handle(state: &State, mut frame: Bytes, client_host: &str) -
         ApiKey::DescribeCluster => {
             route!(state, key, v, cid, frame, DescribeClusterRequest, |r| {
                 handlers::admin::describe_cluster(state, r, v)
+            })
+        }
+        ApiKey::OffsetDelete => {
+            route!(state, key, v, cid, frame, OffsetDeleteRequest, |r| state
+                .groups
+                .offset_delete(r, v))
+        }
+        ApiKey::ListTransactions => {
+            route!(state, key, v, cid, frame, ListTransactionsRequest, |r| {
+                handlers::txn::list_transactions(state, r, v)
+            })
+        }
+        ApiKey::DescribeTransactions => {
+            route!(
+                state,
+                key,
+                v,
+                cid,
+                frame,
+                DescribeTransactionsRequest,
+                |r| handlers::txn::describe_transactions(state, r, v)
+            )
+        }
+        ApiKey::DescribeProducers => {
+            route!(state, key, v, cid, frame, DescribeProducersRequest, |r| {
+                handlers::txn::describe_producers(state, r, v)
             })
         }
         _ => Outcome::Close(format!("unsupported API {key:?}")),

@@ -314,6 +314,23 @@ impl PartitionLog {
         Some(self.log_start_offset)
     }
 
+    /// DescribeProducers: each producer's id, epoch, last sequence and the first offset of
+    /// its open transaction here (-1 if none).
+    pub fn active_producers(&self) -> Vec<(i64, i16, i32, i64)> {
+        self.producers
+            .describe()
+            .into_iter()
+            .map(|(pid, epoch, seq)| {
+                (
+                    pid,
+                    epoch,
+                    seq,
+                    self.open_txns.get(&pid).copied().unwrap_or(-1),
+                )
+            })
+            .collect()
+    }
+
     /// Producer ids with an open transaction in this partition.
     pub fn has_open_txn(&self, producer_id: i64) -> bool {
         self.open_txns.contains_key(&producer_id)

@@ -111,6 +111,17 @@ impl ProducerStates {
         }
     }
 
+    /// Every producer that wrote here: id, epoch and last sequence (-1 after markers only).
+    pub fn describe(&self) -> Vec<(i64, i16, i32)> {
+        let mut out: Vec<_> = self
+            .entries
+            .iter()
+            .map(|(pid, e)| (*pid, e.epoch, e.batches.back().map_or(-1, |b| b.last_seq)))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
     /// The current epoch of `producer_id` in this partition, if it wrote here.
     pub fn epoch(&self, producer_id: i64) -> Option<i16> {
         self.entries.get(&producer_id).map(|e| e.epoch)

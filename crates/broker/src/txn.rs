@@ -35,6 +35,18 @@ pub(crate) enum TxnState {
     CompleteAbort,
 }
 
+impl TxnState {
+    /// Kafka's name of the state (ListTransactions / DescribeTransactions).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TxnState::Empty => "Empty",
+            TxnState::Ongoing => "Ongoing",
+            TxnState::CompleteCommit => "CompleteCommit",
+            TxnState::CompleteAbort => "CompleteAbort",
+        }
+    }
+}
+
 /// One transactional id's metadata.
 #[derive(Debug, Clone)]
 pub(crate) struct TxnMetadata {
@@ -47,6 +59,8 @@ pub(crate) struct TxnMetadata {
     pub partitions: BTreeSet<(String, i32)>,
     pub groups: BTreeSet<String>,
     pub started: Instant,
+    /// `started` on the wall clock (ms since the epoch), for DescribeTransactions.
+    pub started_ms: i64,
 }
 
 /// What a transactional-id listing shows (for tests and the CLI).
@@ -149,6 +163,7 @@ impl TxnCoordinator {
                     partitions: BTreeSet::new(),
                     groups: BTreeSet::new(),
                     started: Instant::now(),
+                    started_ms: -1,
                 },
             );
             return Ok((pid, 0));
@@ -209,6 +224,7 @@ impl TxnCoordinator {
         if meta.state != TxnState::Ongoing {
             meta.state = TxnState::Ongoing;
             meta.started = Instant::now();
+            meta.started_ms = now_ms();
             meta.partitions.clear();
             meta.groups.clear();
         }
@@ -386,6 +402,16 @@ impl TxnCoordinator {
             .collect();
         out.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
         out
+    }
+
+    /// The metadata of one transactional id.
+    pub fn get(&self, tid: &str) -> Option<&TxnMetadata> {
+        self.txns.get(tid)
+    }
+
+    /// Every transactional id with its metadata.
+    pub fn all(&self) -> impl Iterator<Item = (&String, &TxnMetadata)> {
+        self.txns.iter()
     }
 
     /// Forgets partitions of a deleted topic.

@@ -536,3 +536,79 @@ fn fetch(
         })
         .collect()
 }
+
+/// The topics the members of a consumer-protocol group subscribe to (from their
+/// `ConsumerProtocolSubscription` metadata; unreadable metadata subscribes to nothing).
+fn subscribed_topics(group: &Group) -> std::collections::HashSet<String> {
+    use kafka_protocol::messages::ConsumerProtocolSubscription;
+    use kafka_protocol::protocol::Decodable;
+    let mut topics = std::collections::HashSet::new();
+    for member in group.members.values() {
+        for (_, metadata) in &member.protocols {
+            let mut buf = metadata.clone();
+            if buf.len() < 2 {
+                continue;
+            }
+            let version = i16::from_be_bytes([buf[0], buf[1]]).clamp(0, 3);
+            let _ = bytes::Buf::get_i16(&mut buf);
+            if let Ok(sub) = ConsumerProtocolSubscription::decode(&mut buf, version) {
+                topics.extend(sub.topics.iter().map(|t| t.to_string()));
+            }
+        }
+    }
+    topics
+}
+
+impl GroupCoordinator {
+    /// OffsetDelete (v0): removes committed offsets of an empty group, or of topics an
+    /// active consumer group is not subscribed to (GROUP_SUBSCRIBED_TO_TOPIC otherwise).
+    pub(crate) fn offset_delete(
+        &self,
+        req: kafka_protocol::messages::OffsetDeleteRequest,
+        _version: i16,
+    ) -> kafka_protocol::messages::OffsetDeleteResponse {
+        use kafka_protocol::messages::offset_delete_response::{
+            OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+        };
+        use kafka_protocol::messages::OffsetDeleteResponse;
+        let mut inner = self.lock();
+        let Some(group) = inner.groups.get_mut(req.group_id.as_str()) else {
+            return OffsetDeleteResponse::default()
+                .with_error_code(ResponseError::GroupIdNotFound.code());
+        };
+        let active = group.state != GroupState::Empty;
+        if active && group.protocol_type.as_deref() != Some("consumer") {
+            return OffsetDeleteResponse::default()
+                .with_error_code(ResponseError::NonEmptyGroup.code());
+        }
+        let subscribed = if active {
+            subscribed_topics(group)
+        } else {
+            Default::default()
+        };
+        let topics = req
+            .topics
+            .iter()
+            .map(|t| {
+                let name = t.name.to_string();
+                let partitions = t
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        let r = OffsetDeleteResponsePartition::default()
+                            .with_partition_index(p.partition_index);
+                        if subscribed.contains(&name) {
+                            return r.with_error_code(ResponseError::GroupSubscribedToTopic.code());
+                        }
+                        group.offsets.remove(&(name.clone(), p.partition_index));
+                        r
+                    })
+                    .collect();
+                OffsetDeleteResponseTopic::default()
+                    .with_name(t.name.clone())
+                    .with_partitions(partitions)
+            })
+            .collect();
+        OffsetDeleteResponse::default().with_topics(topics)
+    }
+}

@@ -167,3 +167,10 @@ pub(crate) fn offset_commit(
     let exists = |t: &str, p: i32| topics.exists(t, p);
     state.groups.offset_commit(req, version, &exists)
 }
+
+impl Api for OffsetDeleteRequest {
+    type Response = OffsetDeleteResponse;
+    fn fail(&self, _version: i16, code: i16) -> OffsetDeleteResponse {
+        OffsetDeleteResponse::default().with_error_code(code)
+    }
+}

@@ -11,7 +11,7 @@ use kafka_protocol::ResponseError;
 
 use super::Api;
 use crate::state::State;
-use crate::txn::TxnError;
+use crate::txn::{TxnError, TxnState};
 
 /// Maps a coordinator refusal to the code a client of `version` understands: requests
 /// older than KIP-588 (`fenced_since`) get INVALID_PRODUCER_EPOCH instead of PRODUCER_FENCED.
@@ -255,4 +255,193 @@ pub(crate) fn txn_offset_commit(
     let topics = state.topics();
     let exists = |t: &str, p: i32| topics.exists(t, p);
     state.groups.txn_offset_commit(req, version, &exists)
+}
+
+impl Api for ListTransactionsRequest {
+    type Response = ListTransactionsResponse;
+    fn fail(&self, _version: i16, code: i16) -> ListTransactionsResponse {
+        ListTransactionsResponse::default().with_error_code(code)
+    }
+}
+
+/// ListTransactions (v0-1): state, producer id and (v1) duration filters.
+pub(crate) fn list_transactions(
+    state: &State,
+    req: ListTransactionsRequest,
+    _version: i16,
+) -> ListTransactionsResponse {
+    use kafka_protocol::messages::list_transactions_response::TransactionState;
+    const KNOWN: &[&str] = &[
+        "Empty",
+        "Ongoing",
+        "PrepareCommit",
+        "PrepareAbort",
+        "CompleteCommit",
+        "CompleteAbort",
+        "Dead",
+        "PrepareEpochFence",
+    ];
+    let unknown: Vec<_> = req
+        .state_filters
+        .iter()
+        .filter(|f| !KNOWN.contains(&f.as_str()))
+        .cloned()
+        .collect();
+    let now = super::now_ms();
+    let txns = state.txns();
+    let mut states: Vec<TransactionState> = txns
+        .all()
+        .filter(|(_, m)| {
+            req.state_filters.is_empty()
+                || req
+                    .state_filters
+                    .iter()
+                    .any(|f| f.as_str() == m.state.as_str())
+        })
+        .filter(|(_, m)| {
+            req.producer_id_filters.is_empty()
+                || req.producer_id_filters.iter().any(|p| p.0 == m.producer_id)
+        })
+        .filter(|(_, m)| {
+            req.duration_filter < 0
+                || (m.state == TxnState::Ongoing
+                    && m.started_ms >= 0
+                    && now - m.started_ms > req.duration_filter)
+        })
+        .map(|(tid, m)| {
+            TransactionState::default()
+                .with_transactional_id(TransactionalId(super::sb(tid)))
+                .with_producer_id(ProducerId(m.producer_id))
+                .with_transaction_state(super::sb(m.state.as_str()))
+        })
+        .collect();
+    states.sort_by(|a, b| a.transactional_id.0.cmp(&b.transactional_id.0));
+    ListTransactionsResponse::default()
+        .with_unknown_state_filters(unknown)
+        .with_transaction_states(states)
+}
+
+impl Api for DescribeTransactionsRequest {
+    type Response = DescribeTransactionsResponse;
+    fn fail(&self, _version: i16, code: i16) -> DescribeTransactionsResponse {
+        use kafka_protocol::messages::describe_transactions_response::TransactionState;
+        DescribeTransactionsResponse::default().with_transaction_states(
+            self.transactional_ids
+                .iter()
+                .map(|t| {
+                    TransactionState::default()
+                        .with_transactional_id(t.clone())
+                        .with_error_code(code)
+                })
+                .collect(),
+        )
+    }
+}
+
+/// DescribeTransactions (v0): state, timeout, start time, producer, partitions.
+pub(crate) fn describe_transactions(
+    state: &State,
+    req: DescribeTransactionsRequest,
+    _version: i16,
+) -> DescribeTransactionsResponse {
+    use kafka_protocol::messages::describe_transactions_response::{TopicData, TransactionState};
+    let txns = state.txns();
+    let states = req
+        .transactional_ids
+        .iter()
+        .map(|tid| {
+            let r = TransactionState::default().with_transactional_id(tid.clone());
+            let Some(m) = txns.get(&tid.0) else {
+                return r.with_error_code(ResponseError::TransactionalIdNotFound.code());
+            };
+            let mut topics: Vec<TopicData> = Vec::new();
+            for (topic, partition) in &m.partitions {
+                match topics.iter_mut().find(|t| t.topic.0.as_str() == topic) {
+                    Some(t) => t.partitions.push(*partition),
+                    None => topics.push(
+                        TopicData::default()
+                            .with_topic(TopicName(super::sb(topic)))
+                            .with_partitions(vec![*partition]),
+                    ),
+                }
+            }
+            r.with_transaction_state(super::sb(m.state.as_str()))
+                .with_transaction_timeout_ms(
+                    i32::try_from(m.timeout.as_millis()).unwrap_or(i32::MAX),
+                )
+                .with_transaction_start_time_ms(if m.state == TxnState::Ongoing {
+                    m.started_ms
+                } else {
+                    -1
+                })
+                .with_producer_id(ProducerId(m.producer_id))
+                .with_producer_epoch(m.epoch)
+                .with_topics(topics)
+        })
+        .collect();
+    DescribeTransactionsResponse::default().with_transaction_states(states)
+}
+
+impl Api for DescribeProducersRequest {
+    type Response = DescribeProducersResponse;
+    fn fail(&self, _version: i16, code: i16) -> DescribeProducersResponse {
+        describe_producers_with(self, |_, _| Err(code))
+    }
+}
+
+fn describe_producers_with(
+    req: &DescribeProducersRequest,
+    mut producers: impl FnMut(&str, i32) -> Result<Vec<(i64, i16, i32, i64)>, i16>,
+) -> DescribeProducersResponse {
+    use kafka_protocol::messages::describe_producers_response::{
+        PartitionResponse, ProducerState, TopicResponse,
+    };
+    DescribeProducersResponse::default().with_topics(
+        req.topics
+            .iter()
+            .map(|t| {
+                TopicResponse::default()
+                    .with_name(t.name.clone())
+                    .with_partitions(
+                        t.partition_indexes
+                            .iter()
+                            .map(|p| {
+                                let r = PartitionResponse::default().with_partition_index(*p);
+                                match producers(&t.name, *p) {
+                                    Err(code) => r.with_error_code(code),
+                                    Ok(list) => r.with_active_producers(
+                                        list.into_iter()
+                                            .map(|(pid, epoch, seq, txn_start)| {
+                                                ProducerState::default()
+                                                    .with_producer_id(ProducerId(pid))
+                                                    .with_producer_epoch(i32::from(epoch))
+                                                    .with_last_sequence(seq)
+                                                    .with_last_timestamp(-1)
+                                                    .with_coordinator_epoch(-1)
+                                                    .with_current_txn_start_offset(txn_start)
+                                            })
+                                            .collect(),
+                                    ),
+                                }
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
+}
+
+/// DescribeProducers (v0): the idempotent/transactional producers of each partition.
+pub(crate) fn describe_producers(
+    state: &State,
+    req: DescribeProducersRequest,
+    _version: i16,
+) -> DescribeProducersResponse {
+    let topics = state.topics();
+    describe_producers_with(&req, |topic, p| {
+        topics
+            .partition(topic, p)
+            .map(|log| log.active_producers())
+            .ok_or(ResponseError::UnknownTopicOrPartition.code())
+    })
 }
