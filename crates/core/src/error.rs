@@ -240,6 +240,10 @@ pub fn classify(op: Operation, err: &KafkaError) -> ErrorKind {
         return ErrorKind::Fatal;
     }
     match code {
+        // A send refused because the transaction is in an error state (for instance an
+        // abortable error, or a fencing librdkafka has not reported yet): aborting reveals
+        // which, and is the right first step either way.
+        Some(C::State) if op == Operation::Send => ErrorKind::Abortable,
         Some(
             C::TransactionalIdAuthorizationFailed
             | C::TopicAuthorizationFailed
@@ -405,6 +409,19 @@ mod tests {
                 Operation::InitTransactions,
                 KafkaError::Global(C::IllegalGeneration)
             ),
+            ErrorKind::Fatal
+        );
+    }
+
+    #[test]
+    fn a_send_refused_by_the_transaction_state_is_abortable_elsewhere_fatal() {
+        use RDKafkaErrorCode as C;
+        assert_eq!(
+            kind(Operation::Send, KafkaError::MessageProduction(C::State)),
+            ErrorKind::Abortable
+        );
+        assert_eq!(
+            kind(Operation::CommitTransaction, KafkaError::Global(C::State)),
             ErrorKind::Fatal
         );
     }

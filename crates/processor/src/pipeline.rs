@@ -658,7 +658,12 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         tracing::warn!(error = %error, kind = ?error.kind(), "batch failed");
         match error.kind() {
             ErrorKind::Fenced => Step::Fail(Error::Core(error)),
-            ErrorKind::Fatal => self.rebuild(sink, error).await,
+            // Abort first: if the fatal error was a fencing, the abort says so, and a
+            // rebuilt producer would fence the newer instance that owns the id now.
+            ErrorKind::Fatal => match sink.abort().await {
+                Err(e) if e.is_fenced() => Step::Fail(Error::Core(e)),
+                _ => self.rebuild(sink, error).await,
+            },
             _ => match sink.abort().await {
                 Ok(()) => Step::Rewind,
                 Err(e) if e.is_fenced() => Step::Fail(Error::Core(e)),
