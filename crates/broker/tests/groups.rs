@@ -197,3 +197,61 @@ async fn group_splits_partitions_hands_over_and_resumes_from_commits() {
     drop(c3);
     broker.shutdown().await;
 }
+
+/// The assignor is the clients' choice (the broker picks the protocol all members
+/// support): with range, roundrobin and cooperative-sticky, two members split the
+/// partitions between them, disjoint and complete.
+#[test]
+fn every_client_assignor_splits_the_partitions() {
+    use rdkafka::consumer::BaseConsumer;
+    let broker = kafka_eos_broker::BackgroundBroker::start(BrokerConfig::default()).unwrap();
+    for (i, strategy) in ["range", "roundrobin", "cooperative-sticky"]
+        .iter()
+        .enumerate()
+    {
+        let topic = format!("assign-{i}");
+        broker.create_topic(&topic, PARTITIONS).unwrap();
+        let make = || -> BaseConsumer {
+            ClientConfig::new()
+                .set("bootstrap.servers", broker.bootstrap_servers())
+                .set("broker.address.family", "v4")
+                .set("group.id", format!("assign-group-{i}"))
+                .set("partition.assignment.strategy", *strategy)
+                .set("session.timeout.ms", "6000")
+                .set("heartbeat.interval.ms", "200")
+                .create()
+                .unwrap()
+        };
+        let (a, b) = (make(), make());
+        a.subscribe(&[&topic]).unwrap();
+        b.subscribe(&[&topic]).unwrap();
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let _ = a.poll(Duration::from_millis(50));
+            let _ = b.poll(Duration::from_millis(50));
+            let pa: BTreeSet<i32> = a
+                .assignment()
+                .unwrap()
+                .elements()
+                .iter()
+                .map(|e| e.partition())
+                .collect();
+            let pb: BTreeSet<i32> = b
+                .assignment()
+                .unwrap()
+                .elements()
+                .iter()
+                .map(|e| e.partition())
+                .collect();
+            let union: BTreeSet<i32> = pa.union(&pb).copied().collect();
+            if !pa.is_empty()
+                && !pb.is_empty()
+                && pa.is_disjoint(&pb)
+                && union.len() == PARTITIONS as usize
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{strategy}: a={pa:?} b={pb:?}");
+        }
+    }
+}
