@@ -1,15 +1,11 @@
 //! `kafka-eos lag`: a group's lag per partition (committed offset vs. the last stable
 //! offset a read_committed pipeline can reach) and the skew across partitions.
 
-use std::time::Duration;
-
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::TopicPartitionList;
 
 use crate::error::CliError;
-
-const TIMEOUT: Duration = Duration::from_secs(30);
+use crate::group_client::{group_client, topic_partitions, TIMEOUT};
 
 /// Arguments of `lag`.
 #[derive(Debug, Clone, clap::Args)]
@@ -40,21 +36,10 @@ pub struct PartitionLag {
 
 /// The lag of every partition.
 pub fn run(args: &LagArgs) -> Result<Vec<PartitionLag>, CliError> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &args.bootstrap)
-        .set("group.id", &args.group)
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
-        .create()?;
-    let metadata = consumer.fetch_metadata(Some(&args.topic), TIMEOUT)?;
+    let consumer = group_client(&args.bootstrap, &args.group)?;
     let mut tpl = TopicPartitionList::new();
-    for t in metadata.topics().iter().filter(|t| t.name() == args.topic) {
-        for p in t.partitions() {
-            tpl.add_partition(&args.topic, p.id());
-        }
-    }
-    if tpl.count() == 0 {
-        return Err(CliError::Usage(format!("topic {:?} not found", args.topic)));
+    for p in topic_partitions(&consumer, &args.topic)? {
+        tpl.add_partition(&args.topic, p);
     }
     let committed = consumer.committed_offsets(tpl, TIMEOUT)?;
     let mut out = Vec::new();

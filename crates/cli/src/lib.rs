@@ -4,6 +4,7 @@
 pub mod collector;
 pub mod demo;
 pub mod error;
+mod group_client;
 pub mod lag;
 pub mod offsets;
 pub mod orders;

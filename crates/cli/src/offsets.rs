@@ -1,15 +1,11 @@
 //! `kafka-eos offsets`: reset a consumer group's committed offsets (for replay after an
 //! incident) to the start, the end, an offset or a timestamp. The group must be inactive.
 
-use std::time::Duration;
-
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::error::CliError;
-
-const TIMEOUT: Duration = Duration::from_secs(30);
+use crate::group_client::{group_client, topic_partitions, TIMEOUT};
 
 /// Where to move the offsets.
 #[derive(Debug, Clone, Copy, clap::ValueEnum, PartialEq, Eq)]
@@ -52,22 +48,8 @@ pub struct OffsetsArgs {
 
 /// Computes and commits the new offsets; returns them per partition.
 pub fn run(args: &OffsetsArgs) -> Result<Vec<(i32, i64)>, CliError> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &args.bootstrap)
-        .set("group.id", &args.group)
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
-        .create()?;
-    let metadata = consumer.fetch_metadata(Some(&args.topic), TIMEOUT)?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .filter(|t| t.name() == args.topic)
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
-    if partitions.is_empty() {
-        return Err(CliError::Usage(format!("topic {:?} not found", args.topic)));
-    }
+    let consumer = group_client(&args.bootstrap, &args.group)?;
+    let partitions = topic_partitions(&consumer, &args.topic)?;
     let mut targets = Vec::new();
     match args.to {
         ResetTo::Timestamp => {
