@@ -5,10 +5,14 @@ default: test
 
 # The demo: order events through the exactly-once pipeline, workers killed and restarted, verified.
 demo *ARGS:
-    cargo run --release -p kafka-eos-cli -- demo {{ARGS}}
+    cargo run --release -p kafka-eos-demo -- {{ARGS}}
 
-# All tests (unit, broker, end-to-end) on the embedded broker.
+# All tests (unit, broker, end-to-end) on the embedded broker: the README's command.
 test:
+    cargo test --workspace
+
+# The same tests with cargo-nextest (faster: a process per test, in parallel).
+nextest:
     cargo nextest run --workspace
 
 # Unit tests only.
@@ -17,19 +21,25 @@ test-unit:
 
 # The end-to-end suites only.
 test-e2e:
-    cargo nextest run -p kafka-eos-integration-tests
+    cargo nextest run -p kafka-eos-integration-tests -p kafka-eos-demo
 
 # The end-to-end suites against a running cluster, e.g. `just test-external 127.0.0.1:9092`.
 test-external BOOTSTRAP:
-    KAFKA_BOOTSTRAP_SERVERS={{BOOTSTRAP}} cargo nextest run -p kafka-eos-integration-tests
+    KAFKA_BOOTSTRAP_SERVERS={{BOOTSTRAP}} cargo nextest run -p kafka-eos-integration-tests -p kafka-eos-demo
 
 # The end-to-end suites against Apache Kafka in Docker (testcontainers; needs a Docker engine).
 test-docker:
-    KAFKA_EOS_TESTCONTAINERS=1 cargo nextest run -p kafka-eos-integration-tests --features kafka-eos-testkit/testcontainers
+    KAFKA_EOS_TESTCONTAINERS=1 cargo nextest run -p kafka-eos-integration-tests -p kafka-eos-demo --features kafka-eos-testkit/testcontainers
 
 # Run the embedded broker in the foreground.
 broker PORT="9092" PARTITIONS="1":
-    cargo run --release -p kafka-eos-broker -- --port {{PORT}} --default-partitions {{PARTITIONS}}
+    cargo run --release -p kafka-eos-cli -- broker --port {{PORT}} --default-partitions {{PARTITIONS}}
+
+# The runnable examples (each checks its own result).
+examples:
+    cargo run -p kafka-eos-examples --example quickstart
+    cargo run -p kafka-eos-examples --example dead_letters
+    cargo test -p kafka-eos-examples
 
 # Pipeline benchmark: exactly-once vs at-least-once vs a hand-written transactional loop.
 bench:

@@ -1,26 +1,25 @@
 //! Broker-fault suite (embedded broker only: faults are injected into it): error codes on
 //! EndTxn, AddPartitionsToTxn, TxnOffsetCommit and Produce, and a broker bounce, while an
 //! in-process pipeline runs; it recovers and the output is exactly once.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 
 use kafka_eos_broker::protocol::messages::ApiKey;
 use kafka_eos_broker::protocol::ResponseError;
 use kafka_eos_broker::{Faults, TransactionCounts};
-use kafka_eos_cli::orders::{OrderEvent, OrderProcessor};
-use kafka_eos_integration_tests::{order_records, runtime, seed, wait_until, Collector, Names};
+use kafka_eos_demo::orders::{OrderEvent, OrderProcessor};
+use kafka_eos_integration_tests::{order_records, runtime, Topics};
 use kafka_eos_processor::{CancellationToken, JsonCodec, MetricsSnapshot, PipelineBuilder};
-use kafka_eos_testkit::{verify_topic, write_records, Cluster};
+use kafka_eos_testkit::{test_seed, verify_topic, wait_until, write_records, Cluster, Collector};
 
 /// Runs a pipeline over ~7,500 order events; once a fifth of the results is out (a
 /// transaction is in flight), calls `inject`; then checks exactly-once.
 fn run_with(inject: impl FnOnce(&Faults)) -> (TransactionCounts, MetricsSnapshot) {
-    let seed = seed();
+    let seed = test_seed();
     let cluster = Cluster::embedded().unwrap();
     let faults = cluster.faults().unwrap();
     let bootstrap = cluster.bootstrap_servers();
-    let names = Names::create(&cluster, "faults", 4).unwrap();
+    let names = Topics::create_unique(&cluster, "faults", 4).unwrap();
     let (_, input, expected) = order_records(2_000, seed);
     write_records(&bootstrap, &names.input, &input).unwrap();
 

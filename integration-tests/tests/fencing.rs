@@ -1,20 +1,19 @@
 //! Fencing suite: a newer pipeline with the same `transactional.id` fences the older one,
 //! which stops with the Fenced error; the output is still exactly once.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 
-use kafka_eos_cli::orders::{OrderEvent, OrderProcessor};
-use kafka_eos_integration_tests::{order_records, runtime, seed, wait_until, Collector, Names};
+use kafka_eos_demo::orders::{OrderEvent, OrderProcessor};
+use kafka_eos_integration_tests::{order_records, runtime, Topics};
 use kafka_eos_processor::{CancellationToken, JsonCodec, PipelineBuilder};
-use kafka_eos_testkit::{verify_topic, write_records, Cluster};
+use kafka_eos_testkit::{test_seed, verify_topic, wait_until, write_records, Cluster, Collector};
 
 #[test]
 fn the_older_pipeline_is_fenced_and_stops_and_the_output_stays_exactly_once() {
-    let seed = seed();
+    let seed = test_seed();
     let cluster = Cluster::from_env().unwrap();
     let bootstrap = cluster.bootstrap_servers();
-    let names = Names::create(&cluster, "fencing", 4).unwrap();
+    let names = Topics::create_unique(&cluster, "fencing", 4).unwrap();
     let (_, input, expected) = order_records(3_000, seed);
     // Half the input now, half after the newer instance started: whatever partitions the
     // older keeps after the rebalance, it has work left, so it must touch the coordinator

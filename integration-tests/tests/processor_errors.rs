@@ -1,18 +1,19 @@
 //! Processor-error suite: failures replayed exactly once, poison records dead-lettered once
 //! with their error headers, bad configuration rejected at build().
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kafka_eos_cli::orders::{result_of, OrderEvent};
-use kafka_eos_integration_tests::{order_records, runtime, seed, wait_until, Collector, Names};
+use kafka_eos_demo::orders::{result_of, OrderEvent};
+use kafka_eos_integration_tests::{order_records, runtime, Topics};
 use kafka_eos_processor::{
     dlq_headers, BoxError, CancellationToken, Error, ErrorPolicy, Input, JsonCodec,
     MetricsSnapshot, Output, PipelineBuilder, Processor,
 };
-use kafka_eos_testkit::{read_committed, verify_topic, write_records, Cluster, Record};
+use kafka_eos_testkit::{
+    read_committed, test_seed, verify_topic, wait_until, write_records, Cluster, Collector, Record,
+};
 
 /// Writes one result per event; fails the records `fail` picks (given the record and
 /// whether it failed before).
@@ -47,7 +48,7 @@ where
 /// Runs `processor` over `input` until `expected_out` results are out; returns the metrics.
 fn run<P: Processor<Input = OrderEvent> + Sync>(
     cluster: &Cluster,
-    names: &Names,
+    names: &Topics,
     processor: P,
     policy: ErrorPolicy,
     expected_out: usize,
@@ -89,9 +90,9 @@ fn run<P: Processor<Input = OrderEvent> + Sync>(
 
 #[test]
 fn records_failing_on_their_first_attempt_are_replayed_exactly_once() {
-    let seed = seed();
+    let seed = test_seed();
     let cluster = Cluster::from_env().unwrap();
-    let names = Names::create(&cluster, "flaky", 4).unwrap();
+    let names = Topics::create_unique(&cluster, "flaky", 4).unwrap();
     let (_, input, expected) = order_records(1_500, seed);
     write_records(&cluster.bootstrap_servers(), &names.input, &input).unwrap();
     let failed = Arc::new(Mutex::new(HashSet::new()));
@@ -124,10 +125,10 @@ fn records_failing_on_their_first_attempt_are_replayed_exactly_once() {
 
 #[test]
 fn a_record_that_always_fails_is_dead_lettered_once() {
-    let seed = seed();
+    let seed = test_seed();
     let cluster = Cluster::from_env().unwrap();
     let bootstrap = cluster.bootstrap_servers();
-    let names = Names::create(&cluster, "dlq-process", 4).unwrap();
+    let names = Topics::create_unique(&cluster, "dlq-process", 4).unwrap();
     let (events, input, _) = order_records(1_000, seed);
     write_records(&bootstrap, &names.input, &input).unwrap();
     let victim = events[events.len() / 2].clone();
@@ -181,10 +182,10 @@ fn a_record_that_always_fails_is_dead_lettered_once() {
 
 #[test]
 fn undecodable_records_are_dead_lettered_with_their_source() {
-    let seed = seed();
+    let seed = test_seed();
     let cluster = Cluster::from_env().unwrap();
     let bootstrap = cluster.bootstrap_servers();
-    let names = Names::create(&cluster, "dlq-decode", 1).unwrap();
+    let names = Topics::create_unique(&cluster, "dlq-decode", 1).unwrap();
     let (_, mut input, expected) = order_records(500, seed);
     // one partition: the poison records' offsets are their positions in the input
     let positions = [10usize, 400, 900];

@@ -3,7 +3,6 @@
 //!
 //! `cargo bench -p kafka-eos-broker --bench broker_throughput` (`BENCH_RECORDS`, default
 //! 100000 records of 100 bytes).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, Instant};
 
@@ -21,7 +20,9 @@ const PARTITIONS: i32 = 4;
 const RECORD_BYTES: usize = 100;
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-struct Result {
+type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+struct Throughput {
     name: &'static str,
     produce_per_s: f64,
     consume_per_s: f64,
@@ -35,14 +36,13 @@ fn client_config(bootstrap: &str) -> ClientConfig {
 }
 
 /// Produces `n` records and reads them back; returns records/s for each direction.
-fn run(name: &'static str, bootstrap: &str, n: usize) -> Result {
+fn run(name: &'static str, bootstrap: &str, n: usize) -> BenchResult<Throughput> {
     let producer: BaseProducer = client_config(bootstrap)
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "5")
         .set("queue.buffering.max.messages", "1000000")
-        .create()
-        .unwrap();
+        .create()?;
     // Warm up: metadata, producer id, connections.
     producer
         .send(
@@ -50,9 +50,8 @@ fn run(name: &'static str, bootstrap: &str, n: usize) -> Result {
                 .payload(&[0u8; RECORD_BYTES][..])
                 .partition(0),
         )
-        .map_err(|(e, _)| e)
-        .unwrap();
-    producer.flush(TIMEOUT).unwrap();
+        .map_err(|(e, _)| e)?;
+    producer.flush(TIMEOUT)?;
 
     let payload = [7u8; RECORD_BYTES];
     let started = Instant::now();
@@ -67,62 +66,59 @@ fn run(name: &'static str, bootstrap: &str, n: usize) -> Result {
                     producer.poll(Duration::from_millis(1));
                     record = r;
                 }
-                Err((e, _)) => panic!("{name}: send failed: {e}"),
+                Err((e, _)) => return Err(format!("{name}: send failed: {e}").into()),
             }
         }
     }
-    producer.flush(TIMEOUT).unwrap();
+    producer.flush(TIMEOUT)?;
     let produce_secs = started.elapsed().as_secs_f64();
 
     let consumer: BaseConsumer = client_config(bootstrap)
         .set("group.id", format!("bench-{name}"))
         .set("enable.auto.commit", "false")
         .set("fetch.wait.max.ms", "100")
-        .create()
-        .unwrap();
+        .create()?;
     let mut tpl = TopicPartitionList::new();
     for p in 0..PARTITIONS {
-        tpl.add_partition_offset(TOPIC, p, Offset::Beginning)
-            .unwrap();
+        tpl.add_partition_offset(TOPIC, p, Offset::Beginning)?;
     }
     let total = n + 1; // with the warm-up record
     let started = Instant::now();
-    consumer.assign(&tpl).unwrap();
+    consumer.assign(&tpl)?;
     let mut got = 0usize;
     while got < total {
-        assert!(
-            started.elapsed() < TIMEOUT,
-            "{name}: consumed only {got} of {total}"
-        );
+        if started.elapsed() > TIMEOUT {
+            return Err(format!("{name}: consumed only {got} of {total}").into());
+        }
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(_)) => got += 1,
-            Some(Err(e)) => panic!("{name}: consume error: {e}"),
+            Some(Err(e)) => return Err(format!("{name}: consume error: {e}").into()),
             None => {}
         }
     }
     let consume_secs = started.elapsed().as_secs_f64();
-    Result {
+    Ok(Throughput {
         name,
         produce_per_s: n as f64 / produce_secs,
         consume_per_s: total as f64 / consume_secs,
-    }
+    })
 }
 
-fn main() {
+fn main() -> BenchResult<()> {
     let n: usize = std::env::var("BENCH_RECORDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
     println!("{n} records of {RECORD_BYTES} bytes, {PARTITIONS} partitions, idempotent producer, acks=all");
 
-    let broker = BackgroundBroker::start(BrokerConfig::default()).unwrap();
-    broker.create_topic(TOPIC, PARTITIONS).unwrap();
-    let embedded = run("embedded", &broker.bootstrap_servers(), n);
+    let broker = BackgroundBroker::start(BrokerConfig::default())?;
+    broker.create_topic(TOPIC, PARTITIONS)?;
+    let embedded = run("embedded", &broker.bootstrap_servers(), n)?;
     drop(broker);
 
-    let mock = MockCluster::new(1).unwrap();
-    mock.create_topic(TOPIC, PARTITIONS, 1).unwrap();
-    let mocked = run("mock", &mock.bootstrap_servers(), n);
+    let mock = MockCluster::new(1)?;
+    mock.create_topic(TOPIC, PARTITIONS, 1)?;
+    let mocked = run("mock", &mock.bootstrap_servers(), n)?;
 
     println!();
     println!("| broker   | produce records/s | consume records/s |");
@@ -140,4 +136,5 @@ fn main() {
         embedded.consume_per_s / mocked.consume_per_s
     );
     println!("(ratio = embedded / mock)");
+    Ok(())
 }

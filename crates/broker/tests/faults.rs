@@ -1,6 +1,5 @@
 //! Every fault of [`kafka_eos_broker::Faults`], shown working: injected error codes, added
 //! latency, dropped connections, pause/resume, bounce and shortened transaction timeouts.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

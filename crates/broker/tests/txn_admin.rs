@@ -1,6 +1,5 @@
 //! The admin view of transactions, producers and group offsets: ListTransactions,
 //! DescribeTransactions, DescribeProducers and OffsetDelete.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -4,25 +4,19 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CliError {
-    /// The pipeline failed.
-    #[error("pipeline: {0}")]
-    Pipeline(#[from] kafka_eos_processor::Error),
     /// The embedded broker failed.
     #[error("embedded broker: {0}")]
     Broker(#[from] kafka_eos_broker::Error),
-    /// A test fixture (writer, reader) failed.
+    /// Reading a group's offsets or the partitions' ends failed.
     #[error("{0}")]
-    Testkit(#[from] kafka_eos_testkit::Error),
+    Group(#[from] kafka_eos_core::Error),
     /// A Kafka client call failed.
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
-    /// A worker process could not be started or watched.
-    #[error("worker process: {0}")]
-    Process(#[from] std::io::Error),
+    /// The runtime or a signal handler could not be set up.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
     /// A bad argument.
     #[error("{0}")]
     Usage(String),
-    /// The verification found duplicates, missing records or order violations.
-    #[error("exactly-once check failed: {0}")]
-    NotExactlyOnce(kafka_eos_testkit::ExactlyOnceReport),
 }

@@ -1,14 +1,12 @@
-//! The `kafka-eos` command's building blocks: the demo (order events through worker
-//! processes that get killed, verified end to end), the worker, `verify`, `offsets` and `lag`.
+//! The `kafka-eos` command's building blocks: the embedded broker as a process
+//! ([`broker`]), and the operations on a running pipeline's group: [`offsets`] (reset, for
+//! replay) and [`lag`] (per partition, with skew). The order-pipeline demo is its own
+//! binary, `kafka-eos-demo` (crate `kafka-eos-demo`).
 
-pub mod collector;
-pub mod demo;
+pub mod broker;
 pub mod error;
-mod group_client;
 pub mod lag;
 pub mod offsets;
-pub mod orders;
-pub mod verify;
-pub mod worker;
 
 pub use error::CliError;
+pub use kafka_eos_core::lag::skew;

@@ -1,11 +1,25 @@
 //! `kafka-eos offsets`: reset a consumer group's committed offsets (for replay after an
 //! incident) to the start, the end, an offset or a timestamp. The group must be inactive.
 
-use rdkafka::consumer::{CommitMode, Consumer};
+use std::time::Duration;
+
+use kafka_eos_core::lag::{group_observer, topic_partitions};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::error::CliError;
-use crate::group_client::{group_client, topic_partitions, TIMEOUT};
+
+/// Timeout of one metadata, offsets or watermark call.
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The partition ids of `topic`; a usage error when the topic does not exist.
+pub(crate) fn partitions_of(consumer: &BaseConsumer, topic: &str) -> Result<Vec<i32>, CliError> {
+    let partitions = topic_partitions(consumer, topic, TIMEOUT)?;
+    if partitions.is_empty() {
+        return Err(CliError::Usage(format!("topic {topic:?} not found")));
+    }
+    Ok(partitions)
+}
 
 /// Where to move the offsets.
 #[derive(Debug, Clone, Copy, clap::ValueEnum, PartialEq, Eq)]
@@ -48,8 +62,8 @@ pub struct OffsetsArgs {
 
 /// Computes and commits the new offsets; returns them per partition.
 pub fn run(args: &OffsetsArgs) -> Result<Vec<(i32, i64)>, CliError> {
-    let consumer = group_client(&args.bootstrap, &args.group)?;
-    let partitions = topic_partitions(&consumer, &args.topic)?;
+    let consumer = group_observer(&args.bootstrap, &args.group)?;
+    let partitions = partitions_of(&consumer, &args.topic)?;
     let mut targets = Vec::new();
     match args.to {
         ResetTo::Timestamp => {

@@ -1,20 +1,17 @@
 //! `kafka-eos offsets` and `kafka-eos lag` against the embedded broker (or the cluster in
 //! `KAFKA_BOOTSTRAP_SERVERS`): replay by resetting a group's offsets, and per-partition lag.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kafka_eos_cli::lag::{self, LagArgs};
 use kafka_eos_cli::offsets::{self, OffsetsArgs, ResetTo};
-use kafka_eos_cli::orders::{generate, result_of};
-use kafka_eos_cli::verify::{self, VerifyArgs};
+use kafka_eos_cli::skew;
 use kafka_eos_testkit::{write_records, Cluster, Record};
 
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn offsets_args(bootstrap: &str, group: &str, topic: &str, to: ResetTo) -> OffsetsArgs {
@@ -29,14 +26,15 @@ fn offsets_args(bootstrap: &str, group: &str, topic: &str, to: ResetTo) -> Offse
     }
 }
 
+/// (partition, committed, lag) of every partition, sorted; empty if the lag cannot be read.
 fn lag_of(bootstrap: &str, group: &str, topic: &str) -> Vec<(i32, Option<i64>, i64)> {
     let mut l: Vec<_> = lag::run(&LagArgs {
         bootstrap: bootstrap.to_owned(),
         group: group.to_owned(),
         topic: topic.to_owned(),
     })
-    .unwrap()
     .into_iter()
+    .flatten()
     .map(|l| (l.partition, l.committed, l.lag))
     .collect();
     l.sort();
@@ -129,7 +127,7 @@ fn offsets_reset_to_earliest_latest_an_offset_and_a_timestamp_and_lag_follows() 
     .unwrap();
     assert_eq!(lags.iter().map(|l| l.lag).sum::<i64>(), 20);
     let max = lags.iter().map(|l| l.lag).max().unwrap() as f64;
-    assert!((lag::skew(&lags) - max / 10.0).abs() < 1e-9);
+    assert!((skew(&lags) - max / 10.0).abs() < 1e-9);
 
     // bad input: clear errors, nothing committed
     let missing = offsets::run(&offsets_args(
@@ -146,41 +144,4 @@ fn offsets_reset_to_earliest_latest_an_offset_and_a_timestamp_and_lag_follows() 
         ResetTo::Timestamp,
     ));
     assert!(no_ts.unwrap_err().to_string().contains("--timestamp"));
-}
-
-#[test]
-fn verify_reports_a_clean_and_a_broken_output() {
-    let cluster = Cluster::from_env().unwrap();
-    let bootstrap = cluster.bootstrap_servers();
-    let input = cluster.unique_topic("verify-in");
-    let output = cluster.unique_topic("verify-out");
-    cluster.create_topic(&input, 2).unwrap();
-    cluster.create_topic(&output, 2).unwrap();
-    let events = generate(50, 1);
-    let records: Vec<Record> = events
-        .iter()
-        .map(|e| Record::new(e.key(), serde_json::to_vec(e).unwrap()))
-        .collect();
-    write_records(&bootstrap, &input, &records).unwrap();
-    let results: Vec<Record> = events
-        .iter()
-        .map(|e| {
-            let (k, v) = result_of(e);
-            Record::new(k, v)
-        })
-        .collect();
-    write_records(&bootstrap, &output, &results).unwrap();
-    let args = VerifyArgs {
-        bootstrap: bootstrap.clone(),
-        input: input.clone(),
-        output: output.clone(),
-        idle_ms: 500,
-    };
-    let clean = verify::run(&args).unwrap();
-    assert!(clean.is_exactly_once(), "{clean}");
-    // a duplicate makes it fail
-    write_records(&bootstrap, &output, &results[..1]).unwrap();
-    let broken = verify::run(&args).unwrap();
-    assert_eq!(broken.duplicates, 1, "{broken}");
-    assert!(!broken.is_exactly_once());
 }

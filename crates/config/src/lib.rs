@@ -21,7 +21,6 @@
 //!     .unwrap_err();
 //! assert!(matches!(err, ConfigError::Unsafe { ref key, .. } if key == "acks"));
 //! ```
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![warn(missing_docs)]
 
 mod consumer;

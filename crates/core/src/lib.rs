@@ -13,19 +13,18 @@
 //!
 //! Every error is classified once, by [`Error::kind`]:
 //!
-//! | [`ErrorKind`] | examples | [`Recovery`] |
+//! | [`ErrorKind`] | examples | what the pipeline does |
 //! |---|---|---|
 //! | `Retriable` | commit timed out, `COORDINATOR_NOT_AVAILABLE`, `CONCURRENT_TRANSACTIONS` | call the same operation again |
 //! | `Abortable` | a produce failed, `UNKNOWN_PRODUCER_ID`, `ILLEGAL_GENERATION` on TxnOffsetCommit, message timeout | abort, rewind the consumer, replay |
 //! | `Fatal` | `INVALID_TXN_STATE`, authorization failures | rebuild the producer, rewind |
 //! | `Fenced` | `PRODUCER_FENCED`, `INVALID_PRODUCER_EPOCH` | stop: a newer instance owns the id |
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![warn(missing_docs)]
 
 mod delivery;
 mod error;
+pub mod lag;
 mod metrics;
-mod offsets;
 mod producer;
 mod record;
 mod retry;
@@ -34,10 +33,9 @@ mod transactional_id;
 pub use delivery::{enqueue, PendingDelivery};
 pub use error::{classify, Error, ErrorKind, Operation, Result, SendError};
 pub use metrics::{Metrics, MetricsSnapshot, LATENCY_RESERVOIR};
-pub use offsets::{OffsetTracker, PartitionOffsets};
 pub use producer::{Delivered, TransactionalProducer, DEFAULT_OPERATION_TIMEOUT};
 pub use record::OwnedRecord;
-pub use retry::{Recovery, RetryPolicy};
+pub use retry::RetryPolicy;
 pub use transactional_id::TransactionalId;
 
 pub use kafka_eos_config as config;

@@ -1,37 +1,10 @@
-//! What to do about an error, and retrying retriable operations with backoff.
+//! Retrying retriable operations with backoff.
 
 use std::future::Future;
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::metrics::Metrics;
-
-/// The recovery step for an error, derived from its [`ErrorKind`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Recovery {
-    /// Call the same operation again after a backoff.
-    RetrySameOperation,
-    /// Abort the transaction, then rewind the consumer to its committed offsets.
-    AbortAndRewind,
-    /// Drop the producer, build a new one (`init_transactions` fences and aborts the
-    /// old transaction), then rewind.
-    RebuildProducer,
-    /// Stop: a newer instance owns the transactional id.
-    Stop,
-}
-
-impl ErrorKind {
-    /// The recovery step for this kind.
-    pub fn recovery(self) -> Recovery {
-        match self {
-            ErrorKind::Retriable => Recovery::RetrySameOperation,
-            ErrorKind::Abortable => Recovery::AbortAndRewind,
-            ErrorKind::Fatal => Recovery::RebuildProducer,
-            ErrorKind::Fenced => Recovery::Stop,
-        }
-    }
-}
 
 /// Exponential backoff for retriable errors.
 ///
@@ -139,17 +112,6 @@ mod tests {
             Operation::CommitTransaction,
             KafkaError::Global(RDKafkaErrorCode::OperationTimedOut),
         )
-    }
-
-    #[test]
-    fn recovery_table() {
-        assert_eq!(
-            ErrorKind::Retriable.recovery(),
-            Recovery::RetrySameOperation
-        );
-        assert_eq!(ErrorKind::Abortable.recovery(), Recovery::AbortAndRewind);
-        assert_eq!(ErrorKind::Fatal.recovery(), Recovery::RebuildProducer);
-        assert_eq!(ErrorKind::Fenced.recovery(), Recovery::Stop);
     }
 
     #[test]

@@ -4,7 +4,6 @@
 //! See [`Pipeline`] for the loop and its error handling, [`Processor`] for user logic,
 //! [`Codec`] for input decoding ([`JsonCodec`], [`BincodeCodec`], [`RawBytes`]) and
 //! [`ErrorPolicy`] for records that cannot be decoded or keep failing.
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![warn(missing_docs)]
 
 mod codec;

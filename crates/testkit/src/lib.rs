@@ -3,6 +3,8 @@
 //! - [`Cluster`]: the embedded broker by default, any Kafka cluster when
 //!   `KAFKA_BOOTSTRAP_SERVERS` is set.
 //! - [`write_records`] and [`read_committed`]: an idempotent writer and a `read_committed` reader.
+//! - [`Collector`]: a background `read_committed` reader that watches a pipeline's output.
+//! - [`wait_until`] and [`test_seed`]: progress waits and replayable seeds for long runs.
 //! - [`check_exactly_once`]: compares what a pipeline wrote with `f(input)`: duplicates,
 //!   missing and unexpected records, per-key order.
 //!
@@ -24,10 +26,14 @@
 
 mod check;
 mod cluster;
+mod collector;
 mod error;
 mod io;
+mod progress;
 
 pub use check::{check_exactly_once, verify_topic, ExactlyOnceReport};
 pub use cluster::{Cluster, BOOTSTRAP_ENV, TESTCONTAINERS_ENV};
+pub use collector::Collector;
 pub use error::{Error, Result};
 pub use io::{committed_reader, read_committed, read_committed_from, write_records, Record};
+pub use progress::{test_seed, wait_until, SEED_ENV};

@@ -1,14 +1,15 @@
 //! Scale-out suite: a second worker (another `--instance`) joins mid-run, partitions move
 //! to it; the output is still exactly once.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 
-use kafka_eos_integration_tests::WorkerRun;
+mod support;
+
+use support::WorkerRun;
 
 #[test]
 fn a_second_instance_joins_mid_run_and_the_output_stays_exactly_once() {
-    let run = WorkerRun::prepare(env!("CARGO_BIN_EXE_eos-worker"), "scale", 8, 6_000);
+    let run = WorkerRun::prepare("scale", 8, 6_000);
     let total = run.expected.len();
     let mut first = run.spec.spawn(0, 0).unwrap();
     assert!(

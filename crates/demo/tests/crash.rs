@@ -1,11 +1,15 @@
 //! Crash suite: worker processes killed with SIGKILL at random moments and restarted with
 //! the same `--instance`; the output is still exactly f(input).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, Instant};
 
-use kafka_eos_integration_tests::{wait_until, WorkerProcess, WorkerRun};
+mod support;
+
+use kafka_eos_demo::process::WorkerProcess;
+use kafka_eos_processor::core::lag::total_lag;
+use kafka_eos_testkit::wait_until;
 use rand::{Rng, SeedableRng};
+use support::WorkerRun;
 
 const ORDERS: u64 = 14_000;
 const PARTITIONS: i32 = 8;
@@ -22,12 +26,7 @@ fn logs(workers: &[WorkerProcess]) -> String {
 
 #[test]
 fn sigkilled_workers_restart_and_the_output_stays_exactly_once() {
-    let run = WorkerRun::prepare(
-        env!("CARGO_BIN_EXE_eos-worker"),
-        "crash",
-        PARTITIONS,
-        ORDERS,
-    );
+    let run = WorkerRun::prepare("crash", PARTITIONS, ORDERS);
     let (seed, total) = (run.seed, run.expected.len());
     assert!(total >= 50_000, "only {total} input records");
     // Simulated per-record work and smallish transactions (the run's defaults): a
@@ -121,7 +120,7 @@ fn sigkilled_workers_restart_and_the_output_stays_exactly_once() {
 /// appears, each key's first results come in order, but replays may duplicate results.
 #[test]
 fn at_least_once_loses_nothing_when_workers_are_killed() {
-    let mut run = WorkerRun::prepare(env!("CARGO_BIN_EXE_eos-worker"), "alo-crash", 4, 4_000);
+    let mut run = WorkerRun::prepare("alo-crash", 4, 4_000);
     run.spec.at_least_once = true;
     let (seed, total) = (run.seed, run.expected.len());
     let spec = &run.spec;
@@ -139,14 +138,13 @@ fn at_least_once_loses_nothing_when_workers_are_killed() {
     // Duplicates make the output count a poor measure: wait until the group has consumed
     // and committed the whole input instead.
     let lag = || {
-        kafka_eos_cli::lag::run(&kafka_eos_cli::lag::LagArgs {
-            bootstrap: run.cluster.bootstrap_servers(),
-            group: run.names.group.clone(),
-            topic: run.names.input.clone(),
-        })
-        .map_or(usize::MAX, |l| {
-            l.iter().map(|p| p.lag.max(0) as usize).sum()
-        })
+        total_lag(
+            &run.cluster.bootstrap_servers(),
+            &run.topics.group,
+            &run.topics.input,
+            Duration::from_secs(30),
+        )
+        .map_or(usize::MAX, |l| l as usize)
     };
     assert!(
         wait_until(lag, |l| l == 0, Duration::from_secs(40)),

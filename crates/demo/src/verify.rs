@@ -1,12 +1,12 @@
-//! `kafka-eos verify`: re-reads the demo's input and output topics and checks that the
+//! `kafka-eos-demo verify`: re-reads the demo's input and output topics and checks that the
 //! output is exactly f(input): no duplicate, nothing missing, each key in order.
 
 use std::time::Duration;
 
-use kafka_eos_testkit::{check_exactly_once, read_committed, ExactlyOnceReport, Record};
+use kafka_eos_testkit::{check_exactly_once, read_committed, ExactlyOnceReport};
 
-use crate::error::CliError;
-use crate::orders::{result_of, OrderEvent};
+use crate::error::DemoError;
+use crate::orders::{expected_results, OrderEvent};
 
 /// Arguments of `verify`.
 #[derive(Debug, Clone, clap::Args)]
@@ -26,17 +26,14 @@ pub struct VerifyArgs {
 }
 
 /// Reads both topics and compares.
-pub fn run(args: &VerifyArgs) -> Result<ExactlyOnceReport, CliError> {
+pub fn run(args: &VerifyArgs) -> Result<ExactlyOnceReport, DemoError> {
     let idle = Duration::from_millis(args.idle_ms);
     let input = read_committed(&args.bootstrap, &args.input, 0, idle)?;
-    let expected: Vec<Record> = input
+    let events: Vec<OrderEvent> = input
         .iter()
         .filter_map(|r| serde_json::from_slice::<OrderEvent>(&r.value).ok())
-        .map(|e| {
-            let (k, v) = result_of(&e);
-            Record::new(k, v)
-        })
         .collect();
+    let expected = expected_results(&events);
     let output = read_committed(&args.bootstrap, &args.output, expected.len(), idle)?;
     Ok(check_exactly_once(&expected, &output))
 }

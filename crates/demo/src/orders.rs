@@ -2,6 +2,7 @@
 //! `f(event) -> result` that the verifier recomputes.
 
 use kafka_eos_processor::{BoxError, Input, Output, Processor};
+use kafka_eos_testkit::Record;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
@@ -99,6 +100,25 @@ pub fn result_of(event: &OrderEvent) -> (String, String) {
     )
 }
 
+/// The events as input records: JSON values keyed by order (`order-<id>`).
+pub fn input_records(events: &[OrderEvent]) -> Vec<Record> {
+    events
+        .iter()
+        .map(|e| Record::new(e.key(), serde_json::to_vec(e).unwrap_or_default()))
+        .collect()
+}
+
+/// f(input): one result record per event, each key's results in input order.
+pub fn expected_results(events: &[OrderEvent]) -> Vec<Record> {
+    events
+        .iter()
+        .map(|e| {
+            let (k, v) = result_of(e);
+            Record::new(k, v)
+        })
+        .collect()
+}
+
 /// The processor the demo's workers run: one result per event, to `output`.
 #[derive(Debug, Clone)]
 pub struct OrderProcessor {
@@ -136,7 +156,6 @@ impl Processor for OrderProcessor {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

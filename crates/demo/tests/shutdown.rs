@@ -1,14 +1,15 @@
 //! Graceful shutdown: SIGTERM makes a worker finish its batch, commit, leave the group and
 //! exit 0; a successor continues from the committed offsets, exactly once overall.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, Instant};
 
-use kafka_eos_integration_tests::WorkerRun;
+mod support;
+
+use support::WorkerRun;
 
 #[test]
 fn sigterm_stops_a_worker_gracefully_and_its_successor_finishes_exactly_once() {
-    let run = WorkerRun::prepare(env!("CARGO_BIN_EXE_eos-worker"), "sigterm", 4, 3_000);
+    let run = WorkerRun::prepare("sigterm", 4, 3_000);
     let total = run.expected.len();
     let mut first = run.spec.spawn(0, 0).unwrap();
     assert!(

@@ -1,6 +1,7 @@
-//! `kafka-eos worker`: one instance of the demo's order pipeline. The demo runs several as
-//! child processes and kills them; it stops gracefully when its standard input closes, on
-//! Ctrl-C or on SIGTERM, and prints a metrics line (`METRICS {json}`) to stdout every half second.
+//! `kafka-eos-demo worker`: one instance of the demo's order pipeline. The demo and the
+//! crash suites run several as child processes ([`crate::process`]) and kill them; it stops
+//! gracefully when its standard input closes, on Ctrl-C or on SIGTERM, and prints a metrics
+//! line (`METRICS {json}`) to stdout every half second. Its exit statuses are in [`crate::exit`].
 
 use std::io::Read;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use kafka_eos_processor::config::Mode;
 use kafka_eos_processor::{CancellationToken, ErrorPolicy, JsonCodec, Metrics, PipelineBuilder};
 use serde::Serialize;
 
-use crate::error::CliError;
+use crate::error::DemoError;
 use crate::orders::{OrderEvent, OrderProcessor};
 
 /// Settings of one worker.
@@ -50,6 +51,9 @@ pub struct WorkerArgs {
     pub stop_on_stdin_eof: bool,
 }
 
+/// The prefix of a worker's metrics lines on stdout.
+pub const METRICS_PREFIX: &str = "METRICS ";
+
 /// The metrics line a worker prints.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, Default)]
 pub struct MetricsLine {
@@ -87,12 +91,12 @@ fn line(instance: u32, m: &Metrics) -> MetricsLine {
 
 fn print_metrics(instance: u32, m: &Metrics) {
     if let Ok(json) = serde_json::to_string(&line(instance, m)) {
-        println!("METRICS {json}");
+        println!("{METRICS_PREFIX}{json}");
     }
 }
 
 /// Runs the worker until shutdown.
-pub async fn run(args: WorkerArgs) -> Result<(), CliError> {
+pub async fn run(args: WorkerArgs) -> Result<(), DemoError> {
     let token = CancellationToken::new();
     let pipeline = PipelineBuilder::new()
         .bootstrap_servers(&args.bootstrap)
@@ -147,5 +151,12 @@ pub async fn run(args: WorkerArgs) -> Result<(), CliError> {
     let result = pipeline.run().await;
     reporter.abort();
     print_metrics(args.instance, &metrics);
-    result.map_err(CliError::from)
+    result.map_err(DemoError::from)
+}
+
+impl MetricsLine {
+    /// Parses a line of a worker's stdout; `None` for any other line.
+    pub fn parse(line: &str) -> Option<Self> {
+        serde_json::from_str(line.strip_prefix(METRICS_PREFIX)?).ok()
+    }
 }

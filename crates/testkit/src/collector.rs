@@ -1,4 +1,5 @@
-//! A background read_committed reader that collects everything written to some topics.
+//! [`Collector`]: a background `read_committed` reader that collects everything written to
+//! some topics while a pipeline runs, so a test or the demo can watch its progress.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -6,14 +7,15 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use kafka_eos_testkit::{committed_reader, Record};
 use rdkafka::message::Message;
 
-use crate::error::CliError;
+use crate::error::Result;
+use crate::io::{committed_reader, Record};
 
 type Store = Arc<Mutex<HashMap<String, Vec<Record>>>>;
 
-/// Reads the topics from the start with `isolation.level=read_committed` until stopped.
+/// Reads the topics from the start with `isolation.level=read_committed` until stopped, on a
+/// thread of its own (it never blocks the caller).
 #[derive(Debug)]
 pub struct Collector {
     store: Store,
@@ -23,7 +25,7 @@ pub struct Collector {
 
 impl Collector {
     /// Starts reading every partition of `topics`.
-    pub fn start(bootstrap: &str, topics: &[&str]) -> Result<Self, CliError> {
+    pub fn start(bootstrap: &str, topics: &[&str]) -> Result<Self> {
         let consumer = committed_reader(bootstrap, topics)?;
         let store: Store = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));

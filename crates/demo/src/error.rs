@@ -1,0 +1,32 @@
+//! The demo's error type.
+
+/// Errors of the demo, its workers and `verify`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DemoError {
+    /// The pipeline failed.
+    #[error("pipeline: {0}")]
+    Pipeline(#[from] kafka_eos_processor::Error),
+    /// The embedded broker failed.
+    #[error("embedded broker: {0}")]
+    Broker(#[from] kafka_eos_broker::Error),
+    /// A test fixture (writer, reader) failed.
+    #[error("{0}")]
+    Testkit(#[from] kafka_eos_testkit::Error),
+    /// A worker process could not be started or watched.
+    #[error("worker process: {0}")]
+    Process(#[from] std::io::Error),
+    /// A bad argument.
+    #[error("{0}")]
+    Usage(String),
+    /// The verification found duplicates, missing records or order violations.
+    #[error("exactly-once check failed: {0}")]
+    NotExactlyOnce(kafka_eos_testkit::ExactlyOnceReport),
+}
+
+impl DemoError {
+    /// Whether a newer instance with the same transactional id fenced this worker.
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, Self::Pipeline(e) if e.is_fenced())
+    }
+}

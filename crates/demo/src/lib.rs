@@ -1,0 +1,25 @@
+//! The order-pipeline demo (`kafka-eos-demo`) and the pieces the crash suites share with it.
+//!
+//! - [`orders`]: the domain: order events keyed by order id, the pipeline's function
+//!   `f(event) -> result`, and the [`orders::OrderProcessor`] the workers run.
+//! - [`topics`]: the topic and group names of one run.
+//! - [`worker`]: one worker process of the pipeline (`kafka-eos-demo worker`).
+//! - [`process`]: starting, watching, stopping and killing worker processes.
+//! - [`exit`]: the exit statuses of the binary.
+//! - [`run`] and [`report`]: the demo itself: input written, workers killed and restarted,
+//!   output verified.
+//! - [`verify`]: re-reads a run's topics and checks output = f(input).
+//!
+//! Not published: it shows the library at work and drives the end-to-end suites.
+
+pub mod error;
+pub mod exit;
+pub mod orders;
+pub mod process;
+pub mod report;
+pub mod run;
+pub mod topics;
+pub mod verify;
+pub mod worker;
+
+pub use error::DemoError;

@@ -1,0 +1,247 @@
+//! The demo: order events through the exactly-once pipeline, run as worker processes that
+//! are killed with SIGKILL at random points and restarted, then verified end to end with a
+//! `read_committed` reader.
+
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use kafka_eos_broker::BrokerConfig;
+use kafka_eos_testkit::{check_exactly_once, write_records, Cluster, Collector, Record};
+use rand::{Rng, SeedableRng};
+
+use crate::error::DemoError;
+use crate::orders::{expected_results, generate, input_records};
+use crate::process::{WorkerProcess, WorkerSpec};
+use crate::report::DemoReport;
+use crate::topics::Topics;
+use crate::worker::MetricsLine;
+
+/// Settings of the demo.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// Use this cluster instead of starting the embedded broker.
+    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS")]
+    pub bootstrap: Option<String>,
+    /// Orders to generate (each has 2 to 4 events).
+    #[arg(long, default_value_t = 15_000)]
+    pub orders: u64,
+    /// Partitions of the input and output topics.
+    #[arg(long, default_value_t = 8)]
+    pub partitions: i32,
+    /// Worker processes.
+    #[arg(long, default_value_t = 2)]
+    pub workers: u32,
+    /// How many times a worker is killed with SIGKILL (and restarted) during the run.
+    #[arg(long, default_value_t = 5)]
+    pub crashes: u32,
+    /// Records that cannot be decoded, to show the dead-letter policy.
+    #[arg(long, default_value_t = 5)]
+    pub poison: u32,
+    /// Transaction commit interval of the workers (ms).
+    #[arg(long, default_value_t = 100)]
+    pub commit_interval_ms: u64,
+    /// Simulated work in the workers: pause 1 ms every this many records (0: none).
+    #[arg(long, default_value_t = 20)]
+    pub pause_every: u64,
+    /// Seed of the event generator and of the kill schedule.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// The input: the events' records with `poison` undecodable records spread among them.
+fn with_poison(events: Vec<Record>, poison: u32) -> Vec<Record> {
+    let every = (events.len() / (poison as usize + 1)).max(1);
+    let mut input = Vec::with_capacity(events.len() + poison as usize);
+    let mut written = 0;
+    for (i, r) in events.into_iter().enumerate() {
+        input.push(r);
+        if (i + 1) % every == 0 && written < poison {
+            input.push(Record::new(format!("poison-{}", input.len()), "{not json"));
+            written += 1;
+        }
+    }
+    while written < poison {
+        input.push(Record::new(format!("poison-{}", input.len()), "{not json"));
+        written += 1;
+    }
+    input
+}
+
+fn progress(hidden: bool, bar: ProgressBar) -> ProgressBar {
+    if hidden {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar
+}
+
+/// Runs the demo and returns its report. `exe` is the `kafka-eos-demo` binary that runs the
+/// workers (`std::env::current_exe()` from the binary itself).
+pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoError> {
+    if args.workers == 0 || args.partitions < 1 || args.orders == 0 {
+        return Err(DemoError::Usage(
+            "--workers, --partitions and --orders must be at least 1".into(),
+        ));
+    }
+    let (cluster, topics) = match &args.bootstrap {
+        Some(b) => {
+            let cluster = Cluster::external(b.clone());
+            let topics = Topics::unique(&cluster, "orders");
+            (cluster, topics)
+        }
+        None => (
+            Cluster::embedded_with(BrokerConfig::default().default_partitions(args.partitions))?,
+            Topics::fixed(),
+        ),
+    };
+    let bootstrap = cluster.bootstrap_servers();
+    topics.create(&cluster, args.partitions)?;
+    println!(
+        "cluster: {bootstrap} ({})",
+        if args.bootstrap.is_some() {
+            "external"
+        } else {
+            "embedded broker"
+        }
+    );
+
+    // 1. the input: order events, plus poison records
+    let events = generate(args.orders, args.seed);
+    let input = with_poison(input_records(&events), args.poison);
+    let spinner = progress(
+        args.no_progress,
+        ProgressBar::new_spinner().with_message(format!("writing {} input records", input.len())),
+    );
+    spinner.enable_steady_tick(Duration::from_millis(100));
+    write_records(&bootstrap, &topics.input, &input)?;
+    spinner.finish_with_message(format!(
+        "wrote {} input records to {}",
+        input.len(),
+        topics.input
+    ));
+    let expected = expected_results(&events);
+
+    // 2. the reader, from the start, read_committed
+    let collector = Collector::start(&bootstrap, &[&topics.output, &topics.dlq])?;
+
+    // 3. the workers, and the kill schedule: at random points of the progress
+    let mut spec = WorkerSpec::new(exe, bootstrap, topics.clone())?;
+    spec.commit_interval_ms = args.commit_interval_ms;
+    spec.pause_every = args.pause_every;
+    spec.default_log_filter = "info".into();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed ^ 0x5eed);
+    let started = Instant::now();
+    let mut workers = (0..args.workers)
+        .map(|i| spec.spawn(i, 0))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut retired: Vec<WorkerProcess> = Vec::new();
+    let mut thresholds: Vec<f64> = (0..args.crashes)
+        .map(|_| rng.gen_range(0.05..0.9))
+        .collect();
+    thresholds.sort_by(|a, b| a.total_cmp(b));
+    let bar = progress(args.no_progress, ProgressBar::new(expected.len() as u64));
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} results  {per_sec}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut kills = 0u32;
+    let mut last_progress = (0usize, Instant::now());
+    let stalled_after = Duration::from_secs(120);
+    loop {
+        let done = collector.count_of(&topics.output);
+        bar.set_position(done as u64);
+        if done != last_progress.0 {
+            last_progress = (done, Instant::now());
+        }
+        if done >= expected.len() && kills as usize >= thresholds.len() {
+            break;
+        }
+        if last_progress.1.elapsed() > stalled_after {
+            bar.abandon_with_message("no progress for 120 s");
+            break;
+        }
+        let fraction = done as f64 / expected.len() as f64;
+        if (kills as usize) < thresholds.len()
+            && (fraction >= thresholds[kills as usize] || done >= expected.len())
+        {
+            let victim = rng.gen_range(0..workers.len());
+            let (instance, life) = (workers[victim].instance, workers[victim].life + 1);
+            let _ = workers[victim].kill(); // SIGKILL
+            kills += 1;
+            bar.set_message(format!(
+                "killed worker {instance} (kill {kills}/{})",
+                args.crashes
+            ));
+            std::thread::sleep(Duration::from_millis(rng.gen_range(50..400)));
+            let next = spec.spawn(instance, life)?;
+            retired.push(std::mem::replace(&mut workers[victim], next));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let elapsed = last_progress
+        .1
+        .duration_since(started)
+        .as_secs_f64()
+        .max(0.001);
+    bar.finish_with_message("all results read; lingering to catch duplicates");
+    // linger: a duplicate written late would show up here
+    std::thread::sleep(Duration::from_millis(1500));
+
+    // 4. graceful stop: close the workers' stdin
+    workers.iter_mut().for_each(WorkerProcess::request_stop);
+    for w in &mut workers {
+        w.stop(Duration::from_secs(30));
+    }
+    let (outputs, dlq) = collector.stop(&topics.output, &topics.dlq);
+    let check = check_exactly_once(&expected, &outputs);
+
+    let lines: Vec<MetricsLine> = retired
+        .iter()
+        .chain(&workers)
+        .filter_map(WorkerProcess::metrics)
+        .collect();
+    let commits = lines.iter().map(|l| l.commits).sum();
+    let aborts = lines.iter().map(|l| l.aborts).sum();
+    let mut p50s: Vec<u64> = lines.iter().filter_map(|l| l.commit_p50_us).collect();
+    p50s.sort_unstable();
+    let p50 = p50s.get(p50s.len() / 2).copied();
+    let p99 = lines.iter().filter_map(|l| l.commit_p99_us).max();
+    let broker_transactions = cluster.embedded_broker().map(|b| b.transaction_counts());
+    Ok(DemoReport {
+        records_in: input.len(),
+        check,
+        dead_lettered: dlq.len(),
+        poison: args.poison as usize,
+        kills,
+        broker_transactions,
+        worker_transactions: (commits, aborts),
+        records_per_sec: outputs.len() as f64 / elapsed,
+        commit_latency_us: (p50, p99),
+        log_dir: spec.log_dir,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poison_records_are_spread_and_counted() {
+        let events: Vec<Record> = (0..100)
+            .map(|i| Record::new(format!("k{i}"), "{}"))
+            .collect();
+        let input = with_poison(events, 5);
+        let poison: Vec<usize> = input
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.key.starts_with(b"poison"))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(input.len(), 105);
+        assert_eq!(poison.len(), 5);
+        assert!(poison[0] > 0 && poison[4] < 104, "{poison:?}");
+        assert_eq!(with_poison(vec![], 2).len(), 2);
+    }
+}
