@@ -4,7 +4,7 @@
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable};
+use kafka_protocol::protocol::{Decodable, Encodable, VersionRange};
 use kafka_protocol::ResponseError;
 
 use crate::handlers::{self, Api};
@@ -22,60 +22,68 @@ pub(crate) enum Outcome {
     Close(String),
 }
 
-/// The API versions this broker implements: advertised in ApiVersions and enforced.
-pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
-    (ApiKey::Produce, 3, 10),
-    (ApiKey::Fetch, 4, 12),
-    (ApiKey::ListOffsets, 1, 7),
-    (ApiKey::Metadata, 0, 12),
-    (ApiKey::OffsetCommit, 2, 9),
-    (ApiKey::OffsetFetch, 1, 9),
-    (ApiKey::FindCoordinator, 0, 4),
-    (ApiKey::JoinGroup, 0, 9),
-    (ApiKey::Heartbeat, 0, 4),
-    (ApiKey::LeaveGroup, 0, 5),
-    (ApiKey::SyncGroup, 0, 5),
-    (ApiKey::DescribeGroups, 0, 5),
-    (ApiKey::ListGroups, 0, 4),
-    (ApiKey::ApiVersions, 0, 3),
-    (ApiKey::CreateTopics, 2, 7),
-    (ApiKey::DeleteTopics, 1, 5),
-    (ApiKey::DeleteGroups, 0, 2),
-    (ApiKey::InitProducerId, 0, 4),
-    (ApiKey::OffsetForLeaderEpoch, 2, 4),
-    (ApiKey::AddPartitionsToTxn, 0, 3),
-    (ApiKey::AddOffsetsToTxn, 0, 3),
-    (ApiKey::EndTxn, 0, 3),
-    (ApiKey::TxnOffsetCommit, 0, 3),
-    (ApiKey::CreatePartitions, 0, 3),
-    (ApiKey::DescribeConfigs, 1, 4),
-    (ApiKey::AlterConfigs, 0, 2),
-    (ApiKey::IncrementalAlterConfigs, 0, 1),
-    (ApiKey::DeleteRecords, 0, 2),
-    (ApiKey::DescribeCluster, 0, 1),
-    (ApiKey::OffsetDelete, 0, 0),
-    (ApiKey::ListTransactions, 0, 1),
-    (ApiKey::DescribeTransactions, 0, 0),
-    (ApiKey::DescribeProducers, 0, 0),
+/// One advertised API: its key and the versions its handler implements
+/// ([`Api::SUPPORTED_VERSIONS`]).
+const fn api<R: Api>() -> (i16, VersionRange) {
+    (R::KEY, R::SUPPORTED_VERSIONS)
+}
+
+/// The APIs this broker implements, in the order ApiVersions lists them: advertised, and
+/// every other version refused before a handler runs. `tests/api_versions.rs` sends every
+/// advertised version of each and checks it is answered.
+const SUPPORTED: &[(i16, VersionRange)] = &[
+    api::<ProduceRequest>(),
+    api::<FetchRequest>(),
+    api::<ListOffsetsRequest>(),
+    api::<MetadataRequest>(),
+    api::<OffsetCommitRequest>(),
+    api::<OffsetFetchRequest>(),
+    api::<FindCoordinatorRequest>(),
+    api::<JoinGroupRequest>(),
+    api::<HeartbeatRequest>(),
+    api::<LeaveGroupRequest>(),
+    api::<SyncGroupRequest>(),
+    api::<DescribeGroupsRequest>(),
+    api::<ListGroupsRequest>(),
+    api::<ApiVersionsRequest>(),
+    api::<CreateTopicsRequest>(),
+    api::<DeleteTopicsRequest>(),
+    api::<DeleteGroupsRequest>(),
+    api::<InitProducerIdRequest>(),
+    api::<OffsetForLeaderEpochRequest>(),
+    api::<AddPartitionsToTxnRequest>(),
+    api::<AddOffsetsToTxnRequest>(),
+    api::<EndTxnRequest>(),
+    api::<TxnOffsetCommitRequest>(),
+    api::<CreatePartitionsRequest>(),
+    api::<DescribeConfigsRequest>(),
+    api::<AlterConfigsRequest>(),
+    api::<IncrementalAlterConfigsRequest>(),
+    api::<DeleteRecordsRequest>(),
+    api::<DescribeClusterRequest>(),
+    api::<OffsetDeleteRequest>(),
+    api::<ListTransactionsRequest>(),
+    api::<DescribeTransactionsRequest>(),
+    api::<DescribeProducersRequest>(),
 ];
 
 /// The advertised version range of `key`.
-pub(crate) fn supported(key: ApiKey) -> Option<(i16, i16)> {
+fn supported(key: ApiKey) -> Option<VersionRange> {
     SUPPORTED
         .iter()
-        .find(|(k, _, _)| *k == key)
-        .map(|(_, min, max)| (*min, *max))
+        .find(|(k, _)| *k == key as i16)
+        .map(|(_, versions)| *versions)
 }
 
 /// The ApiVersions list.
 pub(crate) fn api_version_list() -> Vec<ApiVersion> {
     SUPPORTED
         .iter()
-        .map(|(k, min, max)| {
+        .map(|(key, versions)| {
             ApiVersion::default()
-                .with_api_key(*k as i16)
-                .with_min_version(*min)
-                .with_max_version(*max)
+                .with_api_key(*key)
+                .with_min_version(versions.min)
+                .with_max_version(versions.max)
         })
         .collect()
 }
@@ -147,7 +155,7 @@ pub(crate) async fn handle(state: &State, mut frame: Bytes, client_host: &str) -
     let Ok(key) = ApiKey::try_from(raw_key) else {
         return Outcome::Close(format!("unknown API key {raw_key}"));
     };
-    let Some((min, max)) = supported(key) else {
+    let Some(VersionRange { min, max }) = supported(key) else {
         return Outcome::Close(format!("unsupported API {key:?}"));
     };
     if version < min || version > max {
@@ -267,53 +275,52 @@ pub(crate) async fn handle(state: &State, mut frame: Bytes, client_host: &str) -
         }
         ApiKey::JoinGroup => {
             route!(state, key, v, cid, frame, JoinGroupRequest, |r| {
-                handlers::group::join_group(state, r, v, &client_id, client_host).await
+                handlers::group::join_group(&state.groups, r, v, &client_id, client_host).await
             })
         }
         ApiKey::SyncGroup => {
-            route!(state, key, v, cid, frame, SyncGroupRequest, |r| state
-                .groups
-                .sync_group(r, v)
-                .await)
+            route!(state, key, v, cid, frame, SyncGroupRequest, |r| {
+                handlers::group::sync_group(&state.groups, r, v).await
+            })
         }
         ApiKey::Heartbeat => {
-            route!(state, key, v, cid, frame, HeartbeatRequest, |r| state
-                .groups
-                .heartbeat(r, v))
+            route!(state, key, v, cid, frame, HeartbeatRequest, |r| {
+                handlers::group::heartbeat(&state.groups, r, v)
+            })
         }
         ApiKey::LeaveGroup => {
-            route!(state, key, v, cid, frame, LeaveGroupRequest, |r| state
-                .groups
-                .leave_group(r, v))
+            route!(state, key, v, cid, frame, LeaveGroupRequest, |r| {
+                handlers::group::leave_group(&state.groups, r, v)
+            })
         }
         ApiKey::DescribeGroups => {
-            route!(state, key, v, cid, frame, DescribeGroupsRequest, |r| state
-                .groups
-                .describe_groups(r, v))
+            route!(state, key, v, cid, frame, DescribeGroupsRequest, |r| {
+                handlers::group::describe_groups(&state.groups, r, v)
+            })
         }
         ApiKey::ListGroups => {
-            route!(state, key, v, cid, frame, ListGroupsRequest, |r| state
-                .groups
-                .list_groups(r, v))
+            route!(state, key, v, cid, frame, ListGroupsRequest, |r| {
+                handlers::group::list_groups(&state.groups, r, v)
+            })
         }
         ApiKey::DeleteGroups => {
-            route!(state, key, v, cid, frame, DeleteGroupsRequest, |r| state
-                .groups
-                .delete_groups(r, v))
+            route!(state, key, v, cid, frame, DeleteGroupsRequest, |r| {
+                handlers::group::delete_groups(&state.groups, r, v)
+            })
         }
         ApiKey::OffsetCommit => {
             route!(state, key, v, cid, frame, OffsetCommitRequest, |r| {
-                handlers::group::offset_commit(state, r, v)
+                handlers::group_offsets::offset_commit(state, r, v)
             })
         }
         ApiKey::OffsetFetch => {
-            route!(state, key, v, cid, frame, OffsetFetchRequest, |r| state
-                .groups
-                .offset_fetch(r, v))
+            route!(state, key, v, cid, frame, OffsetFetchRequest, |r| {
+                handlers::group_offsets::offset_fetch(&state.groups, r, v)
+            })
         }
         ApiKey::CreatePartitions => {
             route!(state, key, v, cid, frame, CreatePartitionsRequest, |r| {
-                handlers::configs::create_partitions(state, r, v)
+                handlers::admin::create_partitions(state, r, v)
             })
         }
         ApiKey::DescribeConfigs => {
@@ -348,9 +355,9 @@ pub(crate) async fn handle(state: &State, mut frame: Bytes, client_host: &str) -
             })
         }
         ApiKey::OffsetDelete => {
-            route!(state, key, v, cid, frame, OffsetDeleteRequest, |r| state
-                .groups
-                .offset_delete(r, v))
+            route!(state, key, v, cid, frame, OffsetDeleteRequest, |r| {
+                handlers::group_offsets::offset_delete(&state.groups, r, v)
+            })
         }
         ApiKey::ListTransactions => {
             route!(state, key, v, cid, frame, ListTransactionsRequest, |r| {

@@ -25,6 +25,7 @@
 mod background;
 mod batch;
 mod broker;
+mod clock;
 mod config;
 mod dispatch;
 mod error;

@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use crate::batch::Marker;
+use crate::clock::now_ms;
 use crate::group::GroupCoordinator;
 use crate::topics::Topics;
 
@@ -101,13 +102,6 @@ pub struct TransactionCounts {
     pub fenced: u64,
     /// Aborted because the transaction outlived its timeout.
     pub timed_out: u64,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl TxnCoordinator {

@@ -1,614 +1,349 @@
-//! Committed offsets: OffsetCommit, OffsetFetch and TxnOffsetCommit (Kafka's
-//! `GroupCoordinator.handleCommitOffsets` / `handleTxnCommitOffsets` and
-//! `GroupMetadataManager.getOffsets`).
+//! Committed offsets (Kafka's `GroupCoordinator.handleCommitOffsets` /
+//! `handleTxnCommitOffsets` and `GroupMetadataManager.getOffsets`): consumer commits,
+//! transactional commits staged until the transaction's marker, fetches and deletes.
 
-use std::collections::BTreeMap;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::collections::{BTreeMap, HashSet};
+use std::time::Instant;
 
-use kafka_protocol::messages::offset_commit_response::{
-    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
-};
-use kafka_protocol::messages::offset_fetch_response::{
-    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
-    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
-};
-use kafka_protocol::messages::txn_offset_commit_response::{
-    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
-};
-use kafka_protocol::messages::{
-    OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, TopicName,
-    TxnOffsetCommitRequest, TxnOffsetCommitResponse,
-};
-use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::ResponseError;
+use super::state::{Group, GroupState};
+use super::{GroupCoordinator, GroupError, Inner};
+use crate::clock::now_ms;
 
-use super::state::{CommittedOffset, Group, GroupState};
-use super::{code, owned, sb, GroupCoordinator, Inner, PartitionExists, MAX_OFFSET_METADATA_BYTES};
+/// `offset.metadata.max.bytes` (Kafka's default).
+const MAX_OFFSET_METADATA_BYTES: usize = 4096;
 
-/// One partition of an offset commit, after the topic existence check.
-#[derive(Debug)]
-struct CommitEntry {
-    topic: String,
-    partition: i32,
-    offset: i64,
-    leader_epoch: i32,
-    metadata: Option<String>,
-    /// UNKNOWN_TOPIC_OR_PARTITION decided before the group is looked at.
-    pre_error: Option<ResponseError>,
+/// A committed (or staged transactional) offset.
+#[derive(Debug, Clone)]
+pub(super) struct CommittedOffset {
+    /// The committed offset.
+    pub offset: i64,
+    /// The leader epoch of the committed record, -1 if unknown.
+    pub leader_epoch: i32,
+    /// Client metadata ("" when none).
+    pub metadata: String,
+    /// Commit time, milliseconds since the epoch (kept for retention; no API reports it).
+    #[allow(dead_code)]
+    pub commit_timestamp_ms: i64,
+    /// Position of this commit in the (virtual) offsets log; a transactional commit
+    /// becomes visible only if nothing newer was committed in between, as Kafka's
+    /// `CommitRecordMetadataAndOffset.olderThan`.
+    pub seq: u64,
 }
 
-impl CommitEntry {
-    /// One partition of a commit request; UNKNOWN_TOPIC_OR_PARTITION is decided here.
-    fn new(
-        topic: &StrBytes,
-        partition: i32,
-        offset: i64,
-        leader_epoch: i32,
-        metadata: Option<&StrBytes>,
-        exists: PartitionExists<'_>,
-    ) -> Self {
-        let topic = owned(topic);
-        let pre_error =
-            (!exists(&topic, partition)).then_some(ResponseError::UnknownTopicOrPartition);
+/// Who commits: a member of a generation, or (generation -1, no member) a consumer that
+/// does not use the group's membership.
+#[derive(Debug)]
+pub(crate) struct CommitTarget {
+    pub group_id: String,
+    pub generation: i32,
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+}
+
+/// One partition's offset to commit.
+#[derive(Debug)]
+pub(crate) struct OffsetEntry {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    /// -1 if unknown.
+    pub leader_epoch: i32,
+    pub metadata: Option<String>,
+}
+
+/// The offsets to fetch of one group: `topics = None` asks for every committed partition.
+#[derive(Debug)]
+pub(crate) struct OffsetQuery {
+    pub group_id: String,
+    pub topics: Option<Vec<(String, Vec<i32>)>>,
+}
+
+/// One partition of an offset fetch.
+#[derive(Debug)]
+pub(crate) struct FetchedOffset {
+    pub partition: i32,
+    /// -1 when nothing is committed.
+    pub offset: i64,
+    pub leader_epoch: i32,
+    pub metadata: String,
+    pub error: Option<GroupError>,
+}
+
+impl FetchedOffset {
+    /// A partition without a (visible) commit.
+    fn none(partition: i32, error: Option<GroupError>) -> Self {
         Self {
-            topic,
             partition,
-            offset,
-            leader_epoch,
-            metadata: metadata.map(owned),
-            pre_error,
+            offset: -1,
+            leader_epoch: -1,
+            metadata: String::new(),
+            error,
         }
     }
 }
 
-/// One partition of an OffsetFetch answer.
-#[derive(Debug)]
-struct FetchedOffset {
-    partition: i32,
-    offset: i64,
-    leader_epoch: i32,
-    metadata: String,
-    error: Option<ResponseError>,
-}
-
-/// Milliseconds since the Unix epoch.
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-/// Kafka's `validateOffsetCommit`: a commit naming a member or generation must come from
-/// the current generation of a current member; an anonymous (simple) consumer commit is only
-/// allowed while the group is empty. Transactional commits without member information (v0-2)
-/// skip the check.
-fn validate_offset_commit(
-    group: &Group,
-    generation: i32,
-    member_id: &str,
-    instance: Option<&str>,
-    transactional: bool,
-) -> Result<(), ResponseError> {
-    if generation >= 0 || !member_id.is_empty() || instance.is_some() {
-        group.validate_current_member(member_id, instance)?;
-        if generation != group.generation {
-            return Err(ResponseError::IllegalGeneration);
-        }
-        Ok(())
-    } else if !transactional && group.state != GroupState::Empty {
-        Err(ResponseError::UnknownMemberId)
-    } else {
-        Ok(())
-    }
-}
-
-/// The per-partition error for metadata longer than `offset.metadata.max.bytes`.
-fn metadata_error(metadata: Option<&String>) -> Option<ResponseError> {
-    metadata
-        .filter(|m| m.len() > MAX_OFFSET_METADATA_BYTES)
-        .map(|_| ResponseError::OffsetMetadataTooLarge)
-}
-
-/// Per-partition results of one topic: `(topic, [(partition, error)])`.
-type TopicResults = (String, Vec<(i32, Option<ResponseError>)>);
-
-/// Groups `(topic, partition, error)` triples by topic, keeping the request order.
-fn by_topic(results: Vec<(String, i32, Option<ResponseError>)>) -> Vec<TopicResults> {
-    let mut out: Vec<TopicResults> = Vec::new();
-    for (topic, partition, error) in results {
-        match out.last_mut() {
-            Some((name, partitions)) if *name == topic => partitions.push((partition, error)),
-            _ => out.push((topic, vec![(partition, error)])),
-        }
-    }
-    out
-}
+/// The topic/partition fetches of one group: `(topic, partitions)`.
+pub(crate) type FetchedTopics = Vec<(String, Vec<FetchedOffset>)>;
 
 impl GroupCoordinator {
-    /// OffsetCommit (v2-9). `exists` is asked before the coordinator lock is taken.
-    pub(crate) fn offset_commit(
+    /// A consumer's offset commit of `entries` (of existing partitions): the error of each.
+    pub(crate) fn commit_offsets(
         &self,
-        req: OffsetCommitRequest,
-        version: i16,
-        exists: PartitionExists<'_>,
-    ) -> OffsetCommitResponse {
-        let entries: Vec<CommitEntry> = req
-            .topics
-            .iter()
-            .flat_map(|t| {
-                t.partitions.iter().map(move |p| {
-                    let epoch = if version >= 6 {
-                        p.committed_leader_epoch
-                    } else {
-                        -1
-                    };
-                    let meta = p.committed_metadata.as_ref();
-                    CommitEntry::new(
-                        &t.name,
-                        p.partition_index,
-                        p.committed_offset,
-                        epoch,
-                        meta,
-                        exists,
-                    )
-                })
-            })
-            .collect();
-        let instance = if version >= 7 {
-            req.group_instance_id.as_deref()
-        } else {
-            None
-        };
-        let results = {
-            let mut inner = self.lock();
-            commit(
-                &mut inner,
-                req.group_id.as_str(),
-                req.generation_id_or_member_epoch,
-                req.member_id.as_str(),
-                instance,
-                entries,
-            )
-        };
-        OffsetCommitResponse::default().with_topics(
-            by_topic(results)
-                .into_iter()
-                .map(|(topic, partitions)| {
-                    OffsetCommitResponseTopic::default()
-                        .with_name(TopicName(sb(topic)))
-                        .with_partitions(
-                            partitions
-                                .into_iter()
-                                .map(|(partition, error)| {
-                                    OffsetCommitResponsePartition::default()
-                                        .with_partition_index(partition)
-                                        .with_error_code(code(error))
-                                })
-                                .collect(),
-                        )
-                })
-                .collect(),
-        )
-    }
-
-    /// OffsetFetch (v1-9; v8+ batches groups). `topics = null` returns every committed
-    /// partition of the group. With `require_stable` (v7+), a partition with a pending
-    /// transactional commit answers UNSTABLE_OFFSET_COMMIT (a partition error, as Kafka:
-    /// the group-level error stays NONE).
-    pub(crate) fn offset_fetch(
-        &self,
-        req: OffsetFetchRequest,
-        version: i16,
-    ) -> OffsetFetchResponse {
-        let require_stable = version >= 7 && req.require_stable;
-        let inner = self.lock();
-        if version >= 8 {
-            let groups = req
-                .groups
-                .iter()
-                .map(|g| {
-                    let requested = g.topics.as_ref().map(|topics| {
-                        topics
-                            .iter()
-                            .map(|t| (owned(&t.name), t.partition_indexes.clone()))
-                            .collect::<Vec<_>>()
-                    });
-                    let fetched = fetch(&inner, g.group_id.as_str(), requested, require_stable);
-                    OffsetFetchResponseGroup::default()
-                        .with_group_id(g.group_id.clone())
-                        .with_error_code(0)
-                        .with_topics(
-                            fetched
-                                .into_iter()
-                                .map(|(topic, partitions)| {
-                                    OffsetFetchResponseTopics::default()
-                                        .with_name(TopicName(sb(topic)))
-                                        .with_partitions(
-                                            partitions
-                                                .into_iter()
-                                                .map(|p| {
-                                                    OffsetFetchResponsePartitions::default()
-                                                        .with_partition_index(p.partition)
-                                                        .with_committed_offset(p.offset)
-                                                        .with_committed_leader_epoch(p.leader_epoch)
-                                                        .with_metadata(Some(sb(p.metadata)))
-                                                        .with_error_code(code(p.error))
-                                                })
-                                                .collect(),
-                                        )
-                                })
-                                .collect(),
-                        )
-                })
-                .collect();
-            OffsetFetchResponse::default().with_groups(groups)
-        } else {
-            let requested = req.topics.as_ref().map(|topics| {
-                topics
-                    .iter()
-                    .map(|t| (owned(&t.name), t.partition_indexes.clone()))
-                    .collect::<Vec<_>>()
-            });
-            let fetched = fetch(&inner, req.group_id.as_str(), requested, require_stable);
-            OffsetFetchResponse::default()
-                .with_error_code(0)
-                .with_topics(
-                    fetched
-                        .into_iter()
-                        .map(|(topic, partitions)| {
-                            OffsetFetchResponseTopic::default()
-                                .with_name(TopicName(sb(topic)))
-                                .with_partitions(
-                                    partitions
-                                        .into_iter()
-                                        .map(|p| {
-                                            let epoch =
-                                                if version >= 5 { p.leader_epoch } else { -1 };
-                                            OffsetFetchResponsePartition::default()
-                                                .with_partition_index(p.partition)
-                                                .with_committed_offset(p.offset)
-                                                .with_committed_leader_epoch(epoch)
-                                                .with_metadata(Some(sb(p.metadata)))
-                                                .with_error_code(code(p.error))
-                                        })
-                                        .collect(),
-                                )
-                        })
-                        .collect(),
-                )
-        }
-    }
-
-    /// Stages the offsets of a transaction (called after the transaction coordinator has
-    /// checked the producer id/epoch and that AddOffsetsToTxn added this group). From v3 the
-    /// request's generation/member are checked as in KIP-447 when given.
-    pub(crate) fn txn_offset_commit(
-        &self,
-        req: TxnOffsetCommitRequest,
-        version: i16,
-        exists: PartitionExists<'_>,
-    ) -> TxnOffsetCommitResponse {
-        let entries: Vec<CommitEntry> = req
-            .topics
-            .iter()
-            .flat_map(|t| {
-                t.partitions.iter().map(move |p| {
-                    let epoch = if version >= 2 {
-                        p.committed_leader_epoch
-                    } else {
-                        -1
-                    };
-                    let meta = p.committed_metadata.as_ref();
-                    CommitEntry::new(
-                        &t.name,
-                        p.partition_index,
-                        p.committed_offset,
-                        epoch,
-                        meta,
-                        exists,
-                    )
-                })
-            })
-            .collect();
-        let (generation, member_id, instance) = if version >= 3 {
-            (
-                req.generation_id,
-                req.member_id.as_str(),
-                req.group_instance_id.as_deref(),
-            )
-        } else {
-            (-1, "", None)
-        };
-        let results = {
-            let mut inner = self.lock();
-            txn_commit(
-                &mut inner,
-                req.group_id.as_str(),
-                req.producer_id.0,
-                generation,
-                member_id,
-                instance,
-                entries,
-            )
-        };
-        TxnOffsetCommitResponse::default().with_topics(
-            by_topic(results)
-                .into_iter()
-                .map(|(topic, partitions)| {
-                    TxnOffsetCommitResponseTopic::default()
-                        .with_name(TopicName(sb(topic)))
-                        .with_partitions(
-                            partitions
-                                .into_iter()
-                                .map(|(partition, error)| {
-                                    TxnOffsetCommitResponsePartition::default()
-                                        .with_partition_index(partition)
-                                        .with_error_code(code(error))
-                                })
-                                .collect(),
-                        )
-                })
-                .collect(),
-        )
-    }
-}
-
-/// Validates and stores a consumer offset commit; returns the error of every partition.
-fn commit(
-    inner: &mut Inner,
-    group_id: &str,
-    generation: i32,
-    member_id: &str,
-    instance: Option<&str>,
-    entries: Vec<CommitEntry>,
-) -> Vec<(String, i32, Option<ResponseError>)> {
-    let any_valid = entries.iter().any(|e| e.pre_error.is_none());
-    let group_error: Option<ResponseError> = if !any_valid {
-        None
-    } else {
-        match inner.groups.get_mut(group_id) {
-            None if generation < 0 => {
-                // The group does not use Kafka for membership: allow the commit.
-                inner
-                    .groups
-                    .insert(group_id.to_owned(), Group::new(group_id));
-                None
-            }
-            // A request from an older generation of a group that is gone.
-            None => Some(ResponseError::IllegalGeneration),
-            Some(group) => {
-                match validate_offset_commit(group, generation, member_id, instance, false) {
-                    Err(error) => Some(error),
-                    Ok(()) => match group.state {
-                        // The member has the new generation but not yet its assignment.
-                        GroupState::CompletingRebalance => Some(ResponseError::RebalanceInProgress),
-                        GroupState::Empty => None,
-                        GroupState::Stable | GroupState::PreparingRebalance => {
-                            if let Some(member) = group.members.get_mut(member_id) {
-                                member.refresh_session(Instant::now());
-                            }
-                            None
-                        }
-                    },
-                }
-            }
-        }
-    };
-    let timestamp = now_ms();
-    let mut results = Vec::with_capacity(entries.len());
-    for e in entries {
-        let error = e
-            .pre_error
-            .or(group_error)
-            .or_else(|| metadata_error(e.metadata.as_ref()));
-        if error.is_none() {
-            let seq = inner.next_seq();
-            if let Some(group) = inner.groups.get_mut(group_id) {
-                group.offsets.insert(
-                    (e.topic.clone(), e.partition),
-                    CommittedOffset {
-                        offset: e.offset,
-                        leader_epoch: e.leader_epoch,
-                        metadata: e.metadata.unwrap_or_default(),
-                        commit_timestamp_ms: timestamp,
-                        seq,
-                    },
-                );
-            }
-        }
-        results.push((e.topic, e.partition, error));
-    }
-    results
-}
-
-/// Validates and stages a transactional offset commit; returns the error of every partition.
-fn txn_commit(
-    inner: &mut Inner,
-    group_id: &str,
-    producer_id: i64,
-    generation: i32,
-    member_id: &str,
-    instance: Option<&str>,
-    entries: Vec<CommitEntry>,
-) -> Vec<(String, i32, Option<ResponseError>)> {
-    let any_valid = entries.iter().any(|e| e.pre_error.is_none());
-    let group_error: Option<ResponseError> = if group_id.is_empty() {
-        Some(ResponseError::InvalidGroupId)
-    } else if !any_valid {
-        None
-    } else {
-        let group = inner
-            .groups
-            .entry(group_id.to_owned())
-            .or_insert_with(|| Group::new(group_id));
-        validate_offset_commit(group, generation, member_id, instance, true).err()
-    };
-    let timestamp = now_ms();
-    let mut results = Vec::with_capacity(entries.len());
-    for e in entries {
-        let error = e
-            .pre_error
-            .or(group_error)
-            .or_else(|| metadata_error(e.metadata.as_ref()));
-        if error.is_none() {
-            let seq = inner.next_seq();
-            if let Some(group) = inner.groups.get_mut(group_id) {
-                group.pending_txn.entry(producer_id).or_default().insert(
-                    (e.topic.clone(), e.partition),
-                    CommittedOffset {
-                        offset: e.offset,
-                        leader_epoch: e.leader_epoch,
-                        metadata: e.metadata.unwrap_or_default(),
-                        commit_timestamp_ms: timestamp,
-                        seq,
-                    },
-                );
-            }
-        }
-        results.push((e.topic, e.partition, error));
-    }
-    results
-}
-
-/// Kafka's `GroupMetadataManager.getOffsets`: -1 / "" for partitions without a commit,
-/// UNSTABLE_OFFSET_COMMIT with `require_stable` while a transaction has staged an offset.
-fn fetch(
-    inner: &Inner,
-    group_id: &str,
-    requested: Option<Vec<(String, Vec<i32>)>>,
-    require_stable: bool,
-) -> Vec<(String, Vec<FetchedOffset>)> {
-    let group = inner.groups.get(group_id);
-    let requested: Vec<(String, Vec<i32>)> = match requested {
-        Some(requested) => requested,
-        None => {
-            let mut all: BTreeMap<String, Vec<i32>> = BTreeMap::new();
-            if let Some(group) = group {
-                for (topic, partition) in group.offsets.keys() {
-                    all.entry(topic.clone()).or_default().push(*partition);
-                }
-            }
-            all.into_iter().collect()
-        }
-    };
-    requested
-        .into_iter()
-        .map(|(topic, partitions)| {
-            let fetched = partitions
-                .into_iter()
-                .map(|partition| {
-                    let key = (topic.clone(), partition);
-                    let unstable = require_stable
-                        && group.is_some_and(|g| {
-                            g.pending_txn
-                                .values()
-                                .any(|staged| staged.contains_key(&key))
-                        });
-                    if unstable {
-                        return FetchedOffset {
-                            partition,
-                            offset: -1,
-                            leader_epoch: -1,
-                            metadata: String::new(),
-                            error: Some(ResponseError::UnstableOffsetCommit),
-                        };
-                    }
-                    match group.and_then(|g| g.offsets.get(&key)) {
-                        Some(committed) => FetchedOffset {
-                            partition,
-                            offset: committed.offset,
-                            leader_epoch: committed.leader_epoch,
-                            metadata: committed.metadata.clone(),
-                            error: None,
-                        },
-                        None => FetchedOffset {
-                            partition,
-                            offset: -1,
-                            leader_epoch: -1,
-                            metadata: String::new(),
-                            error: None,
-                        },
-                    }
-                })
-                .collect();
-            (topic, fetched)
-        })
-        .collect()
-}
-
-/// The topics the members of a consumer-protocol group subscribe to (from their
-/// `ConsumerProtocolSubscription` metadata; unreadable metadata subscribes to nothing).
-fn subscribed_topics(group: &Group) -> std::collections::HashSet<String> {
-    use kafka_protocol::messages::ConsumerProtocolSubscription;
-    use kafka_protocol::protocol::Decodable;
-    let mut topics = std::collections::HashSet::new();
-    for member in group.members.values() {
-        for (_, metadata) in &member.protocols {
-            let mut buf = metadata.clone();
-            if buf.len() < 2 {
-                continue;
-            }
-            let version = i16::from_be_bytes([buf[0], buf[1]]).clamp(0, 3);
-            let _ = bytes::Buf::get_i16(&mut buf);
-            if let Ok(sub) = ConsumerProtocolSubscription::decode(&mut buf, version) {
-                topics.extend(sub.topics.iter().map(|t| t.to_string()));
-            }
-        }
-    }
-    topics
-}
-
-impl GroupCoordinator {
-    /// OffsetDelete (v0): removes committed offsets of an empty group, or of topics an
-    /// active consumer group is not subscribed to (GROUP_SUBSCRIBED_TO_TOPIC otherwise).
-    pub(crate) fn offset_delete(
-        &self,
-        req: kafka_protocol::messages::OffsetDeleteRequest,
-        _version: i16,
-    ) -> kafka_protocol::messages::OffsetDeleteResponse {
-        use kafka_protocol::messages::offset_delete_response::{
-            OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
-        };
-        use kafka_protocol::messages::OffsetDeleteResponse;
+        target: &CommitTarget,
+        entries: Vec<OffsetEntry>,
+    ) -> Vec<Option<GroupError>> {
         let mut inner = self.lock();
-        let Some(group) = inner.groups.get_mut(req.group_id.as_str()) else {
-            return OffsetDeleteResponse::default()
-                .with_error_code(ResponseError::GroupIdNotFound.code());
+        let group_error = if entries.is_empty() {
+            None
+        } else {
+            inner.check_commit(target)
+        };
+        inner.write_offsets(&target.group_id, None, entries, group_error)
+    }
+
+    /// Stages the offsets of producer `producer_id`'s transaction (the transaction
+    /// coordinator has checked the producer and that AddOffsetsToTxn added this group);
+    /// they become visible with [`complete_txn`](Self::complete_txn). A target with a
+    /// generation or member is checked as in KIP-447.
+    pub(crate) fn stage_txn_offsets(
+        &self,
+        target: &CommitTarget,
+        producer_id: i64,
+        entries: Vec<OffsetEntry>,
+    ) -> Vec<Option<GroupError>> {
+        let group_id = target.group_id.as_str();
+        let mut inner = self.lock();
+        let group_error = if group_id.is_empty() {
+            Some(GroupError::InvalidGroupId)
+        } else if entries.is_empty() {
+            None
+        } else {
+            let group = inner
+                .groups
+                .entry(group_id.to_owned())
+                .or_insert_with(|| Group::new(group_id));
+            group.validate_offset_commit(target, true).err()
+        };
+        inner.write_offsets(group_id, Some(producer_id), entries, group_error)
+    }
+
+    /// Makes the offsets staged by `producer_id` for `group` visible (commit) or drops them (abort).
+    pub(crate) fn complete_txn(&self, group: &str, producer_id: i64, commit: bool) {
+        let mut inner = self.lock();
+        let Some(group) = inner.groups.get_mut(group) else {
+            return;
+        };
+        let Some(staged) = group.pending_txn.remove(&producer_id) else {
+            return;
+        };
+        if commit {
+            for (key, offset) in staged {
+                // Kafka keeps a consumer commit written after the transactional one.
+                let newer_exists = group.offsets.get(&key).is_some_and(|c| c.seq > offset.seq);
+                if !newer_exists {
+                    group.offsets.insert(key, offset);
+                }
+            }
+        }
+    }
+
+    /// The committed offsets of each query (-1 / "" for partitions without a commit). With
+    /// `require_stable`, a partition with a staged transactional offset answers
+    /// UNSTABLE_OFFSET_COMMIT.
+    pub(crate) fn fetch_offsets(
+        &self,
+        queries: Vec<OffsetQuery>,
+        require_stable: bool,
+    ) -> Vec<FetchedTopics> {
+        let inner = self.lock();
+        queries
+            .into_iter()
+            .map(|q| {
+                let group = inner.groups.get(&q.group_id);
+                let topics = q
+                    .topics
+                    .unwrap_or_else(|| group.map(Group::committed_partitions).unwrap_or_default());
+                topics
+                    .into_iter()
+                    .map(|(topic, partitions)| {
+                        let fetched = partitions
+                            .into_iter()
+                            .map(|p| match group {
+                                Some(g) => g.fetch_offset(&topic, p, require_stable),
+                                None => FetchedOffset::none(p, None),
+                            })
+                            .collect();
+                        (topic, fetched)
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// OffsetDelete: removes the committed offsets of `topics` (`(topic, partitions)`) of an
+    /// empty group, or of topics an active consumer group does not read; the error of each
+    /// topic (GROUP_SUBSCRIBED_TO_TOPIC) or of the whole request.
+    pub(crate) fn delete_offsets(
+        &self,
+        group_id: &str,
+        topics: &[(String, Vec<i32>)],
+    ) -> Result<Vec<Option<GroupError>>, GroupError> {
+        let mut inner = self.lock();
+        let Some(group) = inner.groups.get_mut(group_id) else {
+            return Err(GroupError::GroupIdNotFound);
         };
         let active = group.state != GroupState::Empty;
         if active && group.protocol_type.as_deref() != Some("consumer") {
-            return OffsetDeleteResponse::default()
-                .with_error_code(ResponseError::NonEmptyGroup.code());
+            return Err(GroupError::NonEmptyGroup);
         }
-        let subscribed = if active {
-            subscribed_topics(group)
-        } else {
-            Default::default()
-        };
-        let topics = req
-            .topics
+        let mut subscribed = HashSet::new();
+        if active {
+            for member in group.members.values() {
+                member.subscribed_topics(&mut subscribed);
+            }
+        }
+        Ok(topics
             .iter()
-            .map(|t| {
-                let name = t.name.to_string();
-                let partitions = t
-                    .partitions
-                    .iter()
-                    .map(|p| {
-                        let r = OffsetDeleteResponsePartition::default()
-                            .with_partition_index(p.partition_index);
-                        if subscribed.contains(&name) {
-                            return r.with_error_code(ResponseError::GroupSubscribedToTopic.code());
-                        }
-                        group.offsets.remove(&(name.clone(), p.partition_index));
-                        r
-                    })
-                    .collect();
-                OffsetDeleteResponseTopic::default()
-                    .with_name(t.name.clone())
-                    .with_partitions(partitions)
+            .map(|(topic, partitions)| {
+                if subscribed.contains(topic) {
+                    return Some(GroupError::GroupSubscribedToTopic);
+                }
+                for partition in partitions {
+                    group.offsets.remove(&(topic.clone(), *partition));
+                }
+                None
             })
-            .collect();
-        OffsetDeleteResponse::default().with_topics(topics)
+            .collect())
+    }
+}
+
+impl Inner {
+    /// The group-level check of a consumer commit; a group that does not use Kafka for
+    /// membership (generation -1) is created.
+    fn check_commit(&mut self, target: &CommitTarget) -> Option<GroupError> {
+        let group_id = target.group_id.as_str();
+        let Some(group) = self.groups.get_mut(group_id) else {
+            if target.generation < 0 {
+                self.groups
+                    .insert(group_id.to_owned(), Group::new(group_id));
+                return None;
+            }
+            // A request from an older generation of a group that is gone.
+            return Some(GroupError::IllegalGeneration);
+        };
+        if let Err(error) = group.validate_offset_commit(target, false) {
+            return Some(error);
+        }
+        match group.state {
+            // The member has the new generation but not yet its assignment.
+            GroupState::CompletingRebalance => Some(GroupError::RebalanceInProgress),
+            GroupState::Empty => None,
+            GroupState::Stable | GroupState::PreparingRebalance => {
+                if let Some(member) = group.members.get_mut(&target.member_id) {
+                    member.refresh_session(Instant::now());
+                }
+                None
+            }
+        }
+    }
+
+    /// Writes each entry that passes `group_error` and the metadata size check to the
+    /// group's offsets, or stages it for `producer_id`; returns the error of each.
+    fn write_offsets(
+        &mut self,
+        group_id: &str,
+        producer_id: Option<i64>,
+        entries: Vec<OffsetEntry>,
+        group_error: Option<GroupError>,
+    ) -> Vec<Option<GroupError>> {
+        let timestamp = now_ms();
+        entries
+            .into_iter()
+            .map(|e| {
+                let too_large = e
+                    .metadata
+                    .as_ref()
+                    .is_some_and(|m| m.len() > MAX_OFFSET_METADATA_BYTES);
+                let error = group_error.or(too_large.then_some(GroupError::OffsetMetadataTooLarge));
+                if error.is_some() {
+                    return error;
+                }
+                let seq = self.next_seq();
+                if let Some(group) = self.groups.get_mut(group_id) {
+                    let offsets = match producer_id {
+                        Some(producer_id) => group.pending_txn.entry(producer_id).or_default(),
+                        None => &mut group.offsets,
+                    };
+                    offsets.insert(
+                        (e.topic, e.partition),
+                        CommittedOffset {
+                            offset: e.offset,
+                            leader_epoch: e.leader_epoch,
+                            metadata: e.metadata.unwrap_or_default(),
+                            commit_timestamp_ms: timestamp,
+                            seq,
+                        },
+                    );
+                }
+                None
+            })
+            .collect()
+    }
+}
+
+impl Group {
+    /// Kafka's `validateOffsetCommit`: a commit naming a member or generation must come from
+    /// the current generation of a current member; an anonymous (simple) consumer commit is
+    /// only allowed while the group is empty. Transactional commits without member
+    /// information skip the check.
+    fn validate_offset_commit(
+        &self,
+        target: &CommitTarget,
+        transactional: bool,
+    ) -> Result<(), GroupError> {
+        let instance = target.group_instance_id.as_deref();
+        if target.generation >= 0 || !target.member_id.is_empty() || instance.is_some() {
+            self.validate_current_member(&target.member_id, instance)?;
+            if target.generation != self.generation {
+                return Err(GroupError::IllegalGeneration);
+            }
+            Ok(())
+        } else if !transactional && self.state != GroupState::Empty {
+            Err(GroupError::UnknownMemberId)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Every partition with a committed offset, by topic.
+    fn committed_partitions(&self) -> Vec<(String, Vec<i32>)> {
+        let mut all: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+        for (topic, partition) in self.offsets.keys() {
+            all.entry(topic.clone()).or_default().push(*partition);
+        }
+        all.into_iter().collect()
+    }
+
+    /// The committed offset of one partition.
+    fn fetch_offset(&self, topic: &str, partition: i32, require_stable: bool) -> FetchedOffset {
+        let key = (topic.to_owned(), partition);
+        let unstable = require_stable
+            && self
+                .pending_txn
+                .values()
+                .any(|staged| staged.contains_key(&key));
+        if unstable {
+            return FetchedOffset::none(partition, Some(GroupError::UnstableOffsetCommit));
+        }
+        match self.offsets.get(&key) {
+            Some(committed) => FetchedOffset {
+                partition,
+                offset: committed.offset,
+                leader_epoch: committed.leader_epoch,
+                metadata: committed.metadata.clone(),
+                error: None,
+            },
+            None => FetchedOffset::none(partition, None),
+        }
     }
 }

@@ -1,5 +1,7 @@
-//! ApiVersions, Metadata, CreateTopics, DeleteTopics, FindCoordinator.
+//! ApiVersions, Metadata, DescribeCluster and FindCoordinator; topic admin: CreateTopics,
+//! DeleteTopics and CreatePartitions.
 
+use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult,
 };
@@ -10,6 +12,7 @@ use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
 use kafka_protocol::messages::*;
+use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
 use super::{sb, Api};
@@ -19,7 +22,7 @@ use crate::topic_config::{default_of, validate, TopicConfigs};
 use crate::topics::{validate_name, Topics, MAX_PARTITIONS};
 
 impl Api for ApiVersionsRequest {
-    type Response = ApiVersionsResponse;
+    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
     fn fail(&self, _version: i16, code: i16) -> ApiVersionsResponse {
         ApiVersionsResponse::default()
             .with_error_code(code)
@@ -32,7 +35,7 @@ pub(crate) fn api_versions(_req: ApiVersionsRequest, _version: i16) -> ApiVersio
 }
 
 impl Api for MetadataRequest {
-    type Response = MetadataResponse;
+    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 0, max: 12 };
     fn fail(&self, _version: i16, code: i16) -> MetadataResponse {
         let topics = self
             .topics
@@ -122,7 +125,7 @@ pub(crate) fn metadata(state: &State, req: MetadataRequest, version: i16) -> Met
 }
 
 impl Api for CreateTopicsRequest {
-    type Response = CreateTopicsResponse;
+    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 2, max: 7 };
     fn fail(&self, _version: i16, code: i16) -> CreateTopicsResponse {
         CreateTopicsResponse::default().with_topics(
             self.topics
@@ -255,19 +258,14 @@ pub(crate) fn create_topics(
 }
 
 impl Api for DeleteTopicsRequest {
-    type Response = DeleteTopicsResponse;
-    fn fail(&self, version: i16, code: i16) -> DeleteTopicsResponse {
-        let names: Vec<Option<TopicName>> = if version >= 6 {
-            self.topics.iter().map(|t| t.name.clone()).collect()
-        } else {
-            self.topic_names.iter().cloned().map(Some).collect()
-        };
+    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 1, max: 5 };
+    fn fail(&self, _version: i16, code: i16) -> DeleteTopicsResponse {
         DeleteTopicsResponse::default().with_responses(
-            names
-                .into_iter()
+            self.topic_names
+                .iter()
                 .map(|n| {
                     DeletableTopicResult::default()
-                        .with_name(n)
+                        .with_name(Some(n.clone()))
                         .with_error_code(code)
                 })
                 .collect(),
@@ -301,8 +299,62 @@ pub(crate) fn delete_topics(
     DeleteTopicsResponse::default().with_responses(responses)
 }
 
+impl Api for CreatePartitionsRequest {
+    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
+    fn fail(&self, _version: i16, code: i16) -> CreatePartitionsResponse {
+        CreatePartitionsResponse::default().with_results(
+            self.topics
+                .iter()
+                .map(|t| {
+                    CreatePartitionsTopicResult::default()
+                        .with_name(t.name.clone())
+                        .with_error_code(code)
+                })
+                .collect(),
+        )
+    }
+}
+
+pub(crate) fn create_partitions(
+    state: &State,
+    req: CreatePartitionsRequest,
+    _version: i16,
+) -> CreatePartitionsResponse {
+    let mut topics = state.topics();
+    let results = req
+        .topics
+        .iter()
+        .map(|t| {
+            let name = t.name.0.to_string();
+            let r = CreatePartitionsTopicResult::default().with_name(t.name.clone());
+            let Some(current) = topics.get(&name).map(|t| t.partitions.len() as i32) else {
+                return r.with_error_code(ResponseError::UnknownTopicOrPartition.code());
+            };
+            if t.count <= current {
+                let msg = format!("Topic currently has {current} partitions, which is higher than or equal to the requested {}.", t.count);
+                return r
+                    .with_error_code(ResponseError::InvalidPartitions.code())
+                    .with_error_message(Some(sb(&msg)));
+            }
+            if req.validate_only {
+                return r;
+            }
+            match topics.add_partitions(&name, t.count) {
+                Ok(()) => {
+                    tracing::info!(topic = %name, partitions = t.count, "added partitions");
+                    r
+                }
+                Err(e) => r
+                    .with_error_code(ResponseError::InvalidPartitions.code())
+                    .with_error_message(Some(sb(e.to_string()))),
+            }
+        })
+        .collect();
+    CreatePartitionsResponse::default().with_results(results)
+}
+
 impl Api for FindCoordinatorRequest {
-    type Response = FindCoordinatorResponse;
+    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
     fn fail(&self, version: i16, code: i16) -> FindCoordinatorResponse {
         if version >= 4 {
             FindCoordinatorResponse::default().with_coordinators(
@@ -366,7 +418,7 @@ pub(crate) fn find_coordinator(
 }
 
 impl Api for DescribeClusterRequest {
-    type Response = DescribeClusterResponse;
+    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
     fn fail(&self, _version: i16, code: i16) -> DescribeClusterResponse {
         DescribeClusterResponse::default()
             .with_error_code(code)

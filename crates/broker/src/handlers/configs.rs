@@ -1,12 +1,11 @@
-//! CreatePartitions and DescribeConfigs: the admin calls clients make around topics.
+//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs: topic and broker configs.
 
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
-use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult,
 };
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::protocol::{StrBytes, VersionRange};
 use kafka_protocol::ResponseError;
 
 use super::{sb, Api};
@@ -33,62 +32,8 @@ const OP_DELETE: i8 = 1;
 const OP_APPEND: i8 = 2;
 const OP_SUBTRACT: i8 = 3;
 
-impl Api for CreatePartitionsRequest {
-    type Response = CreatePartitionsResponse;
-    fn fail(&self, _version: i16, code: i16) -> CreatePartitionsResponse {
-        CreatePartitionsResponse::default().with_results(
-            self.topics
-                .iter()
-                .map(|t| {
-                    CreatePartitionsTopicResult::default()
-                        .with_name(t.name.clone())
-                        .with_error_code(code)
-                })
-                .collect(),
-        )
-    }
-}
-
-pub(crate) fn create_partitions(
-    state: &State,
-    req: CreatePartitionsRequest,
-    _version: i16,
-) -> CreatePartitionsResponse {
-    let mut topics = state.topics();
-    let results = req
-        .topics
-        .iter()
-        .map(|t| {
-            let name = t.name.0.to_string();
-            let r = CreatePartitionsTopicResult::default().with_name(t.name.clone());
-            let Some(current) = topics.get(&name).map(|t| t.partitions.len() as i32) else {
-                return r.with_error_code(ResponseError::UnknownTopicOrPartition.code());
-            };
-            if t.count <= current {
-                let msg = format!("Topic currently has {current} partitions, which is higher than or equal to the requested {}.", t.count);
-                return r
-                    .with_error_code(ResponseError::InvalidPartitions.code())
-                    .with_error_message(Some(sb(&msg)));
-            }
-            if req.validate_only {
-                return r;
-            }
-            match topics.add_partitions(&name, t.count) {
-                Ok(()) => {
-                    tracing::info!(topic = %name, partitions = t.count, "added partitions");
-                    r
-                }
-                Err(e) => r
-                    .with_error_code(ResponseError::InvalidPartitions.code())
-                    .with_error_message(Some(sb(&e.to_string()))),
-            }
-        })
-        .collect();
-    CreatePartitionsResponse::default().with_results(results)
-}
-
 impl Api for DescribeConfigsRequest {
-    type Response = DescribeConfigsResponse;
+    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 1, max: 4 };
     fn fail(&self, _version: i16, code: i16) -> DescribeConfigsResponse {
         DescribeConfigsResponse::default().with_results(
             self.resources
@@ -247,7 +192,7 @@ pub(crate) fn describe_configs(
                 TOPIC => {
                     return result
                         .with_error_code(ResponseError::UnknownTopicOrPartition.code())
-                        .with_error_message(Some(sb(&format!("Topic {name} does not exist"))))
+                        .with_error_message(Some(sb(format!("Topic {name} does not exist"))))
                 }
                 BROKER if name.is_empty() || name == state.config.node_id.to_string() => {
                     broker_configs(state, version)
@@ -255,7 +200,7 @@ pub(crate) fn describe_configs(
                 BROKER => {
                     return result
                         .with_error_code(ResponseError::InvalidRequest.code())
-                        .with_error_message(Some(sb(&format!("Unexpected broker id {name}"))))
+                        .with_error_message(Some(sb(format!("Unexpected broker id {name}"))))
                 }
                 _ => {
                     return result
@@ -277,7 +222,7 @@ pub(crate) fn describe_configs(
 }
 
 impl Api for AlterConfigsRequest {
-    type Response = AlterConfigsResponse;
+    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
     fn fail(&self, _version: i16, code: i16) -> AlterConfigsResponse {
         AlterConfigsResponse::default().with_responses(
             self.resources
@@ -373,7 +318,7 @@ pub(crate) fn alter_configs(
 }
 
 impl Api for IncrementalAlterConfigsRequest {
-    type Response = IncrementalAlterConfigsResponse;
+    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
     fn fail(&self, _version: i16, code: i16) -> IncrementalAlterConfigsResponse {
         IncrementalAlterConfigsResponse::default().with_responses(
             self.resources

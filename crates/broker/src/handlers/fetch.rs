@@ -8,13 +8,14 @@ use kafka_protocol::messages::fetch_response::{
     AbortedTransaction, FetchableTopicResponse, PartitionData,
 };
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId};
+use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
 use super::Api;
 use crate::state::State;
 
 impl Api for FetchRequest {
-    type Response = FetchResponse;
+    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 4, max: 12 };
     fn fail(&self, _version: i16, code: i16) -> FetchResponse {
         FetchResponse::default().with_responses(
             self.topics

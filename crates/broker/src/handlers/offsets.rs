@@ -7,6 +7,7 @@ use kafka_protocol::messages::offset_for_leader_epoch_response::{
     EpochEndOffset, OffsetForLeaderTopicResult,
 };
 use kafka_protocol::messages::*;
+use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
 use super::Api;
@@ -17,7 +18,7 @@ const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 
 impl Api for ListOffsetsRequest {
-    type Response = ListOffsetsResponse;
+    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 1, max: 7 };
     fn fail(&self, _version: i16, code: i16) -> ListOffsetsResponse {
         ListOffsetsResponse::default().with_topics(
             self.topics
@@ -101,7 +102,7 @@ pub(crate) fn list_offsets(
 }
 
 impl Api for OffsetForLeaderEpochRequest {
-    type Response = OffsetForLeaderEpochResponse;
+    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 2, max: 4 };
     fn fail(&self, _version: i16, code: i16) -> OffsetForLeaderEpochResponse {
         OffsetForLeaderEpochResponse::default().with_topics(
             self.topics

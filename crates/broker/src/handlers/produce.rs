@@ -2,15 +2,17 @@
 
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{now_ms, Api};
+use super::Api;
 use crate::batch::BatchError;
+use crate::clock::now_ms;
 use crate::log::{AppendError, AppendPolicy};
 use crate::state::State;
 
 impl Api for ProduceRequest {
-    type Response = ProduceResponse;
+    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 3, max: 10 };
     fn fail(&self, _version: i16, code: i16) -> ProduceResponse {
         ProduceResponse::default().with_responses(
             self.topic_data

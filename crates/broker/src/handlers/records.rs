@@ -4,13 +4,14 @@ use kafka_protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
 };
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
+use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
 use super::Api;
 use crate::state::State;
 
 impl Api for DeleteRecordsRequest {
-    type Response = DeleteRecordsResponse;
+    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
     fn fail(&self, _version: i16, code: i16) -> DeleteRecordsResponse {
         respond(self, |_, _| Err(code))
     }

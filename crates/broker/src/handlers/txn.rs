@@ -7,9 +7,11 @@ use kafka_protocol::messages::txn_offset_commit_response::{
     TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
 };
 use kafka_protocol::messages::*;
+use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
 use super::Api;
+use crate::clock::now_ms;
 use crate::state::State;
 use crate::txn::{TxnError, TxnState};
 
@@ -26,7 +28,7 @@ fn txn_error_code(e: TxnError, version: i16, fenced_since: i16) -> i16 {
 }
 
 impl Api for InitProducerIdRequest {
-    type Response = InitProducerIdResponse;
+    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
     fn fail(&self, _version: i16, code: i16) -> InitProducerIdResponse {
         InitProducerIdResponse::default()
             .with_error_code(code)
@@ -72,7 +74,7 @@ pub(crate) fn init_producer_id(
 }
 
 impl Api for AddPartitionsToTxnRequest {
-    type Response = AddPartitionsToTxnResponse;
+    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
     fn fail(&self, _version: i16, code: i16) -> AddPartitionsToTxnResponse {
         AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(
             self.v3_and_below_topics
@@ -161,7 +163,7 @@ pub(crate) fn add_partitions_to_txn(
 }
 
 impl Api for AddOffsetsToTxnRequest {
-    type Response = AddOffsetsToTxnResponse;
+    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
     fn fail(&self, _version: i16, code: i16) -> AddOffsetsToTxnResponse {
         AddOffsetsToTxnResponse::default().with_error_code(code)
     }
@@ -185,7 +187,7 @@ pub(crate) fn add_offsets_to_txn(
 }
 
 impl Api for EndTxnRequest {
-    type Response = EndTxnResponse;
+    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
     fn fail(&self, _version: i16, code: i16) -> EndTxnResponse {
         EndTxnResponse::default().with_error_code(code)
     }
@@ -214,7 +216,7 @@ pub(crate) fn end_txn(state: &State, req: EndTxnRequest, version: i16) -> EndTxn
 }
 
 impl Api for TxnOffsetCommitRequest {
-    type Response = TxnOffsetCommitResponse;
+    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
     fn fail(&self, _version: i16, code: i16) -> TxnOffsetCommitResponse {
         TxnOffsetCommitResponse::default().with_topics(
             self.topics
@@ -254,11 +256,11 @@ pub(crate) fn txn_offset_commit(
     }
     let topics = state.topics();
     let exists = |t: &str, p: i32| topics.exists(t, p);
-    state.groups.txn_offset_commit(req, version, &exists)
+    super::group_offsets::stage_txn(&state.groups, req, version, &exists)
 }
 
 impl Api for ListTransactionsRequest {
-    type Response = ListTransactionsResponse;
+    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
     fn fail(&self, _version: i16, code: i16) -> ListTransactionsResponse {
         ListTransactionsResponse::default().with_error_code(code)
     }
@@ -287,7 +289,7 @@ pub(crate) fn list_transactions(
         .filter(|f| !KNOWN.contains(&f.as_str()))
         .cloned()
         .collect();
-    let now = super::now_ms();
+    let now = now_ms();
     let txns = state.txns();
     let mut states: Vec<TransactionState> = txns
         .all()
@@ -322,7 +324,7 @@ pub(crate) fn list_transactions(
 }
 
 impl Api for DescribeTransactionsRequest {
-    type Response = DescribeTransactionsResponse;
+    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
     fn fail(&self, _version: i16, code: i16) -> DescribeTransactionsResponse {
         use kafka_protocol::messages::describe_transactions_response::TransactionState;
         DescribeTransactionsResponse::default().with_transaction_states(
@@ -383,7 +385,7 @@ pub(crate) fn describe_transactions(
 }
 
 impl Api for DescribeProducersRequest {
-    type Response = DescribeProducersResponse;
+    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
     fn fail(&self, _version: i16, code: i16) -> DescribeProducersResponse {
         describe_producers_with(self, |_, _| Err(code))
     }
