@@ -85,7 +85,6 @@ impl Drop for BackgroundBroker {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -210,7 +210,7 @@ impl Error {
     }
 }
 
-/// Classifies a librdkafka error raised by `op` (the table of DESIGN.md §3).
+/// Classifies a librdkafka error raised by `op` (the table in this crate's docs).
 ///
 /// Order: fencing codes first (`PRODUCER_FENCED`, `INVALID_PRODUCER_EPOCH` and
 /// librdkafka's local `_FENCED` it turns them into); then the flags librdkafka sets on transactional errors

@@ -1,8 +1,6 @@
 //! Unit tests of the group coordinator, driven with constructed requests through the wire
 //! handlers (as the dispatcher calls them), one file per concept.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 mod admin;
 mod membership;
 mod offsets;
