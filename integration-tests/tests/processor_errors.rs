@@ -115,12 +115,56 @@ fn records_failing_on_their_first_attempt_are_replayed_exactly_once() {
         metrics.aborts > 0,
         "a failure must abort its batch: {metrics:?}"
     );
+    assert_eq!(metrics.records_in, input.len() as u64, "{metrics:?}");
+    assert!(metrics.records_replayed > 0, "{metrics:?}");
+    assert!(metrics.process_calls > metrics.records_in, "{metrics:?}");
 
     let report = verify_topic(&cluster.bootstrap_servers(), &names.output, &expected).unwrap();
     assert!(
         report.is_exactly_once(),
         "{report} (seed {seed}, {failures} failed records)"
     );
+}
+
+/// Metrics count apart what replays would blur: input records done, processor calls, replays,
+/// and dead letters committed (not dead letters written in a transaction that aborted).
+#[test]
+fn metrics_count_inputs_attempts_replays_and_committed_dead_letters_apart() {
+    let seed = test_seed();
+    let cluster = Cluster::from_env().unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+    // one partition: the undecodable record and the failing one share a batch
+    let names = Topics::create_unique(&cluster, "metrics", 1).unwrap();
+    let (_, events, expected) = order_records(100, seed);
+    let mut input = vec![Record::new("poison", "{not json")];
+    input.extend(events);
+    write_records(&bootstrap, &names.input, &input).unwrap();
+    let processor = Faulty {
+        output: names.output.clone(),
+        failed: Arc::default(),
+        // offset 13 fails on its first attempt: the batch aborts after the undecodable
+        // record at offset 0 was dead-lettered in it, and is replayed
+        fail: |i: &Input<OrderEvent>, before: bool| i.offset == 13 && !before,
+    };
+    let metrics = run(
+        &cluster,
+        &names,
+        processor,
+        ErrorPolicy::DeadLetter(names.dlq.clone()),
+        expected.len(),
+    );
+    assert!(metrics.aborts >= 1, "{metrics:?}");
+    assert_eq!(metrics.records_in, input.len() as u64, "{metrics:?}");
+    assert_eq!(metrics.dead_lettered, 1, "{metrics:?}");
+    assert!(metrics.records_replayed >= 13, "{metrics:?}");
+    assert!(
+        metrics.records_polled >= metrics.records_in + metrics.records_replayed,
+        "{metrics:?}"
+    );
+    // every decodable record once, plus the failed attempt and the replays
+    assert!(metrics.process_calls > expected.len() as u64, "{metrics:?}");
+    let dlq = read_committed(&bootstrap, &names.dlq, 1, Duration::from_secs(1)).unwrap();
+    assert_eq!(dlq.len(), 1, "{dlq:?}");
 }
 
 #[test]

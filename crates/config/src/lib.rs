@@ -6,7 +6,8 @@
 //! `transactional.id`, and consumers read `read_committed` with auto-commit and
 //! automatic offset store off. Free-form librdkafka overrides are allowed, but one that
 //! would break a guarantee is rejected with [`ConfigError::Unsafe`], naming the key, the
-//! value and the reason.
+//! value and the reason. Every property is also checked by librdkafka's own parser when
+//! the configuration is built (without connecting), so a misspelt name fails there too.
 //!
 //! ```
 //! use kafka_eos_config::{ConfigError, PipelineConfig};
@@ -26,6 +27,7 @@
 mod consumer;
 mod error;
 mod guard;
+mod librdkafka;
 mod mode;
 mod pipeline;
 mod producer;

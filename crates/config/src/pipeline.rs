@@ -281,7 +281,8 @@ impl PipelineConfig {
         }
         self.producer_profile().validate()?;
         self.consumer_profile().validate()?;
-        Ok(())
+        crate::librdkafka::check(&self.producer_config()?)?;
+        crate::librdkafka::check(&self.consumer_config()?)
     }
 
     /// The producer profile: transactional in exactly-once mode, idempotent otherwise.

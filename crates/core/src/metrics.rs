@@ -17,6 +17,9 @@ pub struct Metrics {
     commits: AtomicU64,
     aborts: AtomicU64,
     retries: AtomicU64,
+    records_polled: AtomicU64,
+    records_replayed: AtomicU64,
+    process_calls: AtomicU64,
     records_in: AtomicU64,
     records_out: AtomicU64,
     send_failures: AtomicU64,
@@ -37,15 +40,27 @@ pub struct MetricsSnapshot {
     pub aborts: u64,
     /// Retried operations (each retry counts once).
     pub retries: u64,
-    /// Input records consumed.
+    /// Input records taken from the consumer, replays included (a record processed again
+    /// after an abort counts each time it is taken).
+    pub records_polled: u64,
+    /// Of [`MetricsSnapshot::records_polled`], the records taken again after an abort
+    /// rewound their partition (replays).
+    pub records_replayed: u64,
+    /// Calls of the processor (attempts): a record that fails and is retried counts once per
+    /// attempt.
+    pub process_calls: u64,
+    /// Input records done: their outputs (or dead letter) and the input offset past them
+    /// committed. Each input record counts once per pipeline instance, whatever its retries.
     pub records_in: u64,
-    /// Output records delivered.
+    /// Output records acknowledged by the broker. In exactly-once mode this includes the
+    /// outputs of transactions that later aborted (never visible to `read_committed` readers).
     pub records_out: u64,
     /// Failed sends.
     pub send_failures: u64,
     /// Producers rebuilt after a fatal error.
     pub producer_rebuilds: u64,
-    /// Records written to a dead-letter topic.
+    /// Records written to a dead-letter topic in a committed transaction (or, at least once,
+    /// acknowledged before the offset commit).
     pub dead_lettered: u64,
     /// Median commit latency over the recent reservoir.
     pub commit_latency_p50: Option<Duration>,
@@ -88,9 +103,24 @@ impl Metrics {
         self.retries.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts `n` consumed records.
-    pub fn record_in(&self, n: u64) {
+    /// Counts `n` records taken from the consumer, of which `replayed` were taken again
+    /// after an abort.
+    pub fn record_polled(&self, n: u64, replayed: u64) {
+        self.records_polled.fetch_add(n, Ordering::Relaxed);
+        self.records_replayed.fetch_add(replayed, Ordering::Relaxed);
+    }
+
+    /// Counts a call of the processor.
+    pub fn record_process_call(&self) {
+        self.process_calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts `n` input records done (committed), of which `dead_lettered` went to a
+    /// dead-letter topic.
+    pub fn record_in(&self, n: u64, dead_lettered: u64) {
         self.records_in.fetch_add(n, Ordering::Relaxed);
+        self.dead_lettered
+            .fetch_add(dead_lettered, Ordering::Relaxed);
     }
 
     /// Counts `n` delivered records.
@@ -106,11 +136,6 @@ impl Metrics {
     /// Counts a producer rebuild.
     pub fn record_rebuild(&self) {
         self.producer_rebuilds.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Counts a dead-lettered record.
-    pub fn record_dead_letter(&self) {
-        self.dead_lettered.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A consistent-enough copy of all counters and the latency percentiles.
@@ -132,6 +157,9 @@ impl Metrics {
             commits: self.commits.load(Ordering::Relaxed),
             aborts: self.aborts.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
+            records_polled: self.records_polled.load(Ordering::Relaxed),
+            records_replayed: self.records_replayed.load(Ordering::Relaxed),
+            process_calls: self.process_calls.load(Ordering::Relaxed),
             records_in: self.records_in.load(Ordering::Relaxed),
             records_out: self.records_out.load(Ordering::Relaxed),
             send_failures: self.send_failures.load(Ordering::Relaxed),
@@ -167,9 +195,13 @@ mod tests {
         m.record_abort();
         m.record_retry();
         m.record_retry();
-        m.record_in(10);
+        m.record_polled(12, 2);
+        m.record_process_call();
+        m.record_in(10, 1);
         m.record_out(7);
         let s = m.snapshot();
+        assert_eq!((s.records_polled, s.records_replayed), (12, 2));
+        assert_eq!((s.process_calls, s.dead_lettered), (1, 1));
         assert_eq!(s.commits, 100);
         assert_eq!(s.aborts, 1);
         assert_eq!(s.retries, 2);

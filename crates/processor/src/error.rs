@@ -1,5 +1,7 @@
 //! The one error type of this crate.
 
+use std::time::Duration;
+
 use kafka_eos_core::ErrorKind;
 
 /// A boxed error returned by user code (processors, codecs).
@@ -8,17 +10,31 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// `Result` with [`Error`] as the default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Every error a pipeline can stop with.
+/// Every error a pipeline can stop with. Each class has one route: every rejected setting
+/// is [`Error::Config`] (whichever crate found it), and [`Error::is_config`],
+/// [`Error::is_fenced`], [`Error::is_decode`] and [`Error::is_unreachable`] test the classes.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A Kafka error from the transaction machinery (classified by
     /// [`kafka_eos_core::Error::kind`]); includes [`kafka_eos_core::Error::Fenced`].
     #[error(transparent)]
-    Core(#[from] kafka_eos_core::Error),
-    /// The settings were rejected.
+    Core(kafka_eos_core::Error),
+    /// The settings were rejected (by [`crate::PipelineBuilder::build`], before connecting).
     #[error(transparent)]
     Config(#[from] kafka_eos_config::ConfigError),
+    /// No broker of `bootstrap.servers` answered within the start-up timeout
+    /// ([`crate::PipelineBuilder::startup_timeout`]).
+    #[error("cannot reach the Kafka cluster at `{bootstrap}` within {waited:?}: {source}")]
+    Unreachable {
+        /// The `bootstrap.servers` tried.
+        bootstrap: String,
+        /// How long the pipeline tried.
+        waited: Duration,
+        /// librdkafka's last error.
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
     /// A record could not be decoded and the policy is [`crate::ErrorPolicy::Stop`].
     #[error("cannot decode record {topic}/{partition}@{offset}: {source}")]
     Decode {
@@ -64,5 +80,45 @@ impl Error {
     /// `true` if a newer instance took over this pipeline's transactional id.
     pub fn is_fenced(&self) -> bool {
         matches!(self, Error::Core(e) if e.is_fenced())
+    }
+
+    /// `true` if the settings were rejected ([`Error::Config`]).
+    pub fn is_config(&self) -> bool {
+        matches!(self, Error::Config(_))
+    }
+
+    /// `true` if a record could not be decoded under [`crate::ErrorPolicy::Stop`].
+    pub fn is_decode(&self) -> bool {
+        matches!(self, Error::Decode { .. })
+    }
+
+    /// `true` if no broker answered within the start-up timeout ([`Error::Unreachable`]).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Error::Unreachable { .. })
+    }
+}
+
+impl From<kafka_eos_core::Error> for Error {
+    /// Routes the core crate's configuration errors to [`Error::Config`], so a rejected
+    /// setting is matched the same way whichever crate found it.
+    fn from(e: kafka_eos_core::Error) -> Self {
+        match e {
+            kafka_eos_core::Error::Config(c) => Error::Config(c),
+            other => Error::Core(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_errors_have_one_route() {
+        let missing = kafka_eos_config::ConfigError::Missing { field: "group_id" };
+        let via_core = Error::from(kafka_eos_core::Error::Config(missing));
+        assert!(via_core.is_config(), "{via_core:?}");
+        assert!(matches!(via_core, Error::Config(_)));
+        assert!(!via_core.is_fenced() && !via_core.is_decode() && !via_core.is_unreachable());
     }
 }

@@ -11,12 +11,14 @@ mod context;
 mod error;
 mod pipeline;
 mod processor;
+mod startup;
 
 pub use codec::{BincodeCodec, Codec, JsonCodec, RawBytes};
 pub use context::EosConsumerContext;
 pub use error::{BoxError, Error, Result};
 pub use pipeline::{dlq_headers, ErrorPolicy, Pipeline, PipelineBuilder};
 pub use processor::{Input, Output, Processor};
+pub use startup::DEFAULT_STARTUP_TIMEOUT;
 
 pub use kafka_eos_config as config;
 pub use kafka_eos_core as core;

@@ -19,6 +19,7 @@ use crate::codec::Codec;
 use crate::context::EosConsumerContext;
 use crate::error::{BoxError, Error, Result};
 use crate::processor::{Input, Processor};
+use crate::startup::{await_cluster, DEFAULT_STARTUP_TIMEOUT};
 
 /// Header names written on dead-lettered records.
 pub mod dlq_headers {
@@ -54,7 +55,7 @@ enum Step {
 
 impl From<CoreError> for Step {
     fn from(e: CoreError) -> Self {
-        Step::Fail(Error::Core(e))
+        Step::Fail(Error::from(e))
     }
 }
 
@@ -139,8 +140,11 @@ pub struct Pipeline<P: Processor, C: Codec<Item = P::Input>> {
     stop_on_signals: bool,
     retry: RetryPolicy,
     operation_timeout: Duration,
+    startup_timeout: Duration,
     metrics: Arc<Metrics>,
     attempts: HashMap<(String, i32, i64), u32>,
+    /// Per partition, the offset below which polled records are replays (set on rewind).
+    replay_until: HashMap<(String, i32), i64>,
 }
 
 impl<P: Processor, C: Codec<Item = P::Input>> std::fmt::Debug for Pipeline<P, C> {
@@ -198,6 +202,7 @@ pub struct PipelineBuilder {
     stop_on_signals: bool,
     retry: RetryPolicy,
     operation_timeout: Duration,
+    startup_timeout: Duration,
     metrics: Arc<Metrics>,
 }
 
@@ -224,6 +229,7 @@ impl PipelineBuilder {
             stop_on_signals: false,
             retry: RetryPolicy::default(),
             operation_timeout: kafka_eos_core::DEFAULT_OPERATION_TIMEOUT,
+            startup_timeout: DEFAULT_STARTUP_TIMEOUT,
             metrics: Arc::new(Metrics::new()),
         }
     }
@@ -321,9 +327,17 @@ impl PipelineBuilder {
     }
 
     /// How many times a failing record is processed before the policy applies
-    /// (default 3, at least 1).
+    /// (default 3; 0 is rejected by [`PipelineBuilder::build`]).
     pub fn max_attempts(mut self, n: u32) -> Self {
-        self.max_attempts = n.max(1);
+        self.max_attempts = n;
+        self
+    }
+
+    /// How long [`Pipeline::run`] waits for a broker of `bootstrap.servers` to answer
+    /// before it fails with [`Error::Unreachable`] (default 30 s). While none answers it
+    /// logs a warning naming the servers and librdkafka's error.
+    pub fn startup_timeout(mut self, timeout: Duration) -> Self {
+        self.startup_timeout = timeout;
         self
     }
 
@@ -359,12 +373,21 @@ impl PipelineBuilder {
         self
     }
 
-    /// Validates the settings and returns the pipeline.
+    /// Validates the settings (ours, and every librdkafka property by librdkafka's own
+    /// parser) and returns the pipeline. Nothing connects yet: a bad setting fails here
+    /// with [`Error::Config`], naming it.
     pub fn build<P, C>(self, processor: P, codec: C) -> Result<Pipeline<P, C>>
     where
         P: Processor,
         C: Codec<Item = P::Input>,
     {
+        if self.max_attempts == 0 {
+            return Err(Error::Config(kafka_eos_config::ConfigError::Invalid {
+                field: "max_attempts".into(),
+                value: "0".into(),
+                reason: "must be at least 1: every record is processed at least once".into(),
+            }));
+        }
         let mut inner = self.inner;
         if self.mode.is_exactly_once() && !self.has_transactional_id {
             let id = TransactionalId::new(&self.app, &self.group, self.instance)?;
@@ -381,8 +404,10 @@ impl PipelineBuilder {
             stop_on_signals: self.stop_on_signals,
             retry: self.retry,
             operation_timeout: self.operation_timeout,
+            startup_timeout: self.startup_timeout,
             metrics: self.metrics,
             attempts: HashMap::new(),
+            replay_until: HashMap::new(),
         })
     }
 }
@@ -411,6 +436,14 @@ async fn cancel_on_signal(token: CancellationToken) {
     }
     tracing::info!("signal received: finishing the current batch and stopping");
     token.cancel();
+}
+
+/// Drops the last handle of the consumer on a blocking thread: closing a librdkafka
+/// consumer blocks (it leaves the group), which a Tokio worker must not do.
+async fn close_off_worker<T: Send + Sync + 'static>(consumer: Arc<T>) {
+    if let Err(e) = tokio::task::spawn_blocking(move || drop(consumer)).await {
+        tracing::warn!(error = %e, "closing the consumer failed");
+    }
 }
 
 /// A failed send of the at-least-once producer, with its record handed back.
@@ -524,6 +557,17 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             .iter()
             .map(String::as_str)
             .collect();
+        let reachable = await_cluster(
+            &consumer,
+            self.config.bootstrap_servers(),
+            self.startup_timeout,
+            &self.shutdown,
+        )
+        .await;
+        if !matches!(reachable, Ok(true)) {
+            close_off_worker(consumer).await;
+            return reachable.map(drop);
+        }
         consumer
             .subscribe(&topics)
             .map_err(core(Operation::Consumer))?;
@@ -560,7 +604,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             tracing::warn!(error = %e, "flush on shutdown failed");
         }
         consumer.unsubscribe();
-        drop(consumer);
+        close_off_worker(consumer).await;
         result
     }
 
@@ -578,10 +622,29 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             if batch.is_empty() {
                 continue;
             }
-            self.metrics.record_in(batch.len() as u64);
+            let replayed = if self.replay_until.is_empty() {
+                0
+            } else {
+                batch
+                    .iter()
+                    .filter(|m| {
+                        self.replay_until
+                            .get(&(m.topic().to_owned(), m.partition()))
+                            .is_some_and(|until| m.offset() < *until)
+                    })
+                    .count()
+            };
+            self.metrics
+                .record_polled(batch.len() as u64, replayed as u64);
             match self.process_batch(&batch, consumer, sink).await {
                 Ok(()) => self.attempts.clear(),
-                Err(Step::Rewind) => Self::rewind(consumer, &batch).await,
+                Err(Step::Rewind) => {
+                    for (tp, (_, next)) in batch_offsets(&batch) {
+                        let until = self.replay_until.entry(tp).or_insert(next);
+                        *until = (*until).max(next);
+                    }
+                    Self::rewind(consumer, &batch).await;
+                }
                 Err(Step::Fail(e)) => return Err(e),
             }
         }
@@ -657,16 +720,16 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
     async fn recover(&self, sink: &mut Sink, error: CoreError) -> Step {
         tracing::warn!(error = %error, kind = ?error.kind(), "batch failed");
         match error.kind() {
-            ErrorKind::Fenced => Step::Fail(Error::Core(error)),
+            ErrorKind::Fenced => Step::Fail(Error::from(error)),
             // Abort first: if the fatal error was a fencing, the abort says so, and a
             // rebuilt producer would fence the newer instance that owns the id now.
             ErrorKind::Fatal => match sink.abort().await {
-                Err(e) if e.is_fenced() => Step::Fail(Error::Core(e)),
+                Err(e) if e.is_fenced() => Step::Fail(Error::from(e)),
                 _ => self.rebuild(sink, error).await,
             },
             _ => match sink.abort().await {
                 Ok(()) => Step::Rewind,
-                Err(e) if e.is_fenced() => Step::Fail(Error::Core(e)),
+                Err(e) if e.is_fenced() => Step::Fail(Error::from(e)),
                 Err(e) => self.rebuild(sink, e).await,
             },
         }
@@ -678,10 +741,10 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                 Ok(()) => Step::Rewind,
                 Err(e) => {
                     tracing::error!(cause = %cause, error = %e, "producer rebuild failed");
-                    Step::Fail(Error::Core(e))
+                    Step::Fail(Error::from(e))
                 }
             },
-            Sink::Plain { .. } => Step::Fail(Error::Core(cause)),
+            Sink::Plain { .. } => Step::Fail(Error::from(cause)),
         }
     }
 
@@ -699,6 +762,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         // awaited before the commit.
         let mut pending: Vec<PendingDelivery> = Vec::new();
         let mut first_failure: Option<SendError> = None;
+        let mut dead_letters = 0u64;
         let started = std::time::Instant::now();
         for msg in batch {
             let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
@@ -716,7 +780,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                                     break;
                                 }
                             }
-                            self.metrics.record_dead_letter();
+                            dead_letters += 1;
                             continue;
                         }
                         ErrorPolicy::Stop => {
@@ -741,6 +805,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                 timestamp: msg.timestamp().to_millis(),
                 value,
             };
+            self.metrics.record_process_call();
             match self.processor.process(input).await {
                 Ok(outs) => {
                     for out in outs {
@@ -781,7 +846,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                                     break;
                                 }
                             }
-                            self.metrics.record_dead_letter();
+                            dead_letters += 1;
                         }
                         ErrorPolicy::Stop => {
                             drop(pending); // the abort purges what is still in flight
@@ -822,7 +887,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         let outcome = match sink {
             Sink::Txn(p) => {
                 let Some(group) = consumer.group_metadata() else {
-                    return Err(Step::Fail(Error::Core(CoreError::State {
+                    return Err(Step::Fail(Error::from(CoreError::State {
                         op: Operation::SendOffsets,
                         reason: "the consumer has no group metadata",
                     })));
@@ -849,7 +914,10 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             }
         };
         match outcome {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.metrics.record_in(batch.len() as u64, dead_letters);
+                Ok(())
+            }
             Err(e) => Err(self.recover(sink, e).await),
         }
     }

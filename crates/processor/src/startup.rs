@@ -1,0 +1,81 @@
+//! Start-up: the pipeline waits until a broker of `bootstrap.servers` answers, warns while
+//! none does (naming the servers and librdkafka's error), and gives up with
+//! [`Error::Unreachable`] after the start-up timeout instead of retrying silently forever.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kafka_eos_core::{Error as CoreError, Operation};
+use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, Result};
+
+/// The default start-up timeout.
+pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long one metadata probe may take.
+const PROBE: Duration = Duration::from_secs(2);
+
+/// How often the "cannot reach" warning repeats while the cluster stays unreachable.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// Waits until the cluster answers a metadata request. `Ok(true)` once it does, `Ok(false)`
+/// if `shutdown` was cancelled first, [`Error::Unreachable`] after `timeout`.
+pub(crate) async fn await_cluster<C: ConsumerContext + 'static>(
+    consumer: &Arc<StreamConsumer<C>>,
+    bootstrap: &str,
+    timeout: Duration,
+    shutdown: &CancellationToken,
+) -> Result<bool> {
+    let started = Instant::now();
+    let mut last_warning: Option<Instant> = None;
+    loop {
+        let remaining = timeout.saturating_sub(started.elapsed());
+        let probe = PROBE.min(remaining).max(Duration::from_millis(100));
+        let c = Arc::clone(consumer);
+        // the blocking call runs off the Tokio workers, and so does the drop of its clone
+        let answer = tokio::select! {
+            answer = tokio::task::spawn_blocking(move || c.fetch_metadata(None, probe).map(drop)) => answer,
+            () = shutdown.cancelled() => return Ok(false),
+        };
+        let error = match answer {
+            Ok(Ok(())) => {
+                if last_warning.is_some() {
+                    tracing::info!(bootstrap, "the Kafka cluster answers now");
+                }
+                return Ok(true);
+            }
+            Ok(Err(e)) => e,
+            Err(source) => {
+                return Err(Error::Core(CoreError::Blocking {
+                    op: Operation::Consumer,
+                    source,
+                }))
+            }
+        };
+        let waited = started.elapsed();
+        if waited >= timeout {
+            return Err(Error::Unreachable {
+                bootstrap: bootstrap.to_owned(),
+                waited,
+                source: error,
+            });
+        }
+        if last_warning.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
+            tracing::warn!(
+                bootstrap,
+                error = %error,
+                waited_s = waited.as_secs(),
+                gives_up_after_s = timeout.as_secs(),
+                "cannot reach the Kafka cluster; retrying"
+            );
+            last_warning = Some(Instant::now());
+        }
+        // a refused connection fails at once: do not spin
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(250).min(remaining)) => {}
+            () = shutdown.cancelled() => return Ok(false),
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! `build()` rejects bad settings before connecting, each as `Error::Config` naming the
+//! setting, whichever crate found it.
+#![cfg(test)] // test code: clippy.toml lets it unwrap and panic
+
+use kafka_eos_processor::{BoxError, Error, Input, Output, PipelineBuilder, Processor, RawBytes};
+
+struct Nothing;
+
+impl Processor for Nothing {
+    type Input = Vec<u8>;
+    async fn process(&mut self, _: Input<Vec<u8>>) -> Result<Vec<Output>, BoxError> {
+        Ok(Vec::new())
+    }
+}
+
+/// Nothing listens on port 1: a build that tried to connect would hang or fail differently.
+fn base() -> PipelineBuilder {
+    PipelineBuilder::new()
+        .bootstrap_servers("127.0.0.1:1")
+        .group_id("bad-config")
+        .input_topic("in")
+}
+
+fn config_error(builder: PipelineBuilder) -> Error {
+    let err = builder.build(Nothing, RawBytes).map(drop).unwrap_err();
+    assert!(err.is_config(), "{err:?}");
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    err
+}
+
+#[test]
+fn a_misspelt_librdkafka_property_fails_at_build_naming_it() {
+    let err = config_error(base().producer_override("linger.mss", "5"));
+    assert!(err.to_string().contains("linger.mss"), "{err}");
+    let err = config_error(base().consumer_override("fetch.wait.max.mss", "5"));
+    assert!(err.to_string().contains("fetch.wait.max.mss"), "{err}");
+}
+
+#[test]
+fn a_bad_librdkafka_value_fails_at_build_naming_it() {
+    let err = config_error(base().producer_override("linger.ms", "soon"));
+    assert!(err.to_string().contains("linger.ms"), "{err}");
+    assert!(err.to_string().contains("soon"), "{err}");
+}
+
+#[test]
+fn zero_attempts_is_rejected() {
+    let err = config_error(base().max_attempts(0));
+    assert!(err.to_string().contains("max_attempts"), "{err}");
+    assert!(base().max_attempts(1).build(Nothing, RawBytes).is_ok());
+}
+
+#[test]
+fn every_configuration_error_takes_the_same_route() {
+    // found by the config crate
+    config_error(PipelineBuilder::new().group_id("g").input_topic("in"));
+    // found while making the transactional id (core): the same variant
+    let err = config_error(
+        PipelineBuilder::new()
+            .bootstrap_servers("127.0.0.1:1")
+            .group_id("")
+            .input_topic("in"),
+    );
+    assert!(!err.is_fenced() && !err.is_decode() && !err.is_unreachable());
+    config_error(base().app_name(""));
+}
