@@ -40,6 +40,7 @@ examples:
     cargo run -p kafka-eos-examples --example quickstart
     cargo run -p kafka-eos-examples --example dead_letters
     cargo test -p kafka-eos-examples
+    cargo test --manifest-path examples/standalone/Cargo.toml
 
 # Pipeline benchmark: exactly-once vs at-least-once vs a hand-written transactional loop.
 bench:

@@ -15,7 +15,7 @@ use std::error::Error;
 use std::time::Duration;
 
 use kafka_eos_processor::{BoxError, Input, JsonCodec, Output, PipelineBuilder, Processor};
-use kafka_eos_testkit::{check_exactly_once, read_committed, write_records, Cluster, Record};
+use kafka_eos_testkit::{check_exactly_once, run_pipeline, write_records_async, Cluster, Record};
 
 // In your crate this is `use my_app::{Fees, Order};`.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -38,15 +38,17 @@ impl Processor for Fees {
     }
 }
 
-#[test]
-fn every_order_gets_exactly_one_fee() -> Result<(), Box<dyn Error>> {
+/// A plain `#[tokio::test]` (current-thread runtime): the testkit's `_async` calls and
+/// `run_pipeline` never block it, so the pipeline runs on the same thread as the test.
+#[tokio::test]
+async fn every_order_gets_exactly_one_fee() -> Result<(), Box<dyn Error>> {
     let cluster = Cluster::from_env()?; // embedded, unless KAFKA_BOOTSTRAP_SERVERS is set
     let bootstrap = cluster.bootstrap_servers();
     let input_topic = cluster.unique_topic("orders");
     let output_topic = cluster.unique_topic("order-fees");
     let group = cluster.unique_topic("order-fees-test");
-    cluster.create_topic(&input_topic, 4)?;
-    cluster.create_topic(&output_topic, 4)?;
+    cluster.create_topic_async(&input_topic, 4).await?;
+    cluster.create_topic_async(&output_topic, 4).await?;
 
     // Input: 200 events of 20 orders (several per key, so per-key order is checked too).
     let orders: Vec<Order> = (0..200u64)
@@ -59,7 +61,7 @@ fn every_order_gets_exactly_one_fee() -> Result<(), Box<dyn Error>> {
     for o in &orders {
         input.push(Record::new(o.id.to_string(), serde_json::to_vec(o)?));
     }
-    write_records(&bootstrap, &input_topic, &input)?;
+    write_records_async(&bootstrap, &input_topic, &input).await?;
 
     // Expected output: f(input), computed independently of the processor, in input order.
     let expected: Vec<Record> = orders
@@ -67,14 +69,6 @@ fn every_order_gets_exactly_one_fee() -> Result<(), Box<dyn Error>> {
         .map(|o| Record::new(o.id.to_string(), (o.amount_cents * 3 / 100).to_string()))
         .collect();
 
-    // The testkit's calls (write_records, read_committed) block the calling thread. The
-    // pipeline therefore runs on a multi-thread runtime's worker threads, never on this
-    // thread: a blocking read here cannot starve it. (A `#[tokio::test]` current-thread
-    // runtime with the read on the same thread would hang until the reader's deadline.)
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
     let pipeline = PipelineBuilder::new()
         .bootstrap_servers(&bootstrap)
         .group_id(&group)
@@ -86,26 +80,21 @@ fn every_order_gets_exactly_one_fee() -> Result<(), Box<dyn Error>> {
             },
             JsonCodec::<Order>::new(),
         )?;
-    let shutdown = pipeline.shutdown_token();
-    let task = runtime.spawn(pipeline.run());
 
-    // Read the OUTPUT topic as a read_committed consumer sees it: wait for the expected
-    // count, then a second more to catch duplicates.
-    let read = read_committed(
+    // Run the pipeline until its OUTPUT topic, read as a read_committed consumer sees it,
+    // holds the expected count (and nothing more arrives for a moment, to catch duplicates);
+    // then it is stopped gracefully. An error the pipeline stops with is returned at once.
+    let run = run_pipeline(
+        pipeline,
         &bootstrap,
         &output_topic,
         expected.len(),
-        Duration::from_secs(1),
-    );
+        Duration::from_secs(60),
+    )
+    .await?;
 
-    // Stop gracefully, and check the pipeline itself ended without an error.
-    shutdown.cancel();
-    let stopped =
-        runtime.block_on(async { tokio::time::timeout(Duration::from_secs(30), task).await })??;
-    assert!(stopped.is_ok(), "the pipeline failed: {stopped:?}");
-    let read = read?;
-
-    let report = check_exactly_once(&expected, &read);
+    let report = check_exactly_once(&expected, &run.records);
     assert!(report.is_exactly_once(), "{report}");
+    assert_eq!(run.metrics.records_in, orders.len() as u64);
     Ok(())
 }

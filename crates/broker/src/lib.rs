@@ -7,6 +7,13 @@
 //! Requests are decoded and responses encoded with the [`kafka-protocol`](kafka_protocol)
 //! crate. Data lives in memory.
 //!
+//! That crate comes as `kafka-eos-kafka-protocol`: kafka-protocol 0.18.0 with one fix (array
+//! decoders reserve no more elements than the bytes left in the frame can hold; a 14-byte
+//! request claiming 2^31 elements otherwise made the allocator abort the process). It is a
+//! regular dependency, so the fix reaches every project using this broker. Upstream
+//! kafka-protocol 0.18.0 (newest release as of 2026-11) lacks the fix; open upstream PRs
+//! exist; switch back when a release includes it (`vendor/README.md` in the repository).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), kafka_eos_broker::Error> {
 //! use kafka_eos_broker::EmbeddedBroker;

@@ -6,7 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::Result;
-use crate::io::{read_committed, Record};
+use crate::io::{read_committed, read_committed_async, Record};
 
 /// What [`check_exactly_once`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -106,14 +106,30 @@ pub fn check_exactly_once(expected: &[Record], actual: &[Record]) -> ExactlyOnce
     report
 }
 
+/// How long [`verify_topic`] keeps reading after the expected count, to catch duplicates.
+const VERIFY_LINGER: Duration = Duration::from_secs(1);
+
 /// Reads `topic` with a `read_committed` reader (lingering a second after the expected
 /// count, to catch duplicates) and compares it with `expected` (`f(input)`).
+///
+/// Blocks the calling thread while it reads: in async code use [`verify_topic_async`].
 pub fn verify_topic(
     bootstrap: &str,
     topic: &str,
     expected: &[Record],
 ) -> Result<ExactlyOnceReport> {
-    let output = read_committed(bootstrap, topic, expected.len(), Duration::from_secs(1))?;
+    let output = read_committed(bootstrap, topic, expected.len(), VERIFY_LINGER)?;
+    Ok(check_exactly_once(expected, &output))
+}
+
+/// [`verify_topic`] without blocking the runtime (the reader runs on Tokio's blocking pool).
+/// Works on any runtime flavour, the current-thread one included.
+pub async fn verify_topic_async(
+    bootstrap: &str,
+    topic: &str,
+    expected: &[Record],
+) -> Result<ExactlyOnceReport> {
+    let output = read_committed_async(bootstrap, topic, expected.len(), VERIFY_LINGER).await?;
     Ok(check_exactly_once(expected, &output))
 }
 

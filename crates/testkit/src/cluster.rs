@@ -9,6 +9,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::error::{Error, Result};
+use crate::io::unblock;
 
 /// The environment variable that points the suites at an external cluster.
 pub const BOOTSTRAP_ENV: &str = "KAFKA_BOOTSTRAP_SERVERS";
@@ -107,23 +108,43 @@ impl Cluster {
     }
 
     /// Creates a topic (replication factor 1 on the embedded broker, the cluster's default elsewhere).
+    ///
+    /// On an external cluster this blocks the calling thread until the cluster answers: in
+    /// async code use [`Cluster::create_topic_async`].
     pub fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
+        match &self.embedded {
+            Some(b) => Ok(b.create_topic(name, partitions)?),
+            None => create_external_topic(&self.bootstrap, name, partitions),
+        }
+    }
+
+    /// [`Cluster::create_topic`] without blocking the runtime (an external cluster's admin
+    /// call runs on Tokio's blocking pool; the embedded broker creates it in memory at once).
+    /// Works on any runtime flavour, the current-thread one included.
+    pub async fn create_topic_async(&self, name: &str, partitions: i32) -> Result<()> {
         if let Some(b) = &self.embedded {
             return Ok(b.create_topic(name, partitions)?);
         }
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap)
-            .create()?;
-        let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(-1));
-        let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-        let results = futures::executor::block_on(admin.create_topics([&topic], &opts))?;
-        for r in results {
-            if let Err((topic, code)) = r {
-                if code != RDKafkaErrorCode::TopicAlreadyExists {
-                    return Err(Error::CreateTopic { topic, code });
-                }
+        let (bootstrap, name) = (self.bootstrap.clone(), name.to_owned());
+        unblock(move || create_external_topic(&bootstrap, &name, partitions)).await
+    }
+}
+
+/// Creates a topic on an external cluster with an admin client; an existing topic is fine.
+/// Blocks the calling thread.
+fn create_external_topic(bootstrap: &str, name: &str, partitions: i32) -> Result<()> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()?;
+    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(-1));
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = futures::executor::block_on(admin.create_topics([&topic], &opts))?;
+    for r in results {
+        if let Err((topic, code)) = r {
+            if code != RDKafkaErrorCode::TopicAlreadyExists {
+                return Err(Error::CreateTopic { topic, code });
             }
         }
-        Ok(())
     }
+    Ok(())
 }

@@ -98,6 +98,9 @@ pub fn committed_reader(bootstrap: &str, topics: &[&str]) -> Result<BaseConsumer
 
 /// Writes `records` to `topic` with an idempotent producer (partitioned by key), and waits
 /// until all are acknowledged.
+///
+/// Blocks the calling thread until then: in async code (a `#[tokio::test]`, where a pipeline
+/// runs on the same runtime) use [`write_records_async`].
 pub fn write_records(bootstrap: &str, topic: &str, records: &[Record]) -> Result<()> {
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
@@ -123,9 +126,23 @@ pub fn write_records(bootstrap: &str, topic: &str, records: &[Record]) -> Result
     Ok(())
 }
 
+/// [`write_records`] without blocking the runtime: the librdkafka calls run on Tokio's
+/// blocking pool. Works on any runtime flavour, the current-thread one included.
+pub async fn write_records_async(bootstrap: &str, topic: &str, records: &[Record]) -> Result<()> {
+    let (bootstrap, topic, records) = (bootstrap.to_owned(), topic.to_owned(), records.to_vec());
+    unblock(move || write_records(&bootstrap, &topic, &records)).await
+}
+
+/// How long [`read_committed`] and [`read_committed_from`] wait for the expected records.
+const READ_DEADLINE: Duration = Duration::from_secs(120);
+
 /// Reads `topic` from the beginning with `isolation.level=read_committed` until `expected`
-/// records arrived and then nothing more for `linger` (to catch duplicates), or fails after
-/// 120 s without them.
+/// records arrived and then nothing more for `linger` (to catch duplicates), or fails with
+/// [`Error::ReadTimeout`] after 120 s without them.
+///
+/// Blocks the calling thread meanwhile: in async code use [`read_committed_async`]. (Called
+/// from a current-thread runtime, e.g. a plain `#[tokio::test]`, a blocking read starves a
+/// pipeline spawned on that runtime: it writes nothing and the read times out with `got: 0`.)
 pub fn read_committed(
     bootstrap: &str,
     topic: &str,
@@ -135,35 +152,111 @@ pub fn read_committed(
     read_committed_from(bootstrap, &[topic], expected, linger)
 }
 
-/// As [`read_committed`], over several topics.
+/// As [`read_committed`], over several topics. Blocks the calling thread: in async code
+/// use [`read_committed_from_async`].
 pub fn read_committed_from(
     bootstrap: &str,
     topics: &[&str],
     expected: usize,
     linger: Duration,
 ) -> Result<Vec<Record>> {
-    let consumer = committed_reader(bootstrap, topics)?;
-    let mut out = Vec::with_capacity(expected);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut last = Instant::now();
+    let mut read = CommittedRead::start(bootstrap, topics)?;
+    let deadline = Instant::now() + READ_DEADLINE;
     loop {
-        if out.len() >= expected && last.elapsed() >= linger {
-            return Ok(out);
+        if read.has(expected, linger) {
+            return Ok(read.records);
         }
         if Instant::now() > deadline {
             return Err(Error::ReadTimeout {
                 topic: topics.join(","),
-                got: out.len(),
+                got: read.records.len(),
                 expected,
             });
         }
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                last = Instant::now();
-                out.push(Record::from_message(&m));
-            }
-            Some(Err(e)) => return Err(e.into()),
-            None => {}
-        }
+        read.poll_for(POLL)?;
     }
+}
+
+/// [`read_committed`] without blocking the runtime: the reader runs on Tokio's blocking
+/// pool. Works on any runtime flavour, the current-thread one included.
+pub async fn read_committed_async(
+    bootstrap: &str,
+    topic: &str,
+    expected: usize,
+    linger: Duration,
+) -> Result<Vec<Record>> {
+    read_committed_from_async(bootstrap, &[topic], expected, linger).await
+}
+
+/// [`read_committed_from`] without blocking the runtime (see [`read_committed_async`]).
+pub async fn read_committed_from_async(
+    bootstrap: &str,
+    topics: &[&str],
+    expected: usize,
+    linger: Duration,
+) -> Result<Vec<Record>> {
+    let bootstrap = bootstrap.to_owned();
+    let topics: Vec<String> = topics.iter().map(|t| (*t).to_owned()).collect();
+    unblock(move || {
+        let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+        read_committed_from(&bootstrap, &topics, expected, linger)
+    })
+    .await
+}
+
+/// One poll of a reader: short, so a reader running on the blocking pool hands back soon.
+pub(crate) const POLL: Duration = Duration::from_millis(100);
+
+/// At most this many records per [`CommittedRead::poll_for`].
+const MAX_PER_POLL: usize = 1000;
+
+/// A [`committed_reader`] and the records it has read so far.
+pub(crate) struct CommittedRead {
+    consumer: BaseConsumer,
+    /// Records read, in the order they arrived.
+    pub(crate) records: Vec<Record>,
+    /// When the last record arrived (or the reader started).
+    last: Instant,
+}
+
+impl CommittedRead {
+    /// Assigns a `read_committed` reader to every partition of `topics`, from the beginning.
+    pub(crate) fn start(bootstrap: &str, topics: &[&str]) -> Result<Self> {
+        Ok(Self {
+            consumer: committed_reader(bootstrap, topics)?,
+            records: Vec::new(),
+            last: Instant::now(),
+        })
+    }
+
+    /// At least `expected` records, and none for `linger`.
+    pub(crate) fn has(&self, expected: usize, linger: Duration) -> bool {
+        self.records.len() >= expected && self.last.elapsed() >= linger
+    }
+
+    /// Waits up to `wait` for records, keeping those that arrive (once one does, whatever
+    /// else is already fetched is taken too, without waiting). Blocks the calling thread.
+    pub(crate) fn poll_for(&mut self, wait: Duration) -> Result<()> {
+        let mut wait = wait;
+        for _ in 0..MAX_PER_POLL {
+            match self.consumer.poll(wait) {
+                Some(Ok(m)) => {
+                    self.last = Instant::now();
+                    self.records.push(Record::from_message(&m));
+                }
+                Some(Err(e)) => return Err(e.into()),
+                None => break,
+            }
+            wait = Duration::ZERO;
+        }
+        Ok(())
+    }
+}
+
+/// Runs blocking testkit work `f` on Tokio's blocking pool and awaits it, so the calling
+/// task's runtime thread stays free (a current-thread runtime keeps running its other tasks).
+pub(crate) async fn unblock<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f).await?
 }
