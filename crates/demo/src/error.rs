@@ -10,9 +10,9 @@ pub enum DemoError {
     /// The embedded broker failed.
     #[error("embedded broker: {0}")]
     Broker(#[from] kafka_eos_broker::Error),
-    /// A test fixture (writer, reader) failed.
+    /// A test fixture (writer, reader) failed (boxed: the testkit's error is large).
     #[error("{0}")]
-    Testkit(#[from] kafka_eos_testkit::Error),
+    Testkit(Box<kafka_eos_testkit::Error>),
     /// A worker process could not be started or watched.
     #[error("worker process: {0}")]
     Process(#[from] std::io::Error),
@@ -22,6 +22,12 @@ pub enum DemoError {
     /// The verification found duplicates, missing records or order violations.
     #[error("exactly-once check failed: {0}")]
     NotExactlyOnce(kafka_eos_testkit::ExactlyOnceReport),
+}
+
+impl From<kafka_eos_testkit::Error> for DemoError {
+    fn from(e: kafka_eos_testkit::Error) -> Self {
+        Self::Testkit(Box::new(e))
+    }
 }
 
 impl DemoError {
