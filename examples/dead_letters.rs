@@ -36,7 +36,7 @@ struct Fees {
 impl Processor for Fees {
     type Input = Order;
 
-    async fn process(&mut self, input: Input<Order>) -> Result<Vec<Output>, BoxError> {
+    async fn process(&self, input: Input<Order>) -> Result<Vec<Output>, BoxError> {
         let order = input.value;
         if order.amount_cents == 0 {
             // A returned error aborts the batch and replays it; after `max_attempts`

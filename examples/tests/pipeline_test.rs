@@ -31,7 +31,7 @@ struct Fees {
 impl Processor for Fees {
     type Input = Order;
 
-    async fn process(&mut self, input: Input<Order>) -> Result<Vec<Output>, BoxError> {
+    async fn process(&self, input: Input<Order>) -> Result<Vec<Output>, BoxError> {
         let order = input.value;
         let fee = (order.amount_cents * 3 / 100).to_string();
         Ok(vec![Output::new(&self.output, order.id.to_string(), fee)])

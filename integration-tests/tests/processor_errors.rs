@@ -25,11 +25,11 @@ struct Faulty<F> {
 
 impl<F> Processor for Faulty<F>
 where
-    F: Fn(&Input<OrderEvent>, bool) -> bool + Send + 'static,
+    F: Fn(&Input<OrderEvent>, bool) -> bool + Send + Sync + 'static,
 {
     type Input = OrderEvent;
 
-    async fn process(&mut self, input: Input<OrderEvent>) -> Result<Vec<Output>, BoxError> {
+    async fn process(&self, input: Input<OrderEvent>) -> Result<Vec<Output>, BoxError> {
         let id = (input.partition, input.offset);
         let before = self.failed.lock().unwrap().contains(&id);
         if (self.fail)(&input, before) {
@@ -46,7 +46,7 @@ where
 }
 
 /// Runs `processor` over `input` until `expected_out` results are out; returns the metrics.
-fn run<P: Processor<Input = OrderEvent> + Sync>(
+fn run<P: Processor<Input = OrderEvent>>(
     cluster: &Cluster,
     names: &Topics,
     processor: P,
@@ -270,7 +270,7 @@ struct Nothing;
 
 impl Processor for Nothing {
     type Input = Vec<u8>;
-    async fn process(&mut self, _: Input<Vec<u8>>) -> Result<Vec<Output>, BoxError> {
+    async fn process(&self, _: Input<Vec<u8>>) -> Result<Vec<Output>, BoxError> {
         Ok(Vec::new())
     }
 }

@@ -25,6 +25,7 @@ pub struct Metrics {
     send_failures: AtomicU64,
     producer_rebuilds: AtomicU64,
     dead_lettered: AtomicU64,
+    in_flight_peak: AtomicU64,
     latencies: Mutex<VecDeque<u64>>,
 }
 
@@ -62,6 +63,8 @@ pub struct MetricsSnapshot {
     /// Records written to a dead-letter topic in a committed transaction (or, at least once,
     /// acknowledged before the offset commit).
     pub dead_lettered: u64,
+    /// The most records processed at once (keyed concurrency), since the start.
+    pub in_flight_peak: u64,
     /// Median commit latency over the recent reservoir.
     pub commit_latency_p50: Option<Duration>,
     /// 99th percentile commit latency over the recent reservoir.
@@ -138,6 +141,11 @@ impl Metrics {
         self.producer_rebuilds.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Raises the in-flight peak to `n` if higher.
+    pub fn record_in_flight_peak(&self, n: u64) {
+        self.in_flight_peak.fetch_max(n, Ordering::Relaxed);
+    }
+
     /// A consistent-enough copy of all counters and the latency percentiles.
     pub fn snapshot(&self) -> MetricsSnapshot {
         let (p50, p99, max) = match self.latencies.lock() {
@@ -165,6 +173,7 @@ impl Metrics {
             send_failures: self.send_failures.load(Ordering::Relaxed),
             producer_rebuilds: self.producer_rebuilds.load(Ordering::Relaxed),
             dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
+            in_flight_peak: self.in_flight_peak.load(Ordering::Relaxed),
             commit_latency_p50: p50,
             commit_latency_p99: p99,
             commit_latency_max: max,

@@ -1,6 +1,9 @@
 //! The demo's order domain: events keyed by order id, and the pipeline's function
 //! `f(event) -> result` that the verifier recomputes.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
 use kafka_eos_processor::{BoxError, Input, Output, Processor};
 use kafka_eos_testkit::Record;
 use rand::{Rng, SeedableRng};
@@ -120,14 +123,16 @@ pub fn expected_results(events: &[OrderEvent]) -> Vec<Record> {
 }
 
 /// The processor the demo's workers run: one result per event, to `output`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct OrderProcessor {
     /// The output topic.
     pub output: String,
-    /// Simulated work (a call to another service): pause 1 ms every this many records
-    /// (0: none). It keeps transactions open long enough for kills to land inside them.
+    /// Simulated work: pause 1 ms every this many records (0: none). It keeps
+    /// transactions open long enough for kills to land inside them.
     pub pause_every: u64,
-    seen: u64,
+    /// Simulated latency of a call to another service, per record (zero: none).
+    pub work: Duration,
+    seen: AtomicU64,
 }
 
 impl OrderProcessor {
@@ -136,18 +141,28 @@ impl OrderProcessor {
         Self {
             output: output.into(),
             pause_every,
-            seen: 0,
+            work: Duration::ZERO,
+            seen: AtomicU64::new(0),
         }
+    }
+
+    /// Adds a simulated call of `work` to every record.
+    pub fn with_work(mut self, work: Duration) -> Self {
+        self.work = work;
+        self
     }
 }
 
 impl Processor for OrderProcessor {
     type Input = OrderEvent;
 
-    async fn process(&mut self, input: Input<OrderEvent>) -> Result<Vec<Output>, BoxError> {
-        self.seen += 1;
-        if self.pause_every > 0 && self.seen.is_multiple_of(self.pause_every) {
-            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    async fn process(&self, input: Input<OrderEvent>) -> Result<Vec<Output>, BoxError> {
+        let seen = self.seen.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.pause_every > 0 && seen.is_multiple_of(self.pause_every) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        if !self.work.is_zero() {
+            tokio::time::sleep(self.work).await;
         }
         let (key, value) = result_of(&input.value);
         Ok(vec![Output::new(&self.output, key, value)])

@@ -26,6 +26,10 @@ pub struct WorkerSpec {
     pub commit_records: usize,
     /// Simulated work: the processor pauses 1 ms every this many records (0: none).
     pub pause_every: u64,
+    /// Simulated latency of a call to another service per record (ms).
+    pub work_ms: u64,
+    /// Records each worker processes at once (keyed concurrency).
+    pub concurrency: usize,
     /// Run the workers at-least-once instead of exactly-once.
     pub at_least_once: bool,
     /// The workers' `RUST_LOG` when the caller's environment sets none.
@@ -52,6 +56,8 @@ impl WorkerSpec {
             commit_interval_ms: 100,
             commit_records: 1000,
             pause_every: 0,
+            work_ms: 0,
+            concurrency: 1,
             at_least_once: false,
             default_log_filter: "warn".into(),
             log_dir,
@@ -75,6 +81,8 @@ impl WorkerSpec {
             .args(["--commit-interval-ms", &self.commit_interval_ms.to_string()])
             .args(["--commit-records", &self.commit_records.to_string()])
             .args(["--pause-every", &self.pause_every.to_string()])
+            .args(["--work-ms", &self.work_ms.to_string()])
+            .args(["--concurrency", &self.concurrency.to_string()])
             .args(self.at_least_once.then_some("--at-least-once"))
             .arg("--stop-on-stdin-eof")
             .env(

@@ -25,6 +25,10 @@ pub struct DemoReport {
     pub records_per_sec: f64,
     /// Commit latency: median of the workers' p50s, maximum of their p99s (µs).
     pub commit_latency_us: (Option<u64>, Option<u64>),
+    /// The most records a worker processed at once.
+    pub in_flight_peak: u64,
+    /// The workers' `--concurrency`.
+    pub concurrency: usize,
     /// Where the workers' logs are.
     pub log_dir: PathBuf,
 }
@@ -79,6 +83,10 @@ impl DemoReport {
         println!(
             "  throughput                 {:.0} records/s",
             self.records_per_sec
+        );
+        println!(
+            "  in flight (peak / bound)   {} / {}",
+            self.in_flight_peak, self.concurrency
         );
         println!(
             "  commit latency             p50 {}, p99 {}",

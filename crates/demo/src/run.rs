@@ -43,6 +43,12 @@ pub struct DemoArgs {
     /// Simulated work in the workers: pause 1 ms every this many records (0: none).
     #[arg(long, default_value_t = 20)]
     pub pause_every: u64,
+    /// Simulated latency of a call to another service per record (ms).
+    #[arg(long, default_value_t = 0)]
+    pub work_ms: u64,
+    /// Records each worker processes at once (keys concurrently, each key in order).
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
     /// Seed of the event generator and of the kill schedule.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
@@ -80,9 +86,9 @@ fn progress(hidden: bool, bar: ProgressBar) -> ProgressBar {
 /// Runs the demo and returns its report. `exe` is the `kafka-eos-demo` binary that runs the
 /// workers (`std::env::current_exe()` from the binary itself).
 pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoError> {
-    if args.workers == 0 || args.partitions < 1 || args.orders == 0 {
+    if args.workers == 0 || args.partitions < 1 || args.orders == 0 || args.concurrency == 0 {
         return Err(DemoError::Usage(
-            "--workers, --partitions and --orders must be at least 1".into(),
+            "--workers, --partitions, --orders and --concurrency must be at least 1".into(),
         ));
     }
     let (cluster, topics) = match &args.bootstrap {
@@ -130,6 +136,8 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
     let mut spec = WorkerSpec::new(exe, bootstrap, topics.clone())?;
     spec.commit_interval_ms = args.commit_interval_ms;
     spec.pause_every = args.pause_every;
+    spec.work_ms = args.work_ms;
+    spec.concurrency = args.concurrency;
     spec.default_log_filter = "info".into();
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed ^ 0x5eed);
     let started = Instant::now();
@@ -208,6 +216,7 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
     p50s.sort_unstable();
     let p50 = p50s.get(p50s.len() / 2).copied();
     let p99 = lines.iter().filter_map(|l| l.commit_p99_us).max();
+    let in_flight_peak = lines.iter().map(|l| l.in_flight_peak).max().unwrap_or(0);
     let broker_transactions = cluster.embedded_broker().map(|b| b.transaction_counts());
     Ok(DemoReport {
         records_in: input.len(),
@@ -219,6 +228,8 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
         worker_transactions: (commits, aborts),
         records_per_sec: outputs.len() as f64 / elapsed,
         commit_latency_us: (p50, p99),
+        in_flight_peak,
+        concurrency: args.concurrency,
         log_dir: spec.log_dir,
     })
 }

@@ -46,6 +46,12 @@ pub struct WorkerArgs {
     /// Simulated work: pause 1 ms every this many records (0: none).
     #[arg(long, default_value_t = 0)]
     pub pause_every: u64,
+    /// Simulated latency of a call to another service per record (ms; 0: none).
+    #[arg(long, default_value_t = 0)]
+    pub work_ms: u64,
+    /// Records processed at once (keys concurrently, each key in order).
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
     /// Stop when standard input closes (the demo's graceful stop).
     #[arg(long)]
     pub stop_on_stdin_eof: bool,
@@ -73,6 +79,9 @@ pub struct MetricsLine {
     pub commit_p50_us: Option<u64>,
     /// Commit latency p99 in microseconds.
     pub commit_p99_us: Option<u64>,
+    /// The most records processed at once.
+    #[serde(default)]
+    pub in_flight_peak: u64,
 }
 
 fn line(instance: u32, m: &Metrics) -> MetricsLine {
@@ -86,6 +95,7 @@ fn line(instance: u32, m: &Metrics) -> MetricsLine {
         dead_lettered: s.dead_lettered,
         commit_p50_us: s.commit_latency_p50.map(|d| d.as_micros() as u64),
         commit_p99_us: s.commit_latency_p99.map(|d| d.as_micros() as u64),
+        in_flight_peak: s.in_flight_peak,
     }
 }
 
@@ -119,10 +129,12 @@ pub async fn run(args: WorkerArgs) -> Result<(), DemoError> {
         )
         .consumer_override("session.timeout.ms", "10000")
         .on_error(ErrorPolicy::DeadLetter(args.dlq.clone()))
+        .max_in_flight(args.concurrency)
         .shutdown(token.clone())
         .stop_on_signals(true)
         .build(
-            OrderProcessor::new(args.output.clone(), args.pause_every),
+            OrderProcessor::new(args.output.clone(), args.pause_every)
+                .with_work(Duration::from_millis(args.work_ms)),
             JsonCodec::<OrderEvent>::new(),
         )?;
     let metrics = pipeline.metrics();

@@ -1,5 +1,6 @@
 //! Crash suite: worker processes killed with SIGKILL at random moments and restarted with
 //! the same `--instance`; the output is still exactly f(input).
+#![cfg(test)] // test code: clippy.toml lets it unwrap and panic
 
 use std::time::{Duration, Instant};
 
@@ -26,7 +27,25 @@ fn logs(workers: &[WorkerProcess]) -> String {
 
 #[test]
 fn sigkilled_workers_restart_and_the_output_stays_exactly_once() {
-    let run = WorkerRun::prepare("crash", PARTITIONS, ORDERS);
+    crash_run(WorkerRun::prepare("crash", PARTITIONS, ORDERS));
+}
+
+/// The same under keyed concurrency: 64 records in flight per worker, each calling a
+/// service that takes 2 ms. Every key's results stay in input order (the check counts
+/// per-key order violations), exactly once.
+#[test]
+fn sigkilled_keyed_workers_with_64_in_flight_stay_exactly_once_and_in_key_order() {
+    let mut run = WorkerRun::prepare("keyed-crash", PARTITIONS, ORDERS);
+    run.spec.concurrency = 64;
+    run.spec.work_ms = 2;
+    let peak = crash_run(run);
+    assert!(peak > 1, "no two records ran at once (peak {peak})");
+    assert!(peak <= 64, "the bound was exceeded (peak {peak})");
+}
+
+/// Kills the run's workers at random points, restarts them, and checks the output; returns
+/// the largest in-flight peak a worker reported.
+fn crash_run(run: WorkerRun) -> u64 {
     let (seed, total) = (run.seed, run.expected.len());
     assert!(total >= 50_000, "only {total} input records");
     // Simulated per-record work and smallish transactions (the run's defaults): a
@@ -91,6 +110,7 @@ fn sigkilled_workers_restart_and_the_output_stays_exactly_once() {
     eprintln!("all results after {:?}", started.elapsed());
 
     // Graceful stop: the last lives exit 0.
+    let mut peak = 0;
     for w in &mut workers {
         let status = w.stop(Duration::from_secs(30));
         assert!(
@@ -99,6 +119,7 @@ fn sigkilled_workers_restart_and_the_output_stays_exactly_once() {
             w.instance,
             w.log_tail(3000)
         );
+        peak = peak.max(w.metrics().map_or(0, |m| m.in_flight_peak));
     }
 
     let (report, cluster) = run.verify();
@@ -114,6 +135,7 @@ fn sigkilled_workers_restart_and_the_output_stays_exactly_once() {
             "no kill landed mid-transaction: {counts:?}"
         );
     }
+    peak
 }
 
 /// At-least-once promises less: after SIGKILLs nothing is missing and nothing unexpected

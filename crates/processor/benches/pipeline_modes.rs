@@ -65,7 +65,7 @@ struct CopyProcessor {
 impl Processor for CopyProcessor {
     type Input = Vec<u8>;
 
-    async fn process(&mut self, input: Input<Vec<u8>>) -> Result<Vec<Output>, BoxError> {
+    async fn process(&self, input: Input<Vec<u8>>) -> Result<Vec<Output>, BoxError> {
         Ok(vec![Output {
             topic: self.topic.clone(),
             key: input.key,

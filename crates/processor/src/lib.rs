@@ -1,23 +1,34 @@
 //! The `Processor` trait and the `Pipeline` runtime: consume -> process -> produce,
 //! with outputs and input offsets committed atomically in one Kafka transaction.
 //!
-//! See [`Pipeline`] for the loop and its error handling, [`Processor`] for user logic,
+//! See [`Pipeline`] for the loop and its error handling, [`Processor`] for user logic
+//! (records of different keys concurrently with [`PipelineBuilder::max_in_flight`]),
 //! [`Codec`] for input decoding ([`JsonCodec`], [`BincodeCodec`], [`RawBytes`]) and
 //! [`ErrorPolicy`] for records that cannot be decoded or keep failing.
 #![warn(missing_docs)]
 
+mod batch;
+mod builder;
 mod codec;
 mod context;
+mod dead_letter;
 mod error;
 mod pipeline;
 mod processor;
+mod recovery;
+mod scheduler;
+mod signals;
+mod sink;
 mod startup;
+mod transaction;
 
+pub use builder::PipelineBuilder;
 pub use codec::{BincodeCodec, Codec, JsonCodec, RawBytes};
 pub use context::EosConsumerContext;
+pub use dead_letter::{dlq_headers, ErrorPolicy};
 pub use error::{BoxError, Error, Result};
-pub use pipeline::{dlq_headers, ErrorPolicy, Pipeline, PipelineBuilder};
-pub use processor::{Input, Output, Processor};
+pub use pipeline::Pipeline;
+pub use processor::{Input, Output, Processor, Sequential, SequentialProcessor};
 pub use startup::DEFAULT_STARTUP_TIMEOUT;
 
 pub use kafka_eos_config as config;

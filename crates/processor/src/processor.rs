@@ -80,6 +80,11 @@ impl From<Output> for OwnedRecord {
 /// pipeline's `max_attempts`, then the [`ErrorPolicy`](crate::ErrorPolicy) applies), so
 /// side effects outside Kafka must be idempotent.
 ///
+/// `process` takes `&self`: with [`PipelineBuilder::max_in_flight`](crate::PipelineBuilder::max_in_flight)
+/// above 1, records of different keys are processed concurrently (records of one key never
+/// are: they run one after the other, in input order). State that needs `&mut self` goes
+/// behind a lock, or implement [`SequentialProcessor`] and wrap it in [`Sequential`].
+///
 /// ```
 /// use kafka_eos_processor::{BoxError, Input, Output, Processor};
 ///
@@ -91,19 +96,50 @@ impl From<Output> for OwnedRecord {
 /// impl Processor for Doubler {
 ///     type Input = Order;
 ///
-///     async fn process(&mut self, input: Input<Order>) -> Result<Vec<Output>, BoxError> {
+///     async fn process(&self, input: Input<Order>) -> Result<Vec<Output>, BoxError> {
 ///         let o = input.value;
 ///         Ok(vec![Output::new("doubled", o.id.to_string(), (o.amount * 2).to_string())])
 ///     }
 /// }
 ///
-/// # let mut p = Doubler;
+/// # let p = Doubler;
 /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
 /// # let out = rt.block_on(p.process(Input { topic: "orders".into(), partition: 0, offset: 0,
 /// #     key: None, headers: vec![], timestamp: None, value: Order { id: 1, amount: 21 } })).unwrap();
 /// # assert_eq!(out[0].value.as_deref(), Some(&b"42"[..]));
 /// ```
-pub trait Processor: Send + 'static {
+pub trait Processor: Send + Sync + 'static {
+    /// The decoded input type (see [`Codec`](crate::Codec)).
+    type Input: Send + 'static;
+
+    /// Processes one record.
+    fn process(
+        &self,
+        input: Input<Self::Input>,
+    ) -> impl Future<Output = Result<Vec<Output>, BoxError>> + Send;
+}
+
+/// A processor that needs `&mut self` (counters, caches without a lock). Wrap it in
+/// [`Sequential`] to use it: its records are processed one at a time, whatever
+/// `max_in_flight` says.
+///
+/// ```
+/// use kafka_eos_processor::{BoxError, Input, Output, Sequential, SequentialProcessor};
+///
+/// struct Numbered { next: u64 }
+///
+/// impl SequentialProcessor for Numbered {
+///     type Input = String;
+///     async fn process(&mut self, input: Input<String>) -> Result<Vec<Output>, BoxError> {
+///         self.next += 1;
+///         Ok(vec![Output::new("numbered", self.next.to_string(), input.value)])
+///     }
+/// }
+///
+/// let processor = Sequential::new(Numbered { next: 0 }); // a Processor
+/// # let _ = processor;
+/// ```
+pub trait SequentialProcessor: Send + 'static {
     /// The decoded input type (see [`Codec`](crate::Codec)).
     type Input: Send + 'static;
 
@@ -112,4 +148,28 @@ pub trait Processor: Send + 'static {
         &mut self,
         input: Input<Self::Input>,
     ) -> impl Future<Output = Result<Vec<Output>, BoxError>> + Send;
+}
+
+/// Runs a [`SequentialProcessor`] as a [`Processor`]: one record at a time.
+#[derive(Debug)]
+pub struct Sequential<P>(tokio::sync::Mutex<P>);
+
+impl<P> Sequential<P> {
+    /// Wraps `processor`.
+    pub fn new(processor: P) -> Self {
+        Sequential(tokio::sync::Mutex::new(processor))
+    }
+
+    /// The wrapped processor.
+    pub fn into_inner(self) -> P {
+        self.0.into_inner()
+    }
+}
+
+impl<P: SequentialProcessor> Processor for Sequential<P> {
+    type Input = P::Input;
+
+    async fn process(&self, input: Input<Self::Input>) -> Result<Vec<Output>, BoxError> {
+        self.0.lock().await.process(input).await
+    }
 }

@@ -8,7 +8,7 @@ struct Nothing;
 
 impl Processor for Nothing {
     type Input = Vec<u8>;
-    async fn process(&mut self, _: Input<Vec<u8>>) -> Result<Vec<Output>, BoxError> {
+    async fn process(&self, _: Input<Vec<u8>>) -> Result<Vec<Output>, BoxError> {
         Ok(Vec::new())
     }
 }

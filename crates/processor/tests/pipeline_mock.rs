@@ -21,7 +21,7 @@ struct Doubler {
 impl Processor for Doubler {
     type Input = u64;
 
-    async fn process(&mut self, input: Input<u64>) -> Result<Vec<Output>, BoxError> {
+    async fn process(&self, input: Input<u64>) -> Result<Vec<Output>, BoxError> {
         if Some(input.value) == self.fail_on {
             return Err(format!("cannot process {}", input.value).into());
         }

@@ -33,7 +33,7 @@
 //!
 //! impl Processor for Upper {
 //!     type Input = Vec<u8>;
-//!     async fn process(&mut self, input: Input<Vec<u8>>) -> Result<Vec<Output>, BoxError> {
+//!     async fn process(&self, input: Input<Vec<u8>>) -> Result<Vec<Output>, BoxError> {
 //!         let value = input.value.to_ascii_uppercase();
 //!         Ok(vec![Output::new(&self.output, input.key.unwrap_or_default(), value)])
 //!     }

@@ -26,7 +26,7 @@ struct Upper {
 impl Processor for Upper {
     type Input = Vec<u8>;
 
-    async fn process(&mut self, input: Input<Vec<u8>>) -> Result<Vec<Output>, BoxError> {
+    async fn process(&self, input: Input<Vec<u8>>) -> Result<Vec<Output>, BoxError> {
         if self.fail_on.as_ref() == Some(&input.value) {
             return Err(
                 format!("cannot process {:?}", String::from_utf8_lossy(&input.value)).into(),

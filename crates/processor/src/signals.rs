@@ -1,0 +1,29 @@
+//! Graceful shutdown on SIGINT and (Unix) SIGTERM.
+
+use tokio_util::sync::CancellationToken;
+
+/// Cancels `token` on SIGINT or (Unix) SIGTERM.
+pub(crate) async fn cancel_on_signal(token: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("signal received: finishing the current batch and stopping");
+    token.cancel();
+}

@@ -1,0 +1,283 @@
+//! One transaction: begin; decode the batch in order; process its records by key
+//! (concurrently across keys, in input order within a key, within the pipeline's bounds),
+//! handing each record's outputs to the producer as soon as they are made; await every
+//! delivery; send the input offsets with the group metadata; commit.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kafka_eos_core::{Error as CoreError, Operation, OwnedRecord, PendingDelivery, SendError};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::batch;
+use crate::codec::Codec;
+use crate::context::EosConsumerContext;
+use crate::dead_letter::{dead_letter, headers_of, ErrorPolicy};
+use crate::error::{BoxError, Error};
+use crate::pipeline::{core_error, Pipeline};
+use crate::processor::{Input, Processor};
+use crate::recovery::{recover, Step};
+use crate::scheduler::{run_lanes, Lane, Next};
+use crate::sink::Sink;
+
+/// What the lanes of one batch leave behind.
+#[derive(Default)]
+struct BatchState {
+    pending: Mutex<Vec<PendingDelivery>>,
+    send_failure: Mutex<Option<SendError>>,
+    /// Records that failed below `max_attempts`: the batch is aborted and replayed.
+    retry: Mutex<Vec<(String, i32, i64)>>,
+    /// The pipeline stops with this error (a record under `ErrorPolicy::Stop`).
+    stop: Mutex<Option<Error>>,
+    dead_letters: AtomicU64,
+}
+
+impl BatchState {
+    /// Hands `record` to the producer; a failed send stops every lane.
+    async fn send(&self, sink: &Sink, record: OwnedRecord) -> Next {
+        match sink.enqueue(record).await {
+            Ok(p) => {
+                if let Ok(mut pending) = self.pending.lock() {
+                    pending.push(p);
+                }
+                Next::Continue
+            }
+            Err(e) => {
+                if let Ok(mut first) = self.send_failure.lock() {
+                    first.get_or_insert(e);
+                }
+                Next::StopAll
+            }
+        }
+    }
+}
+
+fn lane_of<T>((msg, _): &(&OwnedMessage, T)) -> Lane {
+    match msg.key() {
+        Some(key) => Lane::Key(key.to_vec()),
+        None => Lane::Unkeyed(msg.topic().to_owned(), msg.partition()),
+    }
+}
+
+impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
+    /// Runs one batch in one transaction; `Ok` once it committed.
+    pub(crate) async fn process_batch(
+        &mut self,
+        batch: &[OwnedMessage],
+        consumer: &Arc<StreamConsumer<EosConsumerContext>>,
+        sink: &mut Sink,
+    ) -> Result<(), Step> {
+        if let Err(e) = sink.begin().await {
+            return Err(recover(sink, e).await);
+        }
+        let state = BatchState::default();
+        let started = Instant::now();
+        let mut jobs = Vec::with_capacity(batch.len());
+        for msg in batch {
+            match self.codec.decode(msg.payload().unwrap_or(&[])) {
+                Ok(value) => jobs.push((msg, value)),
+                Err(e) => {
+                    let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
+                    tracing::warn!(topic, partition, offset, error = %e, "undecodable record");
+                    match &self.policy {
+                        ErrorPolicy::DeadLetter(dlq) => {
+                            if state.send(sink, dead_letter(msg, dlq, "decode", &e)).await
+                                == Next::StopAll
+                            {
+                                break;
+                            }
+                            state.dead_letters.fetch_add(1, Ordering::Relaxed);
+                        }
+                        ErrorPolicy::Stop => {
+                            drop(state); // the abort purges what is still in flight
+                            let _ = sink.abort().await;
+                            return Err(Step::Fail(Error::Decode {
+                                topic: topic.to_owned(),
+                                partition,
+                                offset,
+                                source: e,
+                            }));
+                        }
+                    }
+                }
+            }
+        }
+        let send_failed = state.send_failure.lock().map_or(true, |f| f.is_some());
+        let this = &*self;
+        let shared_sink: &Sink = sink;
+        if !send_failed {
+            run_lanes(
+                jobs,
+                &this.limits,
+                this.rate.as_ref(),
+                &this.in_flight,
+                lane_of,
+                |(msg, _)| msg.partition(),
+                |(msg, value)| this.process_record(msg, value, shared_sink, &state),
+            )
+            .await;
+        }
+        self.metrics
+            .record_in_flight_peak(self.in_flight.peak() as u64);
+
+        let BatchState {
+            pending,
+            send_failure,
+            retry,
+            stop,
+            dead_letters,
+        } = state;
+        let pending = pending.into_inner().unwrap_or_default();
+        if let Some(error) = stop.into_inner().ok().flatten() {
+            drop(pending); // the abort purges what is still in flight
+            let _ = sink.abort().await;
+            return Err(Step::Fail(error));
+        }
+        let retry = retry.into_inner().unwrap_or_default();
+        if !retry.is_empty() {
+            for id in retry {
+                *self.attempts.entry(id).or_insert(0) += 1;
+            }
+            drop(pending);
+            if let Err(e) = sink.abort().await {
+                return Err(recover(sink, e).await);
+            }
+            return Err(Step::Rewind);
+        }
+        // every delivery awaited inside the transaction
+        let processed = started.elapsed();
+        let outputs = pending.len();
+        let delivered = sink.await_all(pending).await;
+        tracing::debug!(
+            records = batch.len(),
+            outputs,
+            process_ms = processed.as_secs_f64() * 1e3,
+            deliveries_ms = (started.elapsed() - processed).as_secs_f64() * 1e3,
+            "batch processed"
+        );
+        let send_failure = send_failure.into_inner().ok().flatten();
+        if let Some(SendError { error, .. }) = send_failure.or(delivered.err()) {
+            return Err(recover(sink, error).await);
+        }
+        commit(sink, consumer, batch).await?;
+        self.metrics
+            .record_in(batch.len() as u64, dead_letters.into_inner());
+        Ok(())
+    }
+
+    /// Processes one record in its lane: its outputs go to the producer at once; a failure
+    /// is retried (the batch replays), dead-lettered or stops the pipeline.
+    async fn process_record(
+        &self,
+        msg: &OwnedMessage,
+        value: C::Item,
+        sink: &Sink,
+        state: &BatchState,
+    ) -> Next {
+        let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
+        let input = Input {
+            topic: topic.to_owned(),
+            partition,
+            offset,
+            key: msg.key().map(<[u8]>::to_vec),
+            headers: headers_of(msg),
+            timestamp: msg.timestamp().to_millis(),
+            value,
+        };
+        self.metrics.record_process_call();
+        let error: BoxError = match self.processor.process(input).await {
+            Ok(outs) => {
+                for out in outs {
+                    if state.send(sink, OwnedRecord::from(out)).await == Next::StopAll {
+                        return Next::StopAll;
+                    }
+                }
+                return Next::Continue;
+            }
+            Err(e) => e,
+        };
+        let id = (topic.to_owned(), partition, offset);
+        let attempts = self.attempts.get(&id).copied().unwrap_or(0) + 1;
+        tracing::warn!(topic, partition, offset, attempts, error = %error, "processor failed");
+        if attempts < self.max_attempts {
+            if let Ok(mut retry) = state.retry.lock() {
+                retry.push(id);
+            }
+            return Next::StopAll;
+        }
+        match &self.policy {
+            ErrorPolicy::DeadLetter(dlq) => {
+                let next = state
+                    .send(sink, dead_letter(msg, dlq, "process", &error))
+                    .await;
+                if next == Next::Continue {
+                    state.dead_letters.fetch_add(1, Ordering::Relaxed);
+                }
+                next
+            }
+            ErrorPolicy::Stop => {
+                if let Ok(mut stop) = state.stop.lock() {
+                    stop.get_or_insert(Error::Process {
+                        topic: topic.to_owned(),
+                        partition,
+                        offset,
+                        attempts,
+                        source: error,
+                    });
+                }
+                Next::StopAll
+            }
+        }
+    }
+}
+
+/// Sends the batch's next offsets with the group metadata and commits (exactly once), or
+/// commits them with the consumer after the deliveries (at least once).
+async fn commit(
+    sink: &mut Sink,
+    consumer: &Arc<StreamConsumer<EosConsumerContext>>,
+    batch: &[OwnedMessage],
+) -> Result<(), Step> {
+    let mut tpl = TopicPartitionList::new();
+    for ((topic, partition), (_, next)) in batch::offsets(batch) {
+        if let Err(e) = tpl.add_partition_offset(&topic, partition, Offset::Offset(next)) {
+            return Err(Step::Fail(core_error(Operation::SendOffsets)(e)));
+        }
+    }
+    let outcome = match sink {
+        Sink::Txn(p) => {
+            let Some(group) = consumer.group_metadata() else {
+                return Err(Step::Fail(Error::from(CoreError::State {
+                    op: Operation::SendOffsets,
+                    reason: "the consumer has no group metadata",
+                })));
+            };
+            match p.send_offsets(&tpl, group).await {
+                Ok(()) => p.commit().await,
+                Err(e) => Err(e),
+            }
+        }
+        Sink::Plain { metrics, .. } => {
+            let c = Arc::clone(consumer);
+            let metrics = Arc::clone(metrics);
+            match tokio::task::spawn_blocking(move || c.commit(&tpl, CommitMode::Sync)).await {
+                Ok(Ok(())) => {
+                    metrics.record_commit(Duration::ZERO);
+                    Ok(())
+                }
+                Ok(Err(e)) => Err(CoreError::kafka(Operation::Consumer, e)),
+                Err(source) => Err(CoreError::Blocking {
+                    op: Operation::Consumer,
+                    source,
+                }),
+            }
+        }
+    };
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(e) => Err(recover(sink, e).await),
+    }
+}
