@@ -1,5 +1,6 @@
 //! Scale-out suite: a second worker (another `--instance`) joins mid-run, partitions move
 //! to it; the output is still exactly once.
+#![cfg(test)] // test code: clippy.toml lets it unwrap and panic
 
 use std::time::Duration;
 
@@ -9,7 +10,20 @@ use support::WorkerRun;
 
 #[test]
 fn a_second_instance_joins_mid_run_and_the_output_stays_exactly_once() {
-    let run = WorkerRun::prepare("scale", 8, 6_000);
+    scale_out(WorkerRun::prepare("scale", 8, 6_000));
+}
+
+/// The same with keyed concurrency: the rebalance comes while the first worker has up to
+/// 64 records in flight (its batch finishes and commits before the partitions move).
+#[test]
+fn a_second_keyed_instance_joins_while_records_are_in_flight() {
+    let mut run = WorkerRun::prepare("keyed-scale", 8, 6_000);
+    run.spec.concurrency = 64;
+    run.spec.work_ms = 2;
+    scale_out(run);
+}
+
+fn scale_out(run: WorkerRun) {
     let total = run.expected.len();
     let mut first = run.spec.spawn(0, 0).unwrap();
     assert!(
