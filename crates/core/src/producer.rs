@@ -433,10 +433,15 @@ impl TransactionalProducer {
         tracing::warn!(transactional_id = %self.transactional_id, "rebuilding the transactional producer");
         self.open = None;
         self.initialized = false;
-        self.producer = self
+        let fresh = self
             .config
             .create()
             .map_err(|e| Error::kafka(Operation::CreateClient, e))?;
+        let old = std::mem::replace(&mut self.producer, fresh);
+        // destroying a librdkafka producer blocks: never on a Tokio worker
+        if let Err(source) = tokio::task::spawn_blocking(move || drop(old)).await {
+            tracing::warn!(error = %source, "dropping the old producer failed");
+        }
         self.metrics.record_rebuild();
         self.init_transactions().await
     }
