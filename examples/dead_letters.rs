@@ -140,7 +140,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         println!(
             "  order {}: fee {} cents",
             String::from_utf8_lossy(&r.key),
-            String::from_utf8_lossy(&r.value)
+            r.value_text()
         );
     }
     println!("dead letters ({dlq_topic}):");
@@ -148,7 +148,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         println!(
             "  key {:?}, value {:?}",
             String::from_utf8_lossy(&r.key),
-            String::from_utf8_lossy(&r.value)
+            r.value_text()
         );
         for name in [
             dlq_headers::STAGE,

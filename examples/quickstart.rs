@@ -129,7 +129,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .iter()
         .map(|r| {
             let id = String::from_utf8_lossy(&r.key).parse().unwrap_or(u64::MAX);
-            let fee = String::from_utf8_lossy(&r.value).into_owned();
+            let fee = r.value_text();
             (id, fee, r.partition, r.offset)
         })
         .collect();

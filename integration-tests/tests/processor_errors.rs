@@ -206,7 +206,7 @@ fn a_record_that_always_fails_is_dead_lettered_once() {
     assert_eq!(dlq.len(), 1, "{dlq:?}");
     let dead = &dlq[0];
     assert_eq!(dead.key, victim.key().into_bytes());
-    assert_eq!(dead.value, serde_json::to_vec(&victim).unwrap());
+    assert_eq!(dead.value, Some(serde_json::to_vec(&victim).unwrap()));
     assert_eq!(dead.header(dlq_headers::STAGE).as_deref(), Some("process"));
     assert!(
         dead.header(dlq_headers::ERROR)
@@ -257,7 +257,7 @@ fn undecodable_records_are_dead_lettered_with_their_source() {
     assert_eq!(dlq.len(), 3, "{dlq:?}");
     for (n, (dead, at)) in dlq.iter().zip(positions).enumerate() {
         assert_eq!(dead.key, format!("poison-{n}").into_bytes());
-        assert_eq!(dead.value, b"{not json");
+        assert_eq!(dead.value.as_deref(), Some(&b"{not json"[..]));
         assert_eq!(dead.header(dlq_headers::STAGE).as_deref(), Some("decode"));
         assert!(dead.header(dlq_headers::ERROR).is_some(), "{dead:?}");
         assert_eq!(dead.header(dlq_headers::TOPIC), Some(names.input.clone()));
@@ -269,8 +269,8 @@ fn undecodable_records_are_dead_lettered_with_their_source() {
 struct Nothing;
 
 impl Processor for Nothing {
-    type Input = Vec<u8>;
-    async fn process(&self, _: Input<Vec<u8>>) -> Result<Vec<Output>, BoxError> {
+    type Input = Option<Vec<u8>>;
+    async fn process(&self, _: Input<Option<Vec<u8>>>) -> Result<Vec<Output>, BoxError> {
         Ok(Vec::new())
     }
 }

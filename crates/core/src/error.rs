@@ -466,7 +466,7 @@ mod tests {
 
     #[test]
     fn send_error_hands_back_record() {
-        let rec = OwnedRecord::new("t").key("k").value("v");
+        let rec = OwnedRecord::new("t", "k", "v");
         let err = SendError {
             error: Error::kafka(
                 Operation::Send,

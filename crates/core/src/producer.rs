@@ -53,7 +53,7 @@ struct OpenTransaction {
 /// producer.init_transactions().await?;
 /// producer.begin().await?;
 /// producer
-///     .send(OwnedRecord::new("out").key("k").value("v"))
+///     .send(OwnedRecord::new("out", "k", "v"))
 ///     .await
 ///     .map_err(|e| e.error)?;
 /// producer.commit().await?;

@@ -3,26 +3,62 @@
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::FutureRecord;
 
-/// A record to produce, owning its bytes (so a failed send can hand it back).
+/// A record to produce, owning its bytes (so a failed send can hand it back). The
+/// processor's outputs are these (`kafka_eos_processor::Output`).
+///
+/// ```
+/// use kafka_eos_core::OwnedRecord;
+///
+/// let out = OwnedRecord::new("fees", "order-1", "42")
+///     .header("source", "orders")
+///     .null_header("unset")
+///     .partition(3) // overrides the key-based partitioner
+///     .timestamp(1_700_000_000_000);
+/// assert_eq!(out.partition, Some(3));
+/// assert_eq!(out.headers[1], ("unset".to_string(), None));
+///
+/// let delete = OwnedRecord::tombstone("accounts", "account-9"); // null value
+/// assert_eq!(delete.value, None);
+///
+/// let bare = OwnedRecord::to("audit").value("no key"); // built up field by field
+/// assert_eq!(bare.key, None);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OwnedRecord {
     /// Destination topic.
     pub topic: String,
-    /// Explicit partition; `None` lets the partitioner choose from the key.
+    /// Destination partition. `None` (the default) lets the producer's partitioner choose
+    /// from the key (keeping a key's records on one partition); `Some` overrides it.
     pub partition: Option<i32>,
-    /// Record key.
+    /// Record key (the partitioner uses it: keep a key's records on one partition).
     pub key: Option<Vec<u8>>,
-    /// Record value.
+    /// Record value; `None` writes a tombstone.
     pub value: Option<Vec<u8>>,
-    /// Record headers, in order.
-    pub headers: Vec<(String, Vec<u8>)>,
-    /// Explicit timestamp (ms since the epoch).
+    /// Record headers, in order; `None` writes a null header value.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    /// Record timestamp (ms since the epoch). `None` (the default) lets the producer stamp
+    /// the record with the time it is sent.
     pub timestamp: Option<i64>,
 }
 
 impl OwnedRecord {
-    /// A record for `topic` with no key, value or headers.
-    pub fn new(topic: impl Into<String>) -> Self {
+    /// A record to `topic` with this key and value.
+    pub fn new(
+        topic: impl Into<String>,
+        key: impl Into<Vec<u8>>,
+        value: impl Into<Vec<u8>>,
+    ) -> Self {
+        Self::tombstone(topic, key).value(value)
+    }
+
+    /// A tombstone to `topic`: this key with a null value (on a compacted topic, the key's
+    /// delete marker).
+    pub fn tombstone(topic: impl Into<String>, key: impl Into<Vec<u8>>) -> Self {
+        Self::to(topic).key(key)
+    }
+
+    /// A record to `topic` with no key, value or headers.
+    pub fn to(topic: impl Into<String>) -> Self {
         Self {
             topic: topic.into(),
             ..Self::default()
@@ -43,19 +79,26 @@ impl OwnedRecord {
 
     /// Appends a header.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
-        self.headers.push((name.into(), value.into()));
+        self.headers.push((name.into(), Some(value.into())));
         self
     }
 
-    /// Sets an explicit partition.
+    /// Appends a header with a null value.
+    pub fn null_header(mut self, name: impl Into<String>) -> Self {
+        self.headers.push((name.into(), None));
+        self
+    }
+
+    /// Writes the record to this partition, overriding the key-based partitioner (it must
+    /// be a partition of the topic: a send to one it does not have fails).
     pub fn partition(mut self, partition: i32) -> Self {
         self.partition = Some(partition);
         self
     }
 
-    /// Sets an explicit timestamp (ms since the epoch).
-    pub fn timestamp(mut self, timestamp: i64) -> Self {
-        self.timestamp = Some(timestamp);
+    /// Stamps the record with this timestamp (ms since the epoch) instead of the send time.
+    pub fn timestamp(mut self, timestamp_ms: i64) -> Self {
+        self.timestamp = Some(timestamp_ms);
         self
     }
 
@@ -79,11 +122,40 @@ impl OwnedRecord {
             for (name, value) in &self.headers {
                 h = h.insert(Header {
                     key: name,
-                    value: Some(value.as_slice()),
+                    value: value.as_deref(),
                 });
             }
             r = r.headers(h);
         }
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::message::Headers;
+
+    use super::*;
+
+    #[test]
+    fn tombstones_null_headers_partition_and_timestamp_reach_the_future_record() {
+        let r = OwnedRecord::tombstone("t", "k")
+            .header("a", "1")
+            .null_header("b")
+            .partition(2)
+            .timestamp(1_234);
+        let f = r.as_future_record();
+        assert_eq!(f.payload, None);
+        assert_eq!(f.key, Some(&b"k"[..]));
+        assert_eq!((f.partition, f.timestamp), (Some(2), Some(1_234)));
+        let headers: Vec<_> = f
+            .headers
+            .as_ref()
+            .map(|h| h.iter().map(|h| (h.key.to_owned(), h.value)).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            headers,
+            [("a".to_owned(), Some(&b"1"[..])), ("b".to_owned(), None)]
+        );
     }
 }

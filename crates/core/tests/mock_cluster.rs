@@ -40,10 +40,7 @@ fn producer(bootstrap: &str, id: &str) -> TransactionalProducer {
 }
 
 fn rec(i: u32) -> OwnedRecord {
-    OwnedRecord::new(TOPIC)
-        .key(format!("k{i}"))
-        .value(format!("v{i}"))
-        .header("n", i.to_string())
+    OwnedRecord::new(TOPIC, format!("k{i}"), format!("v{i}")).header("n", i.to_string())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

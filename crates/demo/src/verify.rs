@@ -31,7 +31,7 @@ pub fn run(args: &VerifyArgs) -> Result<ExactlyOnceReport, DemoError> {
     let input = read_committed(&args.bootstrap, &args.input, 0, idle)?;
     let events: Vec<OrderEvent> = input
         .iter()
-        .filter_map(|r| serde_json::from_slice::<OrderEvent>(&r.value).ok())
+        .filter_map(|r| serde_json::from_slice::<OrderEvent>(r.value.as_deref()?).ok())
         .collect();
     let expected = expected_results(&events);
     let output = read_committed(&args.bootstrap, &args.output, expected.len(), idle)?;

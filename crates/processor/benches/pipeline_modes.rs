@@ -57,20 +57,20 @@ const IN_FLIGHT: [u32; 2] = [1, 5];
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Copies each input record to `topic`, same key and value.
+/// Copies each input record to `topic`, same key and value (a tombstone stays one).
 struct CopyProcessor {
     topic: String,
 }
 
 impl Processor for CopyProcessor {
-    type Input = Vec<u8>;
+    type Input = Option<Vec<u8>>;
 
-    async fn process(&self, input: Input<Vec<u8>>) -> Result<Vec<Output>, BoxError> {
+    async fn process(&self, input: Input<Option<Vec<u8>>>) -> Result<Vec<Output>, BoxError> {
         Ok(vec![Output {
             topic: self.topic.clone(),
-            key: input.key,
-            value: Some(input.value),
-            headers: Vec::new(),
+            key: input.key.map(Vec::from),
+            value: input.value,
+            ..Output::default()
         }])
     }
 }

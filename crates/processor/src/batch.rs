@@ -5,13 +5,62 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::message::{Headers, Message};
 use rdkafka::Offset;
 use tokio_util::sync::CancellationToken;
 
 use crate::context::EosConsumerContext;
 use crate::error::Result;
+
+/// A polled record, copied once out of the consumer's buffer: the key and header values
+/// as [`Bytes`] (the processor's [`Input`](crate::Input) and the scheduler's lanes share
+/// them), the topic shared by the batch's records of that topic.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Polled {
+    pub topic: Arc<str>,
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp: Option<i64>,
+    pub key: Option<Bytes>,
+    /// `None`: a tombstone.
+    pub value: Option<Vec<u8>>,
+    /// In order; `None`: a null header value. Moved into the processor's input when the
+    /// record is processed (unless a dead letter may need them): after that, a batch is
+    /// used for its offsets only.
+    pub headers: Vec<(String, Option<Bytes>)>,
+}
+
+impl Polled {
+    /// Copies `msg` out of the consumer, its topic shared through `topics`.
+    fn copy<M: Message>(msg: &M, topics: &mut Vec<Arc<str>>) -> Self {
+        let topic = match topics.iter().find(|t| &***t == msg.topic()) {
+            Some(t) => Arc::clone(t),
+            None => {
+                let t: Arc<str> = Arc::from(msg.topic());
+                topics.push(Arc::clone(&t));
+                t
+            }
+        };
+        Polled {
+            topic,
+            partition: msg.partition(),
+            offset: msg.offset(),
+            timestamp: msg.timestamp().to_millis(),
+            key: msg.key().map(Bytes::copy_from_slice),
+            value: msg.payload().map(<[u8]>::to_vec),
+            headers: msg
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| (h.key.to_owned(), h.value.map(Bytes::copy_from_slice)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
 
 /// Polls up to `max` records, until `interval` passes or `shutdown` is cancelled. Records
 /// polled before a rebalance are dropped: the new assignment resumes from committed offsets.
@@ -21,12 +70,13 @@ pub(crate) async fn collect(
     max: usize,
     interval: Duration,
     shutdown: &CancellationToken,
-) -> Result<Vec<OwnedMessage>> {
+) -> Result<Vec<Polled>> {
     // One timer for the whole batch (a timer per record costs more than the record),
     // checked before the consumer so a full local queue cannot stretch the batch.
     let deadline = tokio::time::sleep(interval);
     tokio::pin!(deadline);
     let mut batch = Vec::new();
+    let mut topics = Vec::new();
     while batch.len() < max {
         tokio::select! {
             biased;
@@ -34,7 +84,7 @@ pub(crate) async fn collect(
             () = &mut deadline => break,
             polled = consumer.recv() => match polled {
                 Ok(msg) => {
-                    let msg = msg.detach();
+                    let msg = Polled::copy(&msg, &mut topics);
                     if context.take_rebalanced() {
                         // Earlier records belong to the old assignment; the new one
                         // resumes from committed offsets.
@@ -58,27 +108,24 @@ pub(crate) async fn collect(
 }
 
 /// First and next offsets of each partition in a batch.
-pub(crate) fn offsets(batch: &[OwnedMessage]) -> BTreeMap<(String, i32), (i64, i64)> {
-    let mut m: BTreeMap<(String, i32), (i64, i64)> = BTreeMap::new();
+pub(crate) fn offsets(batch: &[Polled]) -> BTreeMap<(Arc<str>, i32), (i64, i64)> {
+    let mut m: BTreeMap<(Arc<str>, i32), (i64, i64)> = BTreeMap::new();
     for msg in batch {
         let e = m
-            .entry((msg.topic().to_owned(), msg.partition()))
-            .or_insert((msg.offset(), msg.offset() + 1));
-        e.0 = e.0.min(msg.offset());
-        e.1 = e.1.max(msg.offset() + 1);
+            .entry((Arc::clone(&msg.topic), msg.partition))
+            .or_insert((msg.offset, msg.offset + 1));
+        e.0 = e.0.min(msg.offset);
+        e.1 = e.1.max(msg.offset + 1);
     }
     m
 }
 
 /// Seeks every partition of the batch back to the batch start (= the committed offset,
 /// since each batch commits atomically).
-pub(crate) async fn rewind(
-    consumer: &Arc<StreamConsumer<EosConsumerContext>>,
-    batch: &[OwnedMessage],
-) {
+pub(crate) async fn rewind(consumer: &Arc<StreamConsumer<EosConsumerContext>>, batch: &[Polled]) {
     for ((topic, partition), (first, _)) in offsets(batch) {
         let c = Arc::clone(consumer);
-        let t = topic.clone();
+        let t = Arc::clone(&topic);
         let res = tokio::task::spawn_blocking(move || {
             c.seek(
                 &t,
@@ -102,12 +149,12 @@ pub(crate) async fn rewind(
 /// polled before (set when a batch is rewound).
 #[derive(Debug, Default)]
 pub(crate) struct Replays {
-    until: HashMap<(String, i32), i64>,
+    until: HashMap<(Arc<str>, i32), i64>,
 }
 
 impl Replays {
     /// Remembers that `batch` will be polled again.
-    pub(crate) fn rewound(&mut self, batch: &[OwnedMessage]) {
+    pub(crate) fn rewound(&mut self, batch: &[Polled]) {
         for (tp, (_, next)) in offsets(batch) {
             let until = self.until.entry(tp).or_insert(next);
             *until = (*until).max(next);
@@ -115,7 +162,7 @@ impl Replays {
     }
 
     /// How many records of `batch` were polled before.
-    pub(crate) fn count(&self, batch: &[OwnedMessage]) -> usize {
+    pub(crate) fn count(&self, batch: &[Polled]) -> usize {
         if self.until.is_empty() {
             return 0;
         }
@@ -123,9 +170,59 @@ impl Replays {
             .iter()
             .filter(|m| {
                 self.until
-                    .get(&(m.topic().to_owned(), m.partition()))
-                    .is_some_and(|until| m.offset() < *until)
+                    .get(&(Arc::clone(&m.topic), m.partition))
+                    .is_some_and(|until| m.offset < *until)
             })
             .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::message::{Header, OwnedHeaders, OwnedMessage, Timestamp};
+
+    use super::*;
+
+    fn message(topic: &str, offset: i64, payload: Option<&[u8]>) -> OwnedMessage {
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "a",
+                value: Some(&b"1"[..]),
+            })
+            .insert(Header::<&[u8]> {
+                key: "null",
+                value: None,
+            });
+        OwnedMessage::new(
+            payload.map(<[u8]>::to_vec),
+            Some(b"k".to_vec()),
+            topic.to_owned(),
+            Timestamp::CreateTime(5),
+            0,
+            offset,
+            Some(headers),
+        )
+    }
+
+    #[test]
+    fn a_copy_keeps_tombstones_and_null_headers_and_shares_the_topic() {
+        let mut topics = Vec::new();
+        let first = Polled::copy(&message("in", 0, None), &mut topics);
+        let second = Polled::copy(&message("in", 1, Some(b"")), &mut topics);
+        let other = Polled::copy(&message("other", 0, Some(b"v")), &mut topics);
+        assert_eq!(first.value, None);
+        assert_eq!(second.value, Some(Vec::new()));
+        assert_eq!(
+            first.headers,
+            [
+                ("a".to_owned(), Some(Bytes::from_static(b"1"))),
+                ("null".to_owned(), None)
+            ]
+        );
+        assert_eq!(first.key.as_deref(), Some(&b"k"[..]));
+        assert_eq!(first.timestamp, Some(5));
+        assert!(Arc::ptr_eq(&first.topic, &second.topic));
+        assert_eq!(&*other.topic, "other");
+        assert_eq!(topics.len(), 2);
     }
 }

@@ -2,8 +2,8 @@
 //! written inside the transaction (the raw record, with the error and its source in headers).
 
 use kafka_eos_core::OwnedRecord;
-use rdkafka::message::{Headers, Message, OwnedMessage};
 
+use crate::batch::Polled;
 use crate::error::BoxError;
 
 /// Header names written on dead-lettered records.
@@ -33,46 +33,63 @@ pub enum ErrorPolicy {
     DeadLetter(String),
 }
 
-/// The headers of a consumed record, in order.
-pub(crate) fn headers_of(msg: &OwnedMessage) -> Vec<(String, Vec<u8>)> {
-    msg.headers()
-        .map(|h| {
-            h.iter()
-                .map(|h| {
-                    (
-                        h.key.to_owned(),
-                        h.value.map(<[u8]>::to_vec).unwrap_or_default(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+/// The dead-letter record of `msg`: its key, value and headers as they were read (a null
+/// value or header value stays null), plus the error and source.
+pub(crate) fn dead_letter(msg: &Polled, topic: &str, stage: &str, error: &BoxError) -> OwnedRecord {
+    let mut r = OwnedRecord::to(topic);
+    r.key = msg.key.as_deref().map(<[u8]>::to_vec);
+    r.value = msg.value.clone();
+    r.headers = msg
+        .headers
+        .iter()
+        .map(|(name, value)| (name.clone(), value.as_deref().map(<[u8]>::to_vec)))
+        .collect();
+    r.header(dlq_headers::ERROR, error.to_string())
+        .header(dlq_headers::STAGE, stage)
+        .header(dlq_headers::TOPIC, msg.topic.as_bytes())
+        .header(dlq_headers::PARTITION, msg.partition.to_string())
+        .header(dlq_headers::OFFSET, msg.offset.to_string())
 }
 
-/// The dead-letter record of `msg`: its key, value and headers, plus the error and source.
-pub(crate) fn dead_letter(
-    msg: &OwnedMessage,
-    topic: &str,
-    stage: &str,
-    error: &BoxError,
-) -> OwnedRecord {
-    let mut r = OwnedRecord::new(topic);
-    r.key = msg.key().map(<[u8]>::to_vec);
-    r.value = msg.payload().map(<[u8]>::to_vec);
-    r.headers = headers_of(msg);
-    r.headers
-        .push((dlq_headers::ERROR.into(), error.to_string().into_bytes()));
-    r.headers
-        .push((dlq_headers::STAGE.into(), stage.as_bytes().to_vec()));
-    r.headers
-        .push((dlq_headers::TOPIC.into(), msg.topic().as_bytes().to_vec()));
-    r.headers.push((
-        dlq_headers::PARTITION.into(),
-        msg.partition().to_string().into_bytes(),
-    ));
-    r.headers.push((
-        dlq_headers::OFFSET.into(),
-        msg.offset().to_string().into_bytes(),
-    ));
-    r
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+
+    use super::*;
+
+    #[test]
+    fn a_dead_letter_keeps_a_null_value_and_null_headers() {
+        let msg = Polled {
+            topic: Arc::from("in"),
+            partition: 2,
+            offset: 9,
+            timestamp: None,
+            key: Some(Bytes::from_static(b"k")),
+            value: None,
+            headers: vec![
+                ("a".into(), Some(Bytes::from_static(b"1"))),
+                ("null".into(), None),
+            ],
+        };
+        let error: BoxError = "boom".into();
+        let r = dead_letter(&msg, "dlq", "process", &error);
+        assert_eq!(r.topic, "dlq");
+        assert_eq!(r.key.as_deref(), Some(&b"k"[..]));
+        assert_eq!(r.value, None);
+        let text = |v: &str| Some(v.as_bytes().to_vec());
+        assert_eq!(
+            r.headers,
+            [
+                ("a".into(), text("1")),
+                ("null".into(), None),
+                (dlq_headers::ERROR.into(), text("boom")),
+                (dlq_headers::STAGE.into(), text("process")),
+                (dlq_headers::TOPIC.into(), text("in")),
+                (dlq_headers::PARTITION.into(), text("2")),
+                (dlq_headers::OFFSET.into(), text("9")),
+            ]
+        );
+    }
 }

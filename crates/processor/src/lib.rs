@@ -23,6 +23,7 @@ mod startup;
 mod transaction;
 
 pub use builder::PipelineBuilder;
+pub use bytes::Bytes;
 pub use codec::{BincodeCodec, Codec, JsonCodec, RawBytes};
 pub use context::EosConsumerContext;
 pub use dead_letter::{dlq_headers, ErrorPolicy};

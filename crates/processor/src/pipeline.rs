@@ -52,7 +52,7 @@ pub struct Pipeline<P: Processor, C: Codec<Item = P::Input>> {
     pub(crate) startup_timeout: Duration,
     pub(crate) metrics: Arc<Metrics>,
     /// Failed attempts per record (topic, partition, offset) of the batch being replayed.
-    pub(crate) attempts: HashMap<(String, i32, i64), u32>,
+    pub(crate) attempts: HashMap<(Arc<str>, i32, i64), u32>,
     pub(crate) replays: Replays,
 }
 
@@ -201,7 +201,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             if self.shutdown.is_cancelled() {
                 return Ok(());
             }
-            let batch = batch::collect(
+            let mut batch = batch::collect(
                 consumer,
                 context,
                 self.config.commit_max_records(),
@@ -215,7 +215,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             let replayed = self.replays.count(&batch);
             self.metrics
                 .record_polled(batch.len() as u64, replayed as u64);
-            match self.process_batch(&batch, consumer, sink).await {
+            match self.process_batch(&mut batch, consumer, sink).await {
                 Ok(()) => self.attempts.clear(),
                 Err(Step::Rewind) => {
                     self.replays.rewound(&batch);

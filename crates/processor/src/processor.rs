@@ -1,77 +1,88 @@
 //! The `Processor` trait, its input and its outputs.
 
 use std::future::Future;
+use std::sync::Arc;
 
+use bytes::Bytes;
 use kafka_eos_core::OwnedRecord;
 
 use crate::error::BoxError;
 
 /// One decoded input record.
+///
+/// The record is copied once out of the consumer, and its parts reach the processor without
+/// another copy: the key and the header values are [`Bytes`] (read them as `&[u8]`; a clone
+/// shares the bytes), `topic` is shared by the batch's records of that topic, and `value` is
+/// what the [`Codec`](crate::Codec) made of the record's value.
+///
+/// ```
+/// use kafka_eos_processor::{Bytes, Input};
+///
+/// let input = Input {
+///     topic: "orders".into(),
+///     partition: 0,
+///     offset: 7,
+///     key: Some(Bytes::from("order-1")),
+///     headers: vec![("trace".into(), Some(Bytes::from("t-1"))), ("empty".into(), None)],
+///     timestamp: Some(1_700_000_000_000),
+///     value: "paid".to_string(),
+/// };
+/// assert_eq!(&*input.topic, "orders");
+/// assert_eq!(input.key.as_deref(), Some(&b"order-1"[..]));
+/// assert_eq!(input.header("trace"), Some(Some(&b"t-1"[..])));
+/// assert_eq!(input.header("empty"), Some(None)); // present, with a null value
+/// assert_eq!(input.header("absent"), None);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Input<T> {
     /// Source topic.
-    pub topic: String,
+    pub topic: Arc<str>,
     /// Source partition.
     pub partition: i32,
     /// Source offset.
     pub offset: i64,
     /// Record key.
-    pub key: Option<Vec<u8>>,
-    /// Record headers.
-    pub headers: Vec<(String, Vec<u8>)>,
+    pub key: Option<Bytes>,
+    /// Record headers, in order; a header whose value is null has `None`.
+    pub headers: Vec<(String, Option<Bytes>)>,
     /// Record timestamp (ms since the epoch), if any.
     pub timestamp: Option<i64>,
-    /// The decoded value.
+    /// The decoded value (a tombstone, a null value, is decoded by
+    /// [`Codec::decode_null`](crate::Codec::decode_null)).
     pub value: T,
 }
 
-/// One record to write, inside the same transaction as the input offsets.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Output {
-    /// Destination topic.
-    pub topic: String,
-    /// Record key (the partitioner uses it: keep a key's events on one partition).
-    pub key: Option<Vec<u8>>,
-    /// Record value.
-    pub value: Option<Vec<u8>>,
-    /// Record headers.
-    pub headers: Vec<(String, Vec<u8>)>,
-}
-
-impl Output {
-    /// An output to `topic` with this key and value.
-    pub fn new(
-        topic: impl Into<String>,
-        key: impl Into<Vec<u8>>,
-        value: impl Into<Vec<u8>>,
-    ) -> Self {
-        Self {
-            topic: topic.into(),
-            key: Some(key.into()),
-            value: Some(value.into()),
-            headers: Vec::new(),
-        }
-    }
-
-    /// Appends a header.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
+impl<T> Input<T> {
+    /// The value of the first header named `name`: `None` if there is none, `Some(None)` if
+    /// its value is null.
+    pub fn header(&self, name: &str) -> Option<Option<&[u8]>> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_deref())
     }
 }
 
-impl From<Output> for OwnedRecord {
-    fn from(o: Output) -> Self {
-        OwnedRecord {
-            topic: o.topic,
-            partition: None,
-            key: o.key,
-            value: o.value,
-            headers: o.headers,
-            timestamp: None,
-        }
-    }
-}
+/// One record to write, inside the same transaction as the input offsets: a
+/// [`kafka_eos_core::OwnedRecord`].
+///
+/// `Output::new(topic, key, value)` goes to the partition the producer's partitioner picks
+/// from the key; [`partition`](OwnedRecord::partition) overrides that,
+/// [`timestamp`](OwnedRecord::timestamp) replaces the send time,
+/// [`Output::tombstone`](OwnedRecord::tombstone) writes a null value and
+/// [`null_header`](OwnedRecord::null_header) a null header value.
+///
+/// ```
+/// use kafka_eos_processor::Output;
+///
+/// let out = Output::new("fees", "order-1", "42")
+///     .header("source", "orders")
+///     .partition(3) // instead of the key's partition
+///     .timestamp(1_700_000_000_000);
+/// assert_eq!((out.partition, out.timestamp), (Some(3), Some(1_700_000_000_000)));
+/// assert_eq!(Output::tombstone("accounts", "account-9").value, None);
+/// ```
+pub type Output = OwnedRecord;
 
 /// User logic: one input record in, zero or more output records out.
 ///

@@ -10,9 +10,10 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -22,9 +23,9 @@ use tokio::time::Instant;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Lane {
     /// Records with this key (whatever their partition).
-    Key(Vec<u8>),
+    Key(Bytes),
     /// Records without a key of this topic-partition.
-    Unkeyed(String, i32),
+    Unkeyed(Arc<str>, i32),
 }
 
 /// What the closure says after a job: go on with the lane, or stop every lane (the batch
@@ -206,7 +207,7 @@ mod tests {
     }
 
     fn lane((k, _, _): &TestJob) -> Lane {
-        Lane::Key(vec![*k])
+        Lane::Key(Bytes::from(vec![*k]))
     }
 
     async fn run(

@@ -9,13 +9,12 @@ use std::time::{Duration, Instant};
 
 use kafka_eos_core::{Error as CoreError, Operation, OwnedRecord, PendingDelivery, SendError};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::batch;
-use crate::codec::Codec;
+use crate::batch::{self, Polled};
+use crate::codec::{decode, Codec};
 use crate::context::EosConsumerContext;
-use crate::dead_letter::{dead_letter, headers_of, ErrorPolicy};
+use crate::dead_letter::{dead_letter, ErrorPolicy};
 use crate::error::{BoxError, Error};
 use crate::pipeline::{core_error, Pipeline};
 use crate::processor::{Input, Processor};
@@ -29,7 +28,7 @@ struct BatchState {
     pending: Mutex<Vec<PendingDelivery>>,
     send_failure: Mutex<Option<SendError>>,
     /// Records that failed below `max_attempts`: the batch is aborted and replayed.
-    retry: Mutex<Vec<(String, i32, i64)>>,
+    retry: Mutex<Vec<(Arc<str>, i32, i64)>>,
     /// The pipeline stops with this error (a record under `ErrorPolicy::Stop`).
     stop: Mutex<Option<Error>>,
     dead_letters: AtomicU64,
@@ -55,10 +54,10 @@ impl BatchState {
     }
 }
 
-fn lane_of<T>((msg, _): &(&OwnedMessage, T)) -> Lane {
-    match msg.key() {
-        Some(key) => Lane::Key(key.to_vec()),
-        None => Lane::Unkeyed(msg.topic().to_owned(), msg.partition()),
+fn lane_of<T>((msg, _): &(&mut Polled, T)) -> Lane {
+    match &msg.key {
+        Some(key) => Lane::Key(key.clone()),
+        None => Lane::Unkeyed(Arc::clone(&msg.topic), msg.partition),
     }
 }
 
@@ -66,7 +65,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
     /// Runs one batch in one transaction; `Ok` once it committed.
     pub(crate) async fn process_batch(
         &mut self,
-        batch: &[OwnedMessage],
+        batch: &mut [Polled],
         consumer: &Arc<StreamConsumer<EosConsumerContext>>,
         sink: &mut Sink,
     ) -> Result<(), Step> {
@@ -76,11 +75,11 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         let state = BatchState::default();
         let started = Instant::now();
         let mut jobs = Vec::with_capacity(batch.len());
-        for msg in batch {
-            match self.codec.decode(msg.payload().unwrap_or(&[])) {
+        for msg in batch.iter_mut() {
+            match decode(&self.codec, msg.value.as_deref()) {
                 Ok(value) => jobs.push((msg, value)),
                 Err(e) => {
-                    let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
+                    let (topic, partition, offset) = (&*msg.topic, msg.partition, msg.offset);
                     tracing::warn!(topic, partition, offset, error = %e, "undecodable record");
                     match &self.policy {
                         ErrorPolicy::DeadLetter(dlq) => {
@@ -115,7 +114,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                 this.rate.as_ref(),
                 &this.in_flight,
                 lane_of,
-                |(msg, _)| msg.partition(),
+                |(msg, _)| msg.partition,
                 |(msg, value)| this.process_record(msg, value, shared_sink, &state),
             )
             .await;
@@ -162,7 +161,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         if let Some(SendError { error, .. }) = send_failure.or(delivered.err()) {
             return Err(recover(sink, error).await);
         }
-        commit(sink, consumer, batch).await?;
+        commit(sink, consumer, &*batch).await?;
         self.metrics
             .record_in(batch.len() as u64, dead_letters.into_inner());
         Ok(())
@@ -170,28 +169,39 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
 
     /// Processes one record in its lane: its outputs go to the producer at once; a failure
     /// is retried (the batch replays), dead-lettered or stops the pipeline.
+    ///
+    /// The record's headers move into the processor's input, unless a failure of this
+    /// attempt would dead-letter the record (which writes them as they were read).
     async fn process_record(
         &self,
-        msg: &OwnedMessage,
+        msg: &mut Polled,
         value: C::Item,
         sink: &Sink,
         state: &BatchState,
     ) -> Next {
-        let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
+        let (partition, offset) = (msg.partition, msg.offset);
+        let id = (Arc::clone(&msg.topic), partition, offset);
+        let attempts = self.attempts.get(&id).copied().unwrap_or(0) + 1;
+        let last_attempt = attempts >= self.max_attempts;
+        let headers = if last_attempt && matches!(self.policy, ErrorPolicy::DeadLetter(_)) {
+            msg.headers.clone()
+        } else {
+            std::mem::take(&mut msg.headers)
+        };
         let input = Input {
-            topic: topic.to_owned(),
+            topic: Arc::clone(&msg.topic),
             partition,
             offset,
-            key: msg.key().map(<[u8]>::to_vec),
-            headers: headers_of(msg),
-            timestamp: msg.timestamp().to_millis(),
+            key: msg.key.clone(),
+            headers,
+            timestamp: msg.timestamp,
             value,
         };
         self.metrics.record_process_call();
         let error: BoxError = match self.processor.process(input).await {
             Ok(outs) => {
                 for out in outs {
-                    if state.send(sink, OwnedRecord::from(out)).await == Next::StopAll {
+                    if state.send(sink, out).await == Next::StopAll {
                         return Next::StopAll;
                     }
                 }
@@ -199,10 +209,9 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             }
             Err(e) => e,
         };
-        let id = (topic.to_owned(), partition, offset);
-        let attempts = self.attempts.get(&id).copied().unwrap_or(0) + 1;
+        let topic = &*msg.topic;
         tracing::warn!(topic, partition, offset, attempts, error = %error, "processor failed");
-        if attempts < self.max_attempts {
+        if !last_attempt {
             if let Ok(mut retry) = state.retry.lock() {
                 retry.push(id);
             }
@@ -239,7 +248,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
 async fn commit(
     sink: &mut Sink,
     consumer: &Arc<StreamConsumer<EosConsumerContext>>,
-    batch: &[OwnedMessage],
+    batch: &[Polled],
 ) -> Result<(), Step> {
     let mut tpl = TopicPartitionList::new();
     for ((topic, partition), (_, next)) in batch::offsets(batch) {

@@ -7,8 +7,8 @@ use kafka_eos_processor::{BoxError, Error, Input, Output, PipelineBuilder, Proce
 struct Nothing;
 
 impl Processor for Nothing {
-    type Input = Vec<u8>;
-    async fn process(&self, _: Input<Vec<u8>>) -> Result<Vec<Output>, BoxError> {
+    type Input = Option<Vec<u8>>;
+    async fn process(&self, _: Input<Option<Vec<u8>>>) -> Result<Vec<Output>, BoxError> {
         Ok(Vec::new())
     }
 }

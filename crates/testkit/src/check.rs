@@ -50,21 +50,25 @@ impl fmt::Display for ExactlyOnceReport {
     }
 }
 
+/// What records are compared by: the key and the value (`None`: a tombstone).
+type KeyValue<'a> = (&'a [u8], Option<&'a [u8]>);
+
 /// Compares `actual` (as read, in per-partition order) with `expected` (`f(input)`, each
-/// key's records in input order). Records are compared by key and value.
+/// key's records in input order). Records are compared by key and value (a tombstone is
+/// a value of its own, not an empty one).
 pub fn check_exactly_once(expected: &[Record], actual: &[Record]) -> ExactlyOnceReport {
     let mut report = ExactlyOnceReport {
         expected: expected.len(),
         actual: actual.len(),
         ..Default::default()
     };
-    let mut want: HashMap<(&[u8], &[u8]), usize> = HashMap::new();
+    let mut want: HashMap<KeyValue<'_>, usize> = HashMap::new();
     for r in expected {
-        *want.entry((&r.key, &r.value)).or_default() += 1;
+        *want.entry(key_value(r)).or_default() += 1;
     }
-    let mut seen: HashMap<(&[u8], &[u8]), usize> = HashMap::new();
+    let mut seen: HashMap<KeyValue<'_>, usize> = HashMap::new();
     for r in actual {
-        *seen.entry((&r.key, &r.value)).or_default() += 1;
+        *seen.entry(key_value(r)).or_default() += 1;
     }
     for (k, n) in &seen {
         match want.get(k) {
@@ -80,16 +84,16 @@ pub fn check_exactly_once(expected: &[Record], actual: &[Record]) -> ExactlyOnce
         }
     }
     // per key: the first occurrences of expected values must come in the expected order
-    let mut position: HashMap<(&[u8], &[u8]), usize> = HashMap::new();
+    let mut position: HashMap<KeyValue<'_>, usize> = HashMap::new();
     for r in expected {
         let next = position.len();
-        position.entry((&r.key, &r.value)).or_insert(next);
+        position.entry(key_value(r)).or_insert(next);
     }
     let mut last_position: HashMap<&[u8], usize> = HashMap::new();
-    let mut first_seen: std::collections::HashSet<(&[u8], &[u8])> = Default::default();
+    let mut first_seen: std::collections::HashSet<KeyValue<'_>> = Default::default();
     let mut out_of_order: std::collections::HashSet<&[u8]> = Default::default();
     for r in actual {
-        let k = (r.key.as_slice(), r.value.as_slice());
+        let k = key_value(r);
         if !first_seen.insert(k) {
             continue;
         }
@@ -104,6 +108,10 @@ pub fn check_exactly_once(expected: &[Record], actual: &[Record]) -> ExactlyOnce
     }
     report.order_violations = out_of_order.len();
     report
+}
+
+fn key_value(r: &Record) -> KeyValue<'_> {
+    (&r.key, r.value.as_deref())
 }
 
 /// How long [`verify_topic`] keeps reading after the expected count, to catch duplicates.

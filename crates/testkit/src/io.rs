@@ -5,46 +5,90 @@ use std::time::{Duration, Instant};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::error::{Error, Result};
 
-/// A keyed record, as written or as read back (with its partition and offset when read).
+/// A keyed record, as written or as read back (with its partition, offset and timestamp
+/// when read).
+///
+/// ```
+/// use kafka_eos_testkit::Record;
+///
+/// let r = Record::new("order-1", "paid").with_header("trace", "t-1").with_null_header("unset");
+/// assert_eq!(r.value.as_deref(), Some(&b"paid"[..]));
+/// assert_eq!(r.header("trace").as_deref(), Some("t-1"));
+/// assert_eq!(r.header("unset"), None); // null: see `r.headers`
+/// assert_eq!(r.headers[1], ("unset".to_string(), None));
+///
+/// let delete = Record::tombstone("order-1");
+/// assert_eq!(delete.value, None);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Record {
     /// The key.
     pub key: Vec<u8>,
-    /// The value.
-    pub value: Vec<u8>,
+    /// The value; `None` is a tombstone (a null value).
+    pub value: Option<Vec<u8>>,
     /// The partition it was read from (`-1` for records to write).
     pub partition: i32,
     /// The offset it was read at (`-1` for records to write).
     pub offset: i64,
-    /// Headers, in order.
-    pub headers: Vec<(String, Vec<u8>)>,
+    /// Headers, in order; `None` is a null header value.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    /// The timestamp (ms since the epoch) it was read with; for a record to write, `None`
+    /// lets the producer stamp it with the send time.
+    pub timestamp: Option<i64>,
 }
 
 impl Record {
     /// A record to write.
     pub fn new(key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Self {
         Self {
-            key: key.into(),
-            value: value.into(),
-            partition: -1,
-            offset: -1,
-            headers: Vec::new(),
+            value: Some(value.into()),
+            ..Self::tombstone(key)
         }
     }
 
-    /// The value of header `name` as text, if present.
+    /// A tombstone to write: `key` with a null value.
+    pub fn tombstone(key: impl Into<Vec<u8>>) -> Self {
+        Self {
+            key: key.into(),
+            value: None,
+            partition: -1,
+            offset: -1,
+            headers: Vec::new(),
+            timestamp: None,
+        }
+    }
+
+    /// Appends a header.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        self.headers.push((name.into(), Some(value.into())));
+        self
+    }
+
+    /// Appends a header with a null value.
+    pub fn with_null_header(mut self, name: impl Into<String>) -> Self {
+        self.headers.push((name.into(), None));
+        self
+    }
+
+    /// The value of header `name` as text, if present and not null.
     pub fn header(&self, name: &str) -> Option<String> {
         self.headers
             .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+            .and_then(|(_, v)| v.as_deref())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+
+    /// The value as text (a tombstone is empty).
+    pub fn value_text(&self) -> String {
+        String::from_utf8_lossy(self.value.as_deref().unwrap_or_default()).into_owned()
     }
 
     /// A record read from a consumer.
@@ -53,17 +97,42 @@ impl Record {
             .headers()
             .map(|h| {
                 h.iter()
-                    .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
+                    .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
                     .collect()
             })
             .unwrap_or_default();
         Self {
             key: m.key().unwrap_or_default().to_vec(),
-            value: m.payload().unwrap_or_default().to_vec(),
+            value: m.payload().map(<[u8]>::to_vec),
             partition: m.partition(),
             offset: m.offset(),
             headers,
+            timestamp: m.timestamp().to_millis(),
         }
+    }
+
+    /// This record as an rdkafka record to `topic`, with its headers and timestamp.
+    fn to_base_record<'a>(&'a self, topic: &'a str) -> BaseRecord<'a, [u8], [u8]> {
+        let mut record = BaseRecord::to(topic).key(self.key.as_slice());
+        if let Some(value) = &self.value {
+            record = record.payload(value.as_slice());
+        }
+        if let Some(ts) = self.timestamp {
+            record = record.timestamp(ts);
+        }
+        if !self.headers.is_empty() {
+            let headers = self.headers.iter().fold(
+                OwnedHeaders::new_with_capacity(self.headers.len()),
+                |h, (key, value)| {
+                    h.insert(Header {
+                        key,
+                        value: value.as_deref(),
+                    })
+                },
+            );
+            record = record.headers(headers);
+        }
+        record
     }
 }
 
@@ -96,8 +165,8 @@ pub fn committed_reader(bootstrap: &str, topics: &[&str]) -> Result<BaseConsumer
     Ok(consumer)
 }
 
-/// Writes `records` to `topic` with an idempotent producer (partitioned by key), and waits
-/// until all are acknowledged.
+/// Writes `records` to `topic` with an idempotent producer (partitioned by key; with their
+/// headers, and timestamps where set), and waits until all are acknowledged.
 ///
 /// Blocks the calling thread until then: in async code (a `#[tokio::test]`, where a pipeline
 /// runs on the same runtime) use [`write_records_async`].
@@ -109,7 +178,7 @@ pub fn write_records(bootstrap: &str, topic: &str, records: &[Record]) -> Result
         .set("partitioner", "murmur2_random")
         .create()?;
     for r in records {
-        let mut record = BaseRecord::to(topic).key(&r.key).payload(&r.value);
+        let mut record = r.to_base_record(topic);
         loop {
             match producer.send(record) {
                 Ok(()) => break,

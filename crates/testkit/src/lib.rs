@@ -32,9 +32,9 @@
 //! struct Upper { output: String }
 //!
 //! impl Processor for Upper {
-//!     type Input = Vec<u8>;
-//!     async fn process(&self, input: Input<Vec<u8>>) -> Result<Vec<Output>, BoxError> {
-//!         let value = input.value.to_ascii_uppercase();
+//!     type Input = Option<Vec<u8>>; // RawBytes: `None` for a tombstone
+//!     async fn process(&self, input: Input<Option<Vec<u8>>>) -> Result<Vec<Output>, BoxError> {
+//!         let value = input.value.unwrap_or_default().to_ascii_uppercase();
 //!         Ok(vec![Output::new(&self.output, input.key.unwrap_or_default(), value)])
 //!     }
 //! }
@@ -52,7 +52,7 @@
 //!
 //!     // f(input), computed independently of the processor, in input order
 //!     let expected: Vec<Record> =
-//!         records.iter().map(|r| Record::new(r.key.clone(), r.value.to_ascii_uppercase())).collect();
+//!         records.iter().map(|r| Record::new(r.key.clone(), r.value_text().to_uppercase())).collect();
 //!
 //!     let pipeline = PipelineBuilder::new()
 //!         .bootstrap_servers(&bootstrap)

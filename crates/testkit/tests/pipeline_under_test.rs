@@ -24,15 +24,14 @@ struct Upper {
 }
 
 impl Processor for Upper {
-    type Input = Vec<u8>;
+    type Input = Option<Vec<u8>>;
 
-    async fn process(&self, input: Input<Vec<u8>>) -> Result<Vec<Output>, BoxError> {
-        if self.fail_on.as_ref() == Some(&input.value) {
-            return Err(
-                format!("cannot process {:?}", String::from_utf8_lossy(&input.value)).into(),
-            );
+    async fn process(&self, input: Input<Option<Vec<u8>>>) -> Result<Vec<Output>, BoxError> {
+        let value = input.value.unwrap_or_default();
+        if self.fail_on.as_ref() == Some(&value) {
+            return Err(format!("cannot process {:?}", String::from_utf8_lossy(&value)).into());
         }
-        let value = input.value.to_ascii_uppercase();
+        let value = value.to_ascii_uppercase();
         Ok(vec![Output::new(
             &self.output,
             input.key.unwrap_or_default(),
@@ -45,7 +44,7 @@ impl Processor for Upper {
 fn upper(input: &[Record]) -> Vec<Record> {
     input
         .iter()
-        .map(|r| Record::new(r.key.clone(), r.value.to_ascii_uppercase()))
+        .map(|r| Record::new(r.key.clone(), r.value_text().to_uppercase()))
         .collect()
 }
 
