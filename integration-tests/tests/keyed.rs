@@ -214,7 +214,7 @@ fn a_sequential_processor_numbers_its_records_without_gaps_or_repeats() {
     let mut numbers: Vec<u64> = run
         .records
         .iter()
-        .map(|r| String::from_utf8_lossy(&r.value).parse().unwrap())
+        .map(|r| r.value_text().parse().unwrap())
         .collect();
     numbers.sort_unstable();
     assert_eq!(numbers, (1..=input.len() as u64).collect::<Vec<_>>());
