@@ -114,23 +114,24 @@ impl InFlight {
 }
 
 /// Runs `jobs` (in input order) through `work`: lanes concurrently, each lane in order,
-/// within `limits`. `lane_of` and `partition_of` place a job. Returns when every lane has
+/// within `limits`. `lane_of` and `partition_of` (topic and partition, say) place a job. Returns when every lane has
 /// finished or stopped (after a [`Next::StopAll`], no job starts; running ones finish).
-pub(crate) async fn run_lanes<J, W, Fut>(
+pub(crate) async fn run_lanes<J, Part, W, Fut>(
     jobs: Vec<J>,
     limits: &Limits,
     rate: Option<&RateLimiter>,
     in_flight: &InFlight,
     lane_of: impl Fn(&J) -> Lane,
-    partition_of: impl Fn(&J) -> i32,
+    partition_of: impl Fn(&J) -> Part,
     work: W,
 ) where
+    Part: std::hash::Hash + Eq,
     W: Fn(J) -> Fut,
     Fut: Future<Output = Next>,
 {
     let mut order: Vec<Lane> = Vec::new();
     let mut lanes: HashMap<Lane, Vec<J>> = HashMap::new();
-    let mut partitions: HashMap<i32, Semaphore> = HashMap::new();
+    let mut partitions: HashMap<Part, Semaphore> = HashMap::new();
     for job in jobs {
         let lane = lane_of(&job);
         if let Some(p) = limits.per_partition {

@@ -114,7 +114,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                 this.rate.as_ref(),
                 &this.in_flight,
                 lane_of,
-                |(msg, _)| msg.partition,
+                |(msg, _)| (Arc::clone(&msg.topic), msg.partition),
                 |(msg, value)| this.process_record(msg, value, shared_sink, &state),
             )
             .await;
