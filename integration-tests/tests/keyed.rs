@@ -1,6 +1,6 @@
 //! Keyed concurrency suite: many records in flight keep each key's order and exactly once;
-//! a processor that stalls holds the pipeline at one batch (nothing more is polled) until
-//! it resumes; a `SequentialProcessor` runs one record at a time.
+//! a processor that stalls holds the pipeline at one batch (nothing more is polled, the
+//! consumer is paused) until it resumes; a `SequentialProcessor` runs one record at a time.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -145,6 +145,8 @@ fn a_stalled_processor_holds_one_batch_and_polls_nothing_more() {
     );
     // other keys of the batch went on meanwhile, up to the bound
     assert!(later.process_calls > 1, "{later:?}");
+    // and the consumer was paused, so librdkafka does not prefetch behind the stall
+    assert!(later.pauses >= 1, "{later:?}");
 
     // once it resumes, everything is processed
     let total = input.len() as u64;

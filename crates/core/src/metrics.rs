@@ -26,6 +26,7 @@ pub struct Metrics {
     producer_rebuilds: AtomicU64,
     dead_lettered: AtomicU64,
     in_flight_peak: AtomicU64,
+    pauses: AtomicU64,
     latencies: Mutex<VecDeque<u64>>,
 }
 
@@ -65,6 +66,9 @@ pub struct MetricsSnapshot {
     pub dead_lettered: u64,
     /// The most records processed at once (keyed concurrency), since the start.
     pub in_flight_peak: u64,
+    /// Times the consumer's partitions were paused because a batch stayed in flight long
+    /// (a stalled processor): nothing more is fetched until it completes.
+    pub pauses: u64,
     /// Median commit latency over the recent reservoir.
     pub commit_latency_p50: Option<Duration>,
     /// 99th percentile commit latency over the recent reservoir.
@@ -146,6 +150,11 @@ impl Metrics {
         self.in_flight_peak.fetch_max(n, Ordering::Relaxed);
     }
 
+    /// Counts a pause of the consumer.
+    pub fn record_pause(&self) {
+        self.pauses.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A consistent-enough copy of all counters and the latency percentiles.
     pub fn snapshot(&self) -> MetricsSnapshot {
         let (p50, p99, max) = match self.latencies.lock() {
@@ -174,6 +183,7 @@ impl Metrics {
             producer_rebuilds: self.producer_rebuilds.load(Ordering::Relaxed),
             dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
             in_flight_peak: self.in_flight_peak.load(Ordering::Relaxed),
+            pauses: self.pauses.load(Ordering::Relaxed),
             commit_latency_p50: p50,
             commit_latency_p99: p99,
             commit_latency_max: max,

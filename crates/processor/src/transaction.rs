@@ -108,7 +108,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         let this = &*self;
         let shared_sink: &Sink = sink;
         if !send_failed {
-            run_lanes(
+            let lanes = run_lanes(
                 jobs,
                 &this.limits,
                 this.rate.as_ref(),
@@ -116,8 +116,22 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                 lane_of,
                 |(msg, _)| (Arc::clone(&msg.topic), msg.partition),
                 |(msg, value)| this.process_record(msg, value, shared_sink, &state),
-            )
-            .await;
+            );
+            tokio::pin!(lanes);
+            // A batch that stays in flight (a stalled processor) pauses the consumer, so
+            // librdkafka stops prefetching behind it; it resumes before the next poll.
+            tokio::select! {
+                () = &mut lanes => {}
+                () = tokio::time::sleep(PAUSE_AFTER) => {
+                    let paused = pause(consumer, &this.metrics);
+                    lanes.await;
+                    if let Some(assignment) = paused {
+                        if let Err(e) = consumer.resume(&assignment) {
+                            tracing::warn!(error = %e, "cannot resume the consumer");
+                        }
+                    }
+                }
+            }
         }
         self.metrics
             .record_in_flight_peak(self.in_flight.peak() as u64);
@@ -239,6 +253,39 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                 }
                 Next::StopAll
             }
+        }
+    }
+}
+
+/// How long a batch may stay in flight before the consumer's partitions are paused.
+const PAUSE_AFTER: Duration = Duration::from_millis(500);
+
+/// Pauses every assigned partition; returns the assignment to resume.
+fn pause(
+    consumer: &StreamConsumer<EosConsumerContext>,
+    metrics: &kafka_eos_core::Metrics,
+) -> Option<TopicPartitionList> {
+    let assignment = match consumer.assignment() {
+        Ok(a) if a.count() > 0 => a,
+        Ok(_) => return None,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the assignment to pause it");
+            return None;
+        }
+    };
+    match consumer.pause(&assignment) {
+        Ok(()) => {
+            metrics.record_pause();
+            tracing::info!(
+                partitions = assignment.count(),
+                after_ms = PAUSE_AFTER.as_millis() as u64,
+                "batch still in flight: consumer paused until it completes"
+            );
+            Some(assignment)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot pause the consumer");
+            None
         }
     }
 }
