@@ -42,9 +42,12 @@ examples:
     cargo test -p kafka-eos-examples
     cargo test --manifest-path examples/standalone/Cargo.toml
 
-# Pipeline benchmark: exactly-once vs at-least-once vs a hand-written transactional loop.
+# Pipeline benchmarks: exactly-once vs at-least-once vs a hand-written transactional loop
+# (start-up included), then keyed concurrency, the steady state at 100 ms commits and
+# end-to-end latency (~4 minutes).
 bench:
     cargo bench -p kafka-eos-processor --bench pipeline_modes
+    cargo bench -p kafka-eos-processor --bench keyed
 
 # Broker benchmark: the embedded broker vs librdkafka's mock cluster.
 bench-broker:
