@@ -49,6 +49,13 @@ pub(crate) struct Limits {
     pub rate: Option<f64>,
 }
 
+impl Limits {
+    /// One record at a time, unthrottled: the records can simply run in input order.
+    pub(crate) fn is_sequential(&self) -> bool {
+        self.max_in_flight <= 1 && self.rate.is_none()
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -98,12 +105,12 @@ pub(crate) struct InFlight {
 }
 
 impl InFlight {
-    fn enter(&self) {
+    pub(crate) fn enter(&self) {
         let n = self.now.fetch_add(1, Ordering::AcqRel) + 1;
         self.peak.fetch_max(n, Ordering::AcqRel);
     }
 
-    fn leave(&self) {
+    pub(crate) fn leave(&self) {
         self.now.fetch_sub(1, Ordering::AcqRel);
     }
 

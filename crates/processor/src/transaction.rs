@@ -107,7 +107,16 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         let send_failed = state.send_failure.lock().map_or(true, |f| f.is_some());
         let this = &*self;
         let shared_sink: &Sink = sink;
-        if !send_failed {
+        if !send_failed && this.limits.is_sequential() {
+            // one at a time: input order is every key's order; no lanes to keep
+            this.in_flight.enter();
+            for (msg, value) in jobs {
+                if this.process_record(msg, value, shared_sink, &state).await == Next::StopAll {
+                    break;
+                }
+            }
+            this.in_flight.leave();
+        } else if !send_failed {
             let lanes = run_lanes(
                 jobs,
                 &this.limits,
