@@ -1,5 +1,6 @@
 //! Processor-error suite: failures replayed exactly once, poison records dead-lettered once
-//! with their error headers, bad configuration rejected at build().
+//! with their error headers. (Bad configuration is rejected at build(): see the processor
+//! crate's `tests/build_errors.rs`.)
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -8,8 +9,8 @@ use std::time::Duration;
 use kafka_eos_demo::orders::{result_of, OrderEvent};
 use kafka_eos_integration_tests::{order_records, runtime, Topics};
 use kafka_eos_processor::{
-    dlq_headers, BoxError, CancellationToken, Error, ErrorPolicy, Input, JsonCodec,
-    MetricsSnapshot, Output, PipelineBuilder, Processor,
+    dlq_headers, BoxError, CancellationToken, ErrorPolicy, Input, JsonCodec, MetricsSnapshot,
+    Output, PipelineBuilder, Processor,
 };
 use kafka_eos_testkit::{
     read_committed, test_seed, verify_topic, wait_until, write_records, Cluster, Collector, Record,
@@ -264,50 +265,4 @@ fn undecodable_records_are_dead_lettered_with_their_source() {
         assert_eq!(dead.header(dlq_headers::PARTITION).as_deref(), Some("0"));
         assert_eq!(dead.header(dlq_headers::OFFSET), Some(at.to_string()));
     }
-}
-
-struct Nothing;
-
-impl Processor for Nothing {
-    type Input = Option<Vec<u8>>;
-    async fn process(&self, _: Input<Option<Vec<u8>>>) -> Result<Vec<Output>, BoxError> {
-        Ok(Vec::new())
-    }
-}
-
-fn base() -> PipelineBuilder {
-    // nothing listens there: build() must fail before any connection is attempted
-    PipelineBuilder::new()
-        .bootstrap_servers("127.0.0.1:1")
-        .group_id("bad-config")
-        .input_topic("in")
-}
-
-#[test]
-fn unsafe_producer_settings_are_rejected_at_build() {
-    let err = base()
-        .producer_override("acks", "1")
-        .build(Nothing, kafka_eos_processor::RawBytes)
-        .unwrap_err();
-    assert!(matches!(err, Error::Config(_)), "{err:?}");
-    assert!(err.to_string().contains("acks"), "{err}");
-
-    let err = base()
-        .consumer_override("enable.auto.commit", "true")
-        .build(Nothing, kafka_eos_processor::RawBytes)
-        .unwrap_err();
-    assert!(matches!(err, Error::Config(_)), "{err:?}");
-    assert!(err.to_string().contains("enable.auto.commit"), "{err}");
-}
-
-#[test]
-fn an_empty_bootstrap_is_rejected_at_build() {
-    let err = PipelineBuilder::new()
-        .bootstrap_servers("")
-        .group_id("g")
-        .input_topic("in")
-        .build(Nothing, kafka_eos_processor::RawBytes)
-        .unwrap_err();
-    assert!(matches!(err, Error::Config(_)), "{err:?}");
-    assert!(err.to_string().contains("bootstrap.servers"), "{err}");
 }

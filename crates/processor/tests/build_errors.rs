@@ -64,3 +64,22 @@ fn every_configuration_error_takes_the_same_route() {
     assert!(!err.is_fenced() && !err.is_decode() && !err.is_unreachable());
     config_error(base().app_name(""));
 }
+
+#[test]
+fn unsafe_producer_settings_are_rejected_at_build() {
+    let err = config_error(base().producer_override("acks", "1"));
+    assert!(err.to_string().contains("acks"), "{err}");
+    let err = config_error(base().consumer_override("enable.auto.commit", "true"));
+    assert!(err.to_string().contains("enable.auto.commit"), "{err}");
+}
+
+#[test]
+fn an_empty_bootstrap_is_rejected_at_build() {
+    let err = config_error(
+        PipelineBuilder::new()
+            .bootstrap_servers("")
+            .group_id("g")
+            .input_topic("in"),
+    );
+    assert!(err.to_string().contains("bootstrap.servers"), "{err}");
+}
