@@ -12,6 +12,7 @@ use crate::batch::Replays;
 use crate::codec::Codec;
 use crate::dead_letter::ErrorPolicy;
 use crate::error::{Error, Result};
+use crate::failure::Backoff;
 use crate::pipeline::Pipeline;
 use crate::processor::Processor;
 use crate::scheduler::{InFlight, Limits, RateLimiter};
@@ -58,6 +59,7 @@ pub struct PipelineBuilder {
     instance: u32,
     policy: ErrorPolicy,
     max_attempts: u32,
+    backoff: Backoff,
     limits: Limits,
     shutdown: CancellationToken,
     stop_on_signals: bool,
@@ -92,6 +94,7 @@ impl PipelineBuilder {
             operation_timeout: kafka_eos_core::DEFAULT_OPERATION_TIMEOUT,
             startup_timeout: DEFAULT_STARTUP_TIMEOUT,
             limits: Limits::default(),
+            backoff: Backoff::default(),
             metrics: Arc::new(Metrics::new()),
         }
     }
@@ -220,6 +223,15 @@ impl PipelineBuilder {
         self
     }
 
+    /// The wait before a failed record's next attempt: `initial`, doubled after each failed
+    /// attempt, at most `max` (default 100 ms to 10 s). A processor's
+    /// [`Failure::retry_after`](crate::Failure::retry_after) hint takes its place. Until
+    /// retries park one key, the whole batch waits and is replayed.
+    pub fn retry_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.backoff = Backoff { initial, max };
+        self
+    }
+
     /// How long [`Pipeline::run`] waits for a broker of `bootstrap.servers` to answer
     /// before it fails with [`Error::Unreachable`] (default 30 s). While none answers it
     /// logs a warning naming the servers and librdkafka's error.
@@ -318,6 +330,7 @@ impl PipelineBuilder {
             startup_timeout: self.startup_timeout,
             metrics: self.metrics,
             limits: self.limits,
+            backoff: self.backoff,
             rate: self.limits.rate.map(RateLimiter::new),
             in_flight: InFlight::default(),
             attempts: HashMap::new(),

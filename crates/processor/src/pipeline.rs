@@ -16,6 +16,7 @@ use crate::codec::Codec;
 use crate::context::EosConsumerContext;
 use crate::dead_letter::ErrorPolicy;
 use crate::error::{Error, Result};
+use crate::failure::Backoff;
 use crate::processor::Processor;
 use crate::recovery::Step;
 use crate::scheduler::{InFlight, Limits, RateLimiter};
@@ -42,6 +43,7 @@ pub struct Pipeline<P: Processor, C: Codec<Item = P::Input>> {
     pub(crate) codec: C,
     pub(crate) policy: ErrorPolicy,
     pub(crate) max_attempts: u32,
+    pub(crate) backoff: Backoff,
     pub(crate) limits: Limits,
     pub(crate) rate: Option<RateLimiter>,
     pub(crate) in_flight: InFlight,

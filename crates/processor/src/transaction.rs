@@ -16,6 +16,7 @@ use crate::codec::{decode, Codec};
 use crate::context::EosConsumerContext;
 use crate::dead_letter::{dead_letter, ErrorPolicy};
 use crate::error::{BoxError, Error};
+use crate::failure::{Failure, FailureKind};
 use crate::pipeline::{core_error, Pipeline};
 use crate::processor::{Input, Processor};
 use crate::recovery::{recover, Step};
@@ -29,6 +30,8 @@ struct BatchState {
     send_failure: Mutex<Option<SendError>>,
     /// Records that failed below `max_attempts`: the batch is aborted and replayed.
     retry: Mutex<Vec<(Arc<str>, i32, i64)>>,
+    /// How long to wait before the replay (the longest any failure of the batch asked for).
+    retry_delay: Mutex<Duration>,
     /// The pipeline stops with this error (a record under `ErrorPolicy::Stop`).
     stop: Mutex<Option<Error>>,
     dead_letters: AtomicU64,
@@ -149,6 +152,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             pending,
             send_failure,
             retry,
+            retry_delay,
             stop,
             dead_letters,
         } = state;
@@ -166,6 +170,18 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             drop(pending);
             if let Err(e) = sink.abort().await {
                 return Err(recover(sink, e).await);
+            }
+            // back off before the replay (a shutdown cuts the wait short)
+            let delay = retry_delay.into_inner().unwrap_or_default();
+            if !delay.is_zero() {
+                tracing::info!(
+                    delay_ms = delay.as_millis() as u64,
+                    "retrying the batch after a backoff"
+                );
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = self.shutdown.cancelled() => {}
+                }
             }
             return Err(Step::Rewind);
         }
@@ -206,7 +222,9 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         let id = (Arc::clone(&msg.topic), partition, offset);
         let attempts = self.attempts.get(&id).copied().unwrap_or(0) + 1;
         let last_attempt = attempts >= self.max_attempts;
-        let headers = if last_attempt && matches!(self.policy, ErrorPolicy::DeadLetter(_)) {
+        // a dead letter writes the headers as they were read: keep them when one may follow
+        // (the last attempt, or a processor that says "dead-letter now")
+        let headers = if matches!(self.policy, ErrorPolicy::DeadLetter(_)) {
             msg.headers.clone()
         } else {
             std::mem::take(&mut msg.headers)
@@ -233,14 +251,25 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             Err(e) => e,
         };
         let topic = &*msg.topic;
-        tracing::warn!(topic, partition, offset, attempts, error = %error, "processor failed");
-        if !last_attempt {
-            if let Ok(mut retry) = state.retry.lock() {
-                retry.push(id);
+        let kind = Failure::kind_of(&error);
+        tracing::warn!(topic, partition, offset, attempts, ?kind, error = %error, "processor failed");
+        if let FailureKind::Retry(hint) = kind {
+            if !last_attempt {
+                if let Ok(mut retry) = state.retry.lock() {
+                    retry.push(id);
+                }
+                if let Ok(mut delay) = state.retry_delay.lock() {
+                    *delay = (*delay).max(hint.unwrap_or_else(|| self.backoff.after(attempts)));
+                }
+                return Next::StopAll;
             }
-            return Next::StopAll;
         }
-        match &self.policy {
+        let policy = if kind == FailureKind::Stop {
+            &ErrorPolicy::Stop
+        } else {
+            &self.policy
+        };
+        match policy {
             ErrorPolicy::DeadLetter(dlq) => {
                 let next = state
                     .send(sink, dead_letter(msg, dlq, "process", &error))
