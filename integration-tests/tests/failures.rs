@@ -5,14 +5,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kafka_eos_demo::orders::{result_of, OrderEvent};
+use kafka_eos_demo::orders::{expected_results, result_of, OrderEvent};
 use kafka_eos_integration_tests::{order_records, runtime, Topics};
 use kafka_eos_processor::{
     dlq_headers, BoxError, Error, ErrorPolicy, Failure, Input, JsonCodec, Output, PipelineBuilder,
     Processor,
 };
 use kafka_eos_testkit::{
-    read_committed, run_pipeline, test_seed, write_records, Cluster, PipelineRun, Record,
+    read_committed, run_pipeline, test_seed, write_records, Cluster, PipelineRun,
 };
 
 type Decide = dyn Fn(&Input<OrderEvent>, usize) -> Option<BoxError> + Send + Sync;
@@ -156,14 +156,7 @@ fn a_failure_that_says_stop_stops_the_pipeline_naming_the_record() {
 #[test]
 fn retries_wait_for_the_hint_or_the_backoff_and_then_succeed_exactly_once() {
     let s = setup("failure-retry");
-    let expected: Vec<Record> = s
-        .events
-        .iter()
-        .map(|e| {
-            let (k, v) = result_of(e);
-            Record::new(k, v)
-        })
-        .collect();
+    let expected = expected_results(&s.events);
     let (result, attempts) = run(
         &s,
         Box::new(|i, seen| match (i.offset, seen) {

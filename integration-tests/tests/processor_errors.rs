@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kafka_eos_demo::orders::{result_of, OrderEvent};
+use kafka_eos_demo::orders::{expected_results, result_of, OrderEvent};
 use kafka_eos_integration_tests::{order_records, runtime, Topics};
 use kafka_eos_processor::{
     dlq_headers, BoxError, CancellationToken, ErrorPolicy, Input, JsonCodec, MetricsSnapshot,
@@ -177,14 +177,8 @@ fn a_record_that_always_fails_is_dead_lettered_once() {
     let (events, input, _) = order_records(1_000, seed);
     write_records(&bootstrap, &names.input, &input).unwrap();
     let victim = events[events.len() / 2].clone();
-    let expected: Vec<Record> = events
-        .iter()
-        .filter(|e| **e != victim)
-        .map(|e| {
-            let (k, v) = result_of(e);
-            Record::new(k, v)
-        })
-        .collect();
+    let survivors: Vec<OrderEvent> = events.iter().filter(|e| **e != victim).cloned().collect();
+    let expected = expected_results(&survivors);
     let v = victim.clone();
     let processor = Faulty {
         output: names.output.clone(),
