@@ -110,33 +110,40 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         let send_failed = state.send_failure.lock().map_or(true, |f| f.is_some());
         let this = &*self;
         let shared_sink: &Sink = sink;
-        if !send_failed && this.limits.is_sequential() {
-            // one at a time: input order is every key's order; no lanes to keep
-            this.in_flight.enter();
-            for (msg, value) in jobs {
-                if this.process_record(msg, value, shared_sink, &state).await == Next::StopAll {
-                    break;
+        if !send_failed {
+            let work = async {
+                if this.limits.is_sequential() {
+                    // one at a time: input order is every key's order; no lanes to keep
+                    this.in_flight.enter();
+                    for (msg, value) in jobs {
+                        if this.process_record(msg, value, shared_sink, &state).await
+                            == Next::StopAll
+                        {
+                            break;
+                        }
+                    }
+                    this.in_flight.leave();
+                } else {
+                    run_lanes(
+                        jobs,
+                        &this.limits,
+                        this.rate.as_ref(),
+                        &this.in_flight,
+                        lane_of,
+                        |(msg, _)| (Arc::clone(&msg.topic), msg.partition),
+                        |(msg, value)| this.process_record(msg, value, shared_sink, &state),
+                    )
+                    .await;
                 }
-            }
-            this.in_flight.leave();
-        } else if !send_failed {
-            let lanes = run_lanes(
-                jobs,
-                &this.limits,
-                this.rate.as_ref(),
-                &this.in_flight,
-                lane_of,
-                |(msg, _)| (Arc::clone(&msg.topic), msg.partition),
-                |(msg, value)| this.process_record(msg, value, shared_sink, &state),
-            );
-            tokio::pin!(lanes);
+            };
+            tokio::pin!(work);
             // A batch that stays in flight (a stalled processor) pauses the consumer, so
             // librdkafka stops prefetching behind it; it resumes before the next poll.
             tokio::select! {
-                () = &mut lanes => {}
+                () = &mut work => {}
                 () = tokio::time::sleep(PAUSE_AFTER) => {
                     let paused = pause(consumer, &this.metrics);
-                    lanes.await;
+                    work.await;
                     if let Some(assignment) = paused {
                         if let Err(e) = consumer.resume(&assignment) {
                             tracing::warn!(error = %e, "cannot resume the consumer");
