@@ -5,7 +5,7 @@
 //! init_transactions -> loop {
 //!     poll a batch
 //!     begin
-//!     for each record: process -> send outputs (delivery awaited)
+//!     for each record: process -> enqueue outputs (deliveries counted, all awaited before the commit)
 //!     send_offsets(next offsets, consumer.group_metadata())
 //!     commit
 //! }
@@ -30,7 +30,7 @@ mod record;
 mod retry;
 mod transactional_id;
 
-pub use delivery::{enqueue, PendingDelivery};
+pub use delivery::{Deliveries, DeliveryContext, OutputProducer};
 pub use error::{classify, Error, ErrorKind, Operation, Result, SendError};
 pub use metrics::{Metrics, MetricsSnapshot, LATENCY_RESERVOIR};
 pub use producer::{Delivered, TransactionalProducer, DEFAULT_OPERATION_TIMEOUT};

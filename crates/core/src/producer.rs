@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 use kafka_eos_config::{ConfigError, ProducerProfile};
 use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::error::KafkaResult;
-use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::producer::Producer;
 use rdkafka::{ClientConfig, TopicPartitionList};
 use tracing::Instrument;
 
-use crate::delivery::PendingDelivery;
-use crate::error::{Error, ErrorKind, Operation, Result, SendError};
+use crate::delivery::{Deliveries, OutputProducer};
+use crate::error::{Error, Operation, Result, SendError};
 use crate::metrics::Metrics;
 use crate::record::OwnedRecord;
 use crate::retry::RetryPolicy;
@@ -34,7 +34,8 @@ struct OpenTransaction {
     started: Instant,
 }
 
-/// An async wrapper over rdkafka's transactional [`FutureProducer`].
+/// An async transactional producer over rdkafka's [`ThreadedProducer`](rdkafka::producer::ThreadedProducer),
+/// its deliveries counted (see [`Deliveries`]).
 ///
 /// The blocking librdkafka calls (`init_transactions`, `begin_transaction`,
 /// `send_offsets_to_transaction`, `commit_transaction`, `abort_transaction`, `flush`)
@@ -61,7 +62,7 @@ struct OpenTransaction {
 /// # }
 /// ```
 pub struct TransactionalProducer {
-    producer: FutureProducer,
+    producer: Deliveries,
     config: ClientConfig,
     transactional_id: String,
     metrics: Arc<Metrics>,
@@ -106,9 +107,8 @@ impl TransactionalProducer {
                 }))
             }
         };
-        let producer: FutureProducer = config
-            .create()
-            .map_err(|e| Error::kafka(Operation::CreateClient, e))?;
+        let producer =
+            Deliveries::create(&config).map_err(|e| Error::kafka(Operation::CreateClient, e))?;
         Ok(Self {
             producer,
             config,
@@ -156,16 +156,16 @@ impl TransactionalProducer {
     }
 
     /// The underlying rdkafka producer.
-    pub fn inner(&self) -> &FutureProducer {
-        &self.producer
+    pub fn inner(&self) -> &OutputProducer {
+        self.producer.producer()
     }
 
     async fn blocking<T, F>(&self, op: Operation, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&FutureProducer) -> KafkaResult<T> + Send + 'static,
+        F: FnOnce(&OutputProducer) -> KafkaResult<T> + Send + 'static,
     {
-        let producer = self.producer.clone();
+        let producer = self.producer.producer().clone();
         let result = tokio::task::spawn_blocking(move || f(&producer))
             .await
             .map_err(|source| Error::Blocking { op, source })?;
@@ -234,7 +234,8 @@ impl TransactionalProducer {
     /// On failure the record is handed back in the [`SendError`]. A failed send makes
     /// the transaction abortable: the commit will fail and the batch must be replayed.
     pub async fn send(&self, record: OwnedRecord) -> Result<Delivered, SendError> {
-        match self.enqueue(record).await?.wait().await {
+        let record = self.check_open(record)?;
+        match self.producer.send(record, self.timeout).await {
             Ok(delivered) => {
                 self.metrics.record_out(1);
                 Ok(delivered)
@@ -244,9 +245,20 @@ impl TransactionalProducer {
     }
 
     /// Hands one record to the producer inside the open transaction without waiting for
-    /// its delivery; await it with [`await_deliveries`](Self::await_deliveries) before
-    /// committing. Records enqueued one after another keep their order per partition.
-    pub async fn enqueue(&self, record: OwnedRecord) -> Result<PendingDelivery, SendError> {
+    /// its delivery; await every delivery with [`await_deliveries`](Self::await_deliveries)
+    /// before committing. Records enqueued one after another keep their order per
+    /// partition. A record librdkafka refuses at once is handed back.
+    pub async fn enqueue(&self, record: OwnedRecord) -> Result<(), SendError> {
+        let record = self.check_open(record)?;
+        self.producer
+            .enqueue(record, self.timeout)
+            .await
+            .map_err(|(e, record)| self.send_failed(e, record))
+    }
+
+    /// `record`, or a [`SendError`] handing it back when no transaction is open.
+    #[allow(clippy::result_large_err)] // the error is the record handed back, by design
+    fn check_open(&self, record: OwnedRecord) -> Result<OwnedRecord, SendError> {
         if self.open.is_none() {
             return Err(SendError {
                 error: Error::State {
@@ -256,42 +268,19 @@ impl TransactionalProducer {
                 record,
             });
         }
-        crate::delivery::enqueue(&self.producer, record, self.timeout)
-            .await
-            .map_err(|(e, record)| self.send_failed(e, record))
+        Ok(record)
     }
 
-    /// Awaits the delivery of every pending record (calling `on_delivered` for each
-    /// success), and returns the first failure with its record handed back. All are
-    /// awaited even after a failure, so none is left in flight.
-    pub async fn await_deliveries(
-        &self,
-        pending: impl IntoIterator<Item = PendingDelivery>,
-        mut on_delivered: impl FnMut(Delivered),
-    ) -> Result<(), SendError> {
-        let mut first_failure = None;
-        let mut delivered = 0;
-        for p in pending {
-            match p.wait().await {
-                Ok(d) => {
-                    delivered += 1;
-                    on_delivered(d);
-                }
-                Err((e, record)) => {
-                    let failure = self.send_failed(e, record);
-                    // the first failure, unless a later one says the producer was fenced
-                    let replace = first_failure.as_ref().is_none_or(|f: &SendError| {
-                        f.error.kind() != ErrorKind::Fenced
-                            && failure.error.kind() == ErrorKind::Fenced
-                    });
-                    if replace {
-                        first_failure = Some(failure);
-                    }
-                }
+    /// Waits for the delivery of every record enqueued, and returns the first failure with
+    /// its record handed back (rebuilt from the delivery report).
+    pub async fn await_deliveries(&self) -> Result<(), SendError> {
+        match self.producer.settle().await {
+            Ok(delivered) => {
+                self.metrics.record_out(delivered);
+                Ok(())
             }
+            Err((e, record)) => Err(self.send_failed(e, record)),
         }
-        self.metrics.record_out(delivered);
-        first_failure.map_or(Ok(()), Err)
     }
 
     /// Classifies an error of `op`. librdkafka reports many calls after a fatal error only
@@ -314,7 +303,7 @@ impl TransactionalProducer {
     fn fenced_fatally(&self) -> bool {
         use rdkafka::types::RDKafkaErrorCode as C;
         matches!(
-            self.producer.client().fatal_error(),
+            self.producer.producer().client().fatal_error(),
             Some((C::ProducerFenced | C::InvalidProducerEpoch | C::Fenced, _))
         )
     }
@@ -403,6 +392,13 @@ impl TransactionalProducer {
             })
             .instrument(span.clone())
             .await?;
+        // the purged records' reports belong to this transaction, not the next one
+        if tokio::time::timeout(timeout, self.producer.settle())
+            .await
+            .is_err()
+        {
+            tracing::warn!(parent: &span, unreported = self.producer.unreported(), "delivery reports of the aborted transaction still missing");
+        }
         self.metrics.record_abort();
         self.open = None;
         tracing::info!(parent: &span, "transaction aborted");
@@ -433,9 +429,7 @@ impl TransactionalProducer {
         tracing::warn!(transactional_id = %self.transactional_id, "rebuilding the transactional producer");
         self.open = None;
         self.initialized = false;
-        let fresh = self
-            .config
-            .create()
+        let fresh = Deliveries::create(&self.config)
             .map_err(|e| Error::kafka(Operation::CreateClient, e))?;
         let old = std::mem::replace(&mut self.producer, fresh);
         // destroying a librdkafka producer blocks: never on a Tokio worker

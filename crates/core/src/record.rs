@@ -1,7 +1,8 @@
 //! An owned output record.
 
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::FutureRecord;
+use rdkafka::producer::BaseRecord;
+use rdkafka::util::IntoOpaque;
 
 /// A record to produce, owning its bytes (so a failed send can hand it back). The
 /// processor's outputs are these (`kafka_eos_processor::Output`).
@@ -102,9 +103,10 @@ impl OwnedRecord {
         self
     }
 
-    /// Borrows this record as an rdkafka [`FutureRecord`].
-    pub fn as_future_record(&self) -> FutureRecord<'_, [u8], [u8]> {
-        let mut r = FutureRecord::to(&self.topic);
+    /// Borrows this record as an rdkafka [`BaseRecord`] carrying `opaque` to the
+    /// producer's delivery report.
+    pub fn as_base_record<D: IntoOpaque>(&self, opaque: D) -> BaseRecord<'_, [u8], [u8], D> {
+        let mut r = BaseRecord::with_opaque_to(&self.topic, opaque);
         if let Some(k) = &self.key {
             r = r.key(k.as_slice());
         }
@@ -138,13 +140,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tombstones_null_headers_partition_and_timestamp_reach_the_future_record() {
+    fn tombstones_null_headers_partition_and_timestamp_reach_the_base_record() {
         let r = OwnedRecord::tombstone("t", "k")
             .header("a", "1")
             .null_header("b")
             .partition(2)
             .timestamp(1_234);
-        let f = r.as_future_record();
+        let f = r.as_base_record(());
         assert_eq!(f.payload, None);
         assert_eq!(f.key, Some(&b"k"[..]));
         assert_eq!((f.partition, f.timestamp), (Some(2), Some(1_234)));

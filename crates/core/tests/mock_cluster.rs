@@ -255,6 +255,47 @@ async fn failed_produce_is_abortable_and_abort_recovers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueued_records_are_counted_and_a_failed_one_is_handed_back() {
+    let mock = cluster(1);
+    let mut p = producer(&mock.bootstrap_servers(), "enqueue-0");
+    p.init_transactions().await.unwrap();
+    p.begin().await.unwrap();
+    for i in 0..50 {
+        p.enqueue(rec(i)).await.unwrap();
+    }
+    p.await_deliveries().await.unwrap();
+    assert_eq!(
+        p.metrics().snapshot().records_out,
+        50,
+        "every delivery counted"
+    );
+    p.commit().await.unwrap();
+
+    // a failed delivery among enqueued records: awaited, reported with its record
+    p.begin().await.unwrap();
+    mock.request_errors(
+        RDKafkaApiKey::Produce,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE],
+    );
+    p.enqueue(rec(99).partition(2)).await.unwrap();
+    let failed = p.await_deliveries().await.unwrap_err();
+    assert_eq!(failed.kind(), ErrorKind::Abortable, "{failed:?}");
+    assert_eq!(
+        failed.record,
+        rec(99).partition(2),
+        "the record is rebuilt from its delivery report"
+    );
+    p.abort().await.unwrap();
+
+    // the next transaction starts with clean counts
+    p.begin().await.unwrap();
+    p.enqueue(rec(100)).await.unwrap();
+    p.await_deliveries().await.unwrap();
+    p.commit().await.unwrap();
+    assert_eq!(p.metrics().snapshot().records_out, 51);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zombie_is_fenced_with_its_transactional_id() {
     // The mock cluster hands out a new producer id per init_transactions instead of
     // bumping the epoch of the transactional id, so fencing is injected: the error a

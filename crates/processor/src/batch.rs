@@ -23,8 +23,10 @@ pub(crate) struct Polled {
     pub partition: i32,
     pub offset: i64,
     pub timestamp: Option<i64>,
+    /// Moved into the processor's input when no dead letter may need it, as `headers`.
     pub key: Option<Bytes>,
-    /// `None`: a tombstone.
+    /// `None`: a tombstone (or, once decoded, bytes the codec kept: only a dead letter
+    /// reads the value again, and then it is left here).
     pub value: Option<Vec<u8>>,
     /// In order; `None`: a null header value. Moved into the processor's input when the
     /// record is processed (unless a dead letter may need them): after that, a batch is
@@ -75,12 +77,15 @@ pub(crate) async fn collect(
     // checked before the consumer so a full local queue cannot stretch the batch.
     let deadline = tokio::time::sleep(interval);
     tokio::pin!(deadline);
+    // one registration with the token for the whole batch, too
+    let cancelled = shutdown.cancelled();
+    tokio::pin!(cancelled);
     let mut batch = Vec::new();
     let mut topics = Vec::new();
     while batch.len() < max {
         tokio::select! {
             biased;
-            () = shutdown.cancelled() => break,
+            () = &mut cancelled => break,
             () = &mut deadline => break,
             polled = consumer.recv() => match polled {
                 Ok(msg) => {

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_eos_config::{Mode, PipelineConfig};
-use kafka_eos_core::{Error as CoreError, Metrics, Operation, RetryPolicy, TransactionalProducer};
+use kafka_eos_core::{
+    Deliveries, Error as CoreError, Metrics, Operation, RetryPolicy, TransactionalProducer,
+};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use tokio_util::sync::CancellationToken;
 
@@ -182,10 +184,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                 Sink::Txn(p)
             }
             Mode::AtLeastOnce => Sink::Plain {
-                producer: self
-                    .config
-                    .producer_config()?
-                    .create()
+                producer: Deliveries::create(&self.config.producer_config()?)
                     .map_err(core_error(Operation::CreateClient))?,
                 metrics: Arc::clone(&self.metrics),
                 timeout: self.operation_timeout,

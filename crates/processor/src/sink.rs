@@ -5,16 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_eos_core::{
-    Error as CoreError, Metrics, Operation, OwnedRecord, PendingDelivery, SendError,
+    Deliveries, Error as CoreError, Metrics, Operation, OwnedRecord, SendError,
     TransactionalProducer,
 };
-use rdkafka::producer::FutureProducer;
 
 /// The producer side of a pipeline.
 pub(crate) enum Sink {
     Txn(TransactionalProducer),
     Plain {
-        producer: FutureProducer,
+        producer: Deliveries,
         metrics: Arc<Metrics>,
         timeout: Duration,
     },
@@ -29,45 +28,46 @@ impl Sink {
     }
 
     /// Hands a record to the producer now; its delivery is awaited by [`Sink::await_all`].
-    pub(crate) async fn enqueue(&self, record: OwnedRecord) -> Result<PendingDelivery, SendError> {
+    pub(crate) async fn enqueue(&self, record: OwnedRecord) -> Result<(), SendError> {
         match self {
             Sink::Txn(p) => p.enqueue(record).await,
             Sink::Plain {
                 producer,
                 metrics,
                 timeout,
-            } => kafka_eos_core::enqueue(producer, record, *timeout)
+            } => producer
+                .enqueue(record, *timeout)
                 .await
                 .map_err(|(e, record)| plain_send_error(metrics, e, record)),
         }
     }
 
-    /// Awaits every pending delivery; the first failure is returned.
-    pub(crate) async fn await_all(&self, pending: Vec<PendingDelivery>) -> Result<(), SendError> {
+    /// Awaits the delivery of every record enqueued; the first failure is returned.
+    pub(crate) async fn await_all(&self) -> Result<(), SendError> {
         match self {
-            Sink::Txn(p) => p.await_deliveries(pending, |_| ()).await,
-            Sink::Plain { metrics, .. } => {
-                let mut first_failure = None;
-                let mut delivered = 0;
-                for p in pending {
-                    match p.wait().await {
-                        Ok(_) => delivered += 1,
-                        Err((e, record)) => {
-                            let err = plain_send_error(metrics, e, record);
-                            first_failure.get_or_insert(err);
-                        }
-                    }
+            Sink::Txn(p) => p.await_deliveries().await,
+            Sink::Plain {
+                producer, metrics, ..
+            } => match producer.settle().await {
+                Ok(delivered) => {
+                    metrics.record_out(delivered);
+                    Ok(())
                 }
-                metrics.record_out(delivered);
-                first_failure.map_or(Ok(()), Err)
-            }
+                Err((e, record)) => Err(plain_send_error(metrics, e, record)),
+            },
         }
     }
 
+    /// Aborts the transaction (exactly once), or lets the records already handed over
+    /// arrive and forgets their outcome (at least once: the batch is replayed anyway).
     pub(crate) async fn abort(&mut self) -> Result<(), CoreError> {
         match self {
             Sink::Txn(p) if p.in_transaction() => p.abort().await,
-            _ => Ok(()),
+            Sink::Txn(_) => Ok(()),
+            Sink::Plain { producer, .. } => {
+                let _ = producer.settle().await;
+                Ok(())
+            }
         }
     }
 }
@@ -75,7 +75,7 @@ impl Sink {
 /// A failed send of the at-least-once producer, with its record handed back.
 fn plain_send_error(
     metrics: &Metrics,
-    e: rdkafka::error::KafkaError,
+    e: kafka_eos_core::rdkafka::error::KafkaError,
     record: OwnedRecord,
 ) -> SendError {
     metrics.record_send_failure();

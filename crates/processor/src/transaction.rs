@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kafka_eos_core::{Error as CoreError, Operation, OwnedRecord, PendingDelivery, SendError};
+use kafka_eos_core::{Error as CoreError, Operation, OwnedRecord, SendError};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::batch::{self, Polled};
-use crate::codec::{decode, Codec};
+use crate::codec::{decode, decode_owned, Codec};
 use crate::context::EosConsumerContext;
 use crate::dead_letter::{dead_letter, ErrorPolicy};
 use crate::error::{BoxError, Error};
@@ -26,7 +26,8 @@ use crate::sink::Sink;
 /// What the lanes of one batch leave behind.
 #[derive(Default)]
 struct BatchState {
-    pending: Mutex<Vec<PendingDelivery>>,
+    /// Outputs handed to the producer (their deliveries are awaited before the commit).
+    outputs: AtomicU64,
     send_failure: Mutex<Option<SendError>>,
     /// Records that failed below `max_attempts`: the batch is aborted and replayed.
     retry: Mutex<Vec<(Arc<str>, i32, i64)>>,
@@ -41,10 +42,8 @@ impl BatchState {
     /// Hands `record` to the producer; a failed send stops every lane.
     async fn send(&self, sink: &Sink, record: OwnedRecord) -> Next {
         match sink.enqueue(record).await {
-            Ok(p) => {
-                if let Ok(mut pending) = self.pending.lock() {
-                    pending.push(p);
-                }
+            Ok(()) => {
+                self.outputs.fetch_add(1, Ordering::Relaxed);
                 Next::Continue
             }
             Err(e) => {
@@ -79,7 +78,13 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         let started = Instant::now();
         let mut jobs = Vec::with_capacity(batch.len());
         for msg in batch.iter_mut() {
-            match decode(&self.codec, msg.value.as_deref()) {
+            let decoded = match self.policy {
+                // a dead letter writes the value as it was read: decode a borrow
+                ErrorPolicy::DeadLetter(_) => decode(&self.codec, msg.value.as_deref()),
+                // nothing reads the value after this: the codec may keep its bytes
+                ErrorPolicy::Stop => decode_owned(&self.codec, msg.value.take()),
+            };
+            match decoded {
                 Ok(value) => jobs.push((msg, value)),
                 Err(e) => {
                     let (topic, partition, offset) = (&*msg.topic, msg.partition, msg.offset);
@@ -94,8 +99,8 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                             state.dead_letters.fetch_add(1, Ordering::Relaxed);
                         }
                         ErrorPolicy::Stop => {
-                            drop(state); // the abort purges what is still in flight
-                            let _ = sink.abort().await;
+                            drop(state);
+                            let _ = sink.abort().await; // it purges what is still in flight
                             return Err(Step::Fail(Error::Decode {
                                 topic: topic.to_owned(),
                                 partition,
@@ -156,17 +161,15 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             .record_in_flight_peak(self.in_flight.peak() as u64);
 
         let BatchState {
-            pending,
+            outputs,
             send_failure,
             retry,
             retry_delay,
             stop,
             dead_letters,
         } = state;
-        let pending = pending.into_inner().unwrap_or_default();
         if let Some(error) = stop.into_inner().ok().flatten() {
-            drop(pending); // the abort purges what is still in flight
-            let _ = sink.abort().await;
+            let _ = sink.abort().await; // it purges what is still in flight
             return Err(Step::Fail(error));
         }
         let retry = retry.into_inner().unwrap_or_default();
@@ -174,7 +177,6 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             for id in retry {
                 *self.attempts.entry(id).or_insert(0) += 1;
             }
-            drop(pending);
             if let Err(e) = sink.abort().await {
                 return Err(recover(sink, e).await);
             }
@@ -194,8 +196,8 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         }
         // every delivery awaited inside the transaction
         let processed = started.elapsed();
-        let outputs = pending.len();
-        let delivered = sink.await_all(pending).await;
+        let outputs = outputs.into_inner();
+        let delivered = sink.await_all().await;
         tracing::debug!(
             records = batch.len(),
             outputs,
@@ -226,21 +228,26 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         state: &BatchState,
     ) -> Next {
         let (partition, offset) = (msg.partition, msg.offset);
-        let id = (Arc::clone(&msg.topic), partition, offset);
-        let attempts = self.attempts.get(&id).copied().unwrap_or(0) + 1;
-        let last_attempt = attempts >= self.max_attempts;
-        // a dead letter writes the headers as they were read: keep them when one may follow
-        // (the last attempt, or a processor that says "dead-letter now")
-        let headers = if matches!(self.policy, ErrorPolicy::DeadLetter(_)) {
-            msg.headers.clone()
+        let id = || (Arc::clone(&msg.topic), partition, offset);
+        let attempts = if self.attempts.is_empty() {
+            1 // no record of this batch has failed yet: the common case, no lookup
         } else {
-            std::mem::take(&mut msg.headers)
+            self.attempts.get(&id()).copied().unwrap_or(0) + 1
+        };
+        let last_attempt = attempts >= self.max_attempts;
+        // a dead letter writes the key and headers as they were read: keep them when one may
+        // follow; otherwise they move into the input (a key the processor turns into a
+        // `Vec` then keeps its buffer)
+        let (key, headers) = if matches!(self.policy, ErrorPolicy::DeadLetter(_)) {
+            (msg.key.clone(), msg.headers.clone())
+        } else {
+            (msg.key.take(), std::mem::take(&mut msg.headers))
         };
         let input = Input {
             topic: Arc::clone(&msg.topic),
             partition,
             offset,
-            key: msg.key.clone(),
+            key,
             headers,
             timestamp: msg.timestamp,
             value,
@@ -263,7 +270,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         if let FailureKind::Retry(hint) = kind {
             if !last_attempt {
                 if let Ok(mut retry) = state.retry.lock() {
-                    retry.push(id);
+                    retry.push(id());
                 }
                 if let Ok(mut delay) = state.retry_delay.lock() {
                     *delay = (*delay).max(hint.unwrap_or_else(|| self.backoff.after(attempts)));
