@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::{FutureExt, StreamExt};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::Offset;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::context::EosConsumerContext;
@@ -64,6 +66,9 @@ impl Polled {
     }
 }
 
+/// How many records are taken between two looks at the clock and the shutdown token.
+const CHECK_EVERY: usize = 64;
+
 /// Polls up to `max` records, until `interval` passes or `shutdown` is cancelled. Records
 /// polled before a rebalance are dropped: the new assignment resumes from committed offsets.
 pub(crate) async fn collect(
@@ -73,37 +78,59 @@ pub(crate) async fn collect(
     interval: Duration,
     shutdown: &CancellationToken,
 ) -> Result<Vec<Polled>> {
-    // One timer for the whole batch (a timer per record costs more than the record),
-    // checked before the consumer so a full local queue cannot stretch the batch.
-    let deadline = tokio::time::sleep(interval);
+    // One timer and one registration with the token for the whole batch: per record they
+    // cost more than the record. A record that is ready is taken without them (the clock
+    // and the token are read every few records instead, so a full local queue cannot
+    // stretch the batch); the timer and the token are awaited only when none is ready.
+    let until = Instant::now() + interval;
+    let deadline = tokio::time::sleep_until(until);
     tokio::pin!(deadline);
-    // one registration with the token for the whole batch, too
     let cancelled = shutdown.cancelled();
     tokio::pin!(cancelled);
+    // one registration with the consumer's wakers for the whole batch (`recv` makes one
+    // per record)
+    let mut messages = consumer.stream();
     let mut batch = Vec::new();
     let mut topics = Vec::new();
     while batch.len() < max {
-        tokio::select! {
-            biased;
-            () = &mut cancelled => break,
-            () = &mut deadline => break,
-            polled = consumer.recv() => match polled {
-                Ok(msg) => {
-                    let msg = Polled::copy(&msg, &mut topics);
-                    if context.take_rebalanced() {
-                        // Earlier records belong to the old assignment; the new one
-                        // resumes from committed offsets.
-                        batch.clear();
-                    }
-                    batch.push(msg);
-                }
-                Err(e) => {
-                    if matches!(e, rdkafka::error::KafkaError::MessageConsumptionFatal(_)) {
-                        return Err(crate::pipeline::core_error(kafka_eos_core::Operation::Consumer)(e));
-                    }
-                    tracing::warn!(error = %e, "consumer error; polling again");
-                }
+        let (polled, was_ready) = match messages.next().now_or_never() {
+            Some(polled) => (polled, true),
+            None => tokio::select! {
+                biased;
+                () = &mut cancelled => break,
+                () = &mut deadline => break,
+                polled = messages.next() => (polled, false),
             },
+        };
+        match polled {
+            // the consumer's stream never ends; stop the batch if it did
+            None => break,
+            Some(Ok(msg)) => {
+                let msg = Polled::copy(&msg, &mut topics);
+                if context.take_rebalanced() {
+                    // Earlier records belong to the old assignment; the new one
+                    // resumes from committed offsets.
+                    batch.clear();
+                }
+                batch.push(msg);
+            }
+            Some(Err(e)) => {
+                if matches!(e, rdkafka::error::KafkaError::MessageConsumptionFatal(_)) {
+                    return Err(crate::pipeline::core_error(
+                        kafka_eos_core::Operation::Consumer,
+                    )(e));
+                }
+                tracing::warn!(error = %e, "consumer error; polling again");
+            }
+        }
+        if was_ready {
+            if batch.len() % CHECK_EVERY == 0
+                && (shutdown.is_cancelled() || Instant::now() >= until)
+            {
+                break;
+            }
+            // a long run of ready records still lets the worker's other tasks run
+            tokio::task::consume_budget().await;
         }
     }
     if context.take_rebalanced() {
