@@ -32,7 +32,7 @@ mod transactional_id;
 
 pub use delivery::{Deliveries, DeliveryContext, OutputProducer};
 pub use error::{classify, Error, ErrorKind, Operation, Result, SendError};
-pub use metrics::{Metrics, MetricsSnapshot, LATENCY_RESERVOIR};
+pub use metrics::{Metrics, MetricsSnapshot, ATTEMPT_BUCKETS, LATENCY_RESERVOIR};
 pub use producer::{Delivered, TransactionalProducer, DEFAULT_OPERATION_TIMEOUT};
 pub use record::OwnedRecord;
 pub use retry::RetryPolicy;

@@ -8,6 +8,10 @@ use std::time::Duration;
 /// How many recent commit latencies are kept for percentiles.
 pub const LATENCY_RESERVOIR: usize = 1024;
 
+/// Attempts counted one by one in [`MetricsSnapshot::record_retries_by_attempt`]; retries
+/// after later attempts count in the last bucket.
+pub const ATTEMPT_BUCKETS: usize = 8;
+
 /// Lock-free counters (plus a small latency reservoir) shared by producer and pipeline.
 ///
 /// Cheap to update from any thread; read with [`Metrics::snapshot`].
@@ -27,6 +31,7 @@ pub struct Metrics {
     dead_lettered: AtomicU64,
     in_flight_peak: AtomicU64,
     pauses: AtomicU64,
+    record_retries: [AtomicU64; ATTEMPT_BUCKETS],
     latencies: Mutex<VecDeque<u64>>,
 }
 
@@ -69,6 +74,11 @@ pub struct MetricsSnapshot {
     /// Times the consumer's partitions were paused because a batch stayed in flight long
     /// (a stalled processor): nothing more is fetched until it completes.
     pub pauses: u64,
+    /// Records the processor failed on that were scheduled for another attempt, by the
+    /// attempt that failed: `[0]` after a first attempt, `[1]` after a second, ..., the
+    /// last bucket after any later one. A record that fails twice and then succeeds counts
+    /// in `[0]` and `[1]`; one that fails its last attempt is dead-lettered instead.
+    pub record_retries_by_attempt: [u64; ATTEMPT_BUCKETS],
     /// Median commit latency over the recent reservoir.
     pub commit_latency_p50: Option<Duration>,
     /// 99th percentile commit latency over the recent reservoir.
@@ -155,6 +165,13 @@ impl Metrics {
         self.pauses.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a record scheduled for another attempt after its attempt number `attempt`
+    /// (1 = the first) failed.
+    pub fn record_attempt_retry(&self, attempt: u32) {
+        let bucket = (attempt.max(1) as usize - 1).min(ATTEMPT_BUCKETS - 1);
+        self.record_retries[bucket].fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A consistent-enough copy of all counters and the latency percentiles.
     pub fn snapshot(&self) -> MetricsSnapshot {
         let (p50, p99, max) = match self.latencies.lock() {
@@ -184,6 +201,9 @@ impl Metrics {
             dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
             in_flight_peak: self.in_flight_peak.load(Ordering::Relaxed),
             pauses: self.pauses.load(Ordering::Relaxed),
+            record_retries_by_attempt: std::array::from_fn(|i| {
+                self.record_retries[i].load(Ordering::Relaxed)
+            }),
             commit_latency_p50: p50,
             commit_latency_p99: p99,
             commit_latency_max: max,
@@ -218,7 +238,11 @@ mod tests {
         m.record_process_call();
         m.record_in(10, 1);
         m.record_out(7);
+        for attempt in [1, 1, 2, 8, 30] {
+            m.record_attempt_retry(attempt);
+        }
         let s = m.snapshot();
+        assert_eq!(s.record_retries_by_attempt, [2, 1, 0, 0, 0, 0, 0, 2]);
         assert_eq!((s.records_polled, s.records_replayed), (12, 2));
         assert_eq!((s.process_calls, s.dead_lettered), (1, 1));
         assert_eq!(s.commits, 100);

@@ -8,11 +8,11 @@ use kafka_eos_config::{Mode, PipelineConfig, PipelineConfigBuilder};
 use kafka_eos_core::{Metrics, RetryPolicy, TransactionalId};
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::Backoff;
 use crate::batch::Replays;
 use crate::codec::Codec;
 use crate::dead_letter::ErrorPolicy;
 use crate::error::{Error, Result};
-use crate::failure::Backoff;
 use crate::pipeline::Pipeline;
 use crate::processor::Processor;
 use crate::scheduler::{InFlight, Limits, RateLimiter};
@@ -224,11 +224,18 @@ impl PipelineBuilder {
     }
 
     /// The wait before a failed record's next attempt: `initial`, doubled after each failed
-    /// attempt, at most `max` (default 100 ms to 10 s). A processor's
-    /// [`Failure::retry_after`](crate::Failure::retry_after) hint takes its place. Until
-    /// retries park one key, the whole batch waits and is replayed.
-    pub fn retry_backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.backoff = Backoff { initial, max };
+    /// attempt, at most `max`, without jitter (default: 100 ms to 10 s, ± 20 %); for a
+    /// multiplier or jitter of your own, see [`retry_schedule`](Self::retry_schedule). A
+    /// processor's [`Failure::retry_after`](crate::Failure::retry_after) hint takes its
+    /// place. Until retries park one key, the whole batch waits and is replayed.
+    pub fn retry_backoff(self, initial: Duration, max: Duration) -> Self {
+        self.retry_schedule(Backoff::new(initial, max))
+    }
+
+    /// The full retry schedule: initial wait, multiplier, maximum and jitter (see
+    /// [`Backoff`]; an invalid one is rejected by [`PipelineBuilder::build`]).
+    pub fn retry_schedule(mut self, schedule: Backoff) -> Self {
+        self.backoff = schedule;
         self
     }
 
@@ -303,6 +310,9 @@ impl PipelineBuilder {
                 rate.to_string(),
                 "must be a positive number of records per second",
             );
+        }
+        if let Some((field, value, reason)) = self.backoff.invalid() {
+            return invalid(field, value, reason);
         }
         if self.max_attempts == 0 {
             return Err(Error::Config(kafka_eos_config::ConfigError::Invalid {

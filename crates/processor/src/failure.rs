@@ -104,31 +104,6 @@ impl std::error::Error for Failure {
     }
 }
 
-/// Exponential backoff between attempts of a failing record: `initial`, doubled per failed
-/// attempt, at most `max`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Backoff {
-    pub initial: Duration,
-    pub max: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            initial: Duration::from_millis(100),
-            max: Duration::from_secs(10),
-        }
-    }
-}
-
-impl Backoff {
-    /// The wait before attempt `failed + 1`, after `failed` failures (`failed` >= 1).
-    pub(crate) fn after(&self, failed: u32) -> Duration {
-        let factor = 2u32.saturating_pow(failed.saturating_sub(1).min(20));
-        self.initial.saturating_mul(factor).min(self.max)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,16 +125,5 @@ mod tests {
             assert_eq!(Failure::kind_of(&error), kind);
             assert_eq!(error.to_string(), "x");
         }
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_its_cap() {
-        let b = Backoff {
-            initial: Duration::from_millis(100),
-            max: Duration::from_millis(350),
-        };
-        let waits: Vec<u128> = (1..=4).map(|n| b.after(n).as_millis()).collect();
-        assert_eq!(waits, [100, 200, 350, 350]);
-        assert_eq!(Backoff::default().after(100), Duration::from_secs(10));
     }
 }

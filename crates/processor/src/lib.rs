@@ -7,6 +7,7 @@
 //! [`ErrorPolicy`] for records that cannot be decoded or keep failing.
 #![warn(missing_docs)]
 
+mod backoff;
 mod batch;
 mod builder;
 mod codec;
@@ -23,6 +24,7 @@ mod sink;
 mod startup;
 mod transaction;
 
+pub use backoff::Backoff;
 pub use builder::PipelineBuilder;
 pub use bytes::Bytes;
 pub use codec::{BincodeCodec, Codec, JsonCodec, RawBytes};

@@ -13,12 +13,12 @@ use kafka_eos_core::{
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::Backoff;
 use crate::batch::{self, Replays};
 use crate::codec::Codec;
 use crate::context::EosConsumerContext;
 use crate::dead_letter::ErrorPolicy;
 use crate::error::{Error, Result};
-use crate::failure::Backoff;
 use crate::processor::Processor;
 use crate::recovery::Step;
 use crate::scheduler::{InFlight, Limits, RateLimiter};

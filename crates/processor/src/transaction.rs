@@ -269,11 +269,15 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         tracing::warn!(topic, partition, offset, attempts, ?kind, error = %error, "processor failed");
         if let FailureKind::Retry(hint) = kind {
             if !last_attempt {
+                self.metrics.record_attempt_retry(attempts);
                 if let Ok(mut retry) = state.retry.lock() {
                     retry.push(id());
                 }
                 if let Ok(mut delay) = state.retry_delay.lock() {
-                    *delay = (*delay).max(hint.unwrap_or_else(|| self.backoff.after(attempts)));
+                    // the record's place seeds its jitter: a replay waits the same
+                    let seed = (u64::from(partition.unsigned_abs()) << 40) ^ offset as u64;
+                    let wait = hint.unwrap_or_else(|| self.backoff.after(attempts, seed));
+                    *delay = (*delay).max(wait);
                 }
                 return Next::StopAll;
             }
