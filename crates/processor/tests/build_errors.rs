@@ -2,7 +2,11 @@
 //! setting, whichever crate found it.
 #![cfg(test)] // test code: clippy.toml lets it unwrap and panic
 
-use kafka_eos_processor::{BoxError, Error, Input, Output, PipelineBuilder, Processor, RawBytes};
+use std::time::Duration;
+
+use kafka_eos_processor::{
+    Backoff, BoxError, Error, Input, Output, PipelineBuilder, Processor, RawBytes,
+};
 
 struct Nothing;
 
@@ -48,6 +52,26 @@ fn zero_attempts_is_rejected() {
     let err = config_error(base().max_attempts(0));
     assert!(err.to_string().contains("max_attempts"), "{err}");
     assert!(base().max_attempts(1).build(Nothing, RawBytes).is_ok());
+}
+
+#[test]
+fn a_bad_retry_schedule_is_rejected_naming_its_setting() {
+    let second = Duration::from_secs(1);
+    let cases = [
+        (Backoff::new(second, second).multiplier(0.5), "multiplier"),
+        (Backoff::new(second, second).jitter(2.0), "jitter"),
+        (Backoff::new(second * 2, second), "retry_backoff"),
+    ];
+    for (schedule, setting) in cases {
+        let err = config_error(base().retry_schedule(schedule));
+        assert!(err.to_string().contains(setting), "{err}");
+    }
+    let err = config_error(base().retry_backoff(second * 2, second));
+    assert!(err.to_string().contains("retry_backoff"), "{err}");
+    let good = Backoff::new(second, second * 10)
+        .multiplier(1.5)
+        .jitter(0.3);
+    assert!(base().retry_schedule(good).build(Nothing, RawBytes).is_ok());
 }
 
 #[test]
