@@ -1,9 +1,11 @@
 //! The `kafka-eos` command's building blocks: the embedded broker as a process
-//! ([`broker`]), and the operations on a running pipeline's group: [`offsets`] (reset, for
-//! replay) and [`lag`] (per partition, with skew). The order-pipeline demo is its own
+//! ([`broker`]), the operations on a running pipeline's group: [`offsets`] (reset, for
+//! replay) and [`lag`] (per partition, with skew), and [`dlq`] (replay dead letters to
+//! their source topics, exactly once). The order-pipeline demo is its own
 //! binary, `kafka-eos-demo` (crate `kafka-eos-demo`).
 
 pub mod broker;
+pub mod dlq;
 pub mod error;
 pub mod lag;
 pub mod offsets;

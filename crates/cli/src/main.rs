@@ -1,11 +1,14 @@
-//! `kafka-eos`: the embedded broker, and operations on a pipeline's consumer group.
+//! `kafka-eos`: the embedded broker, operations on a pipeline's consumer group, and
+//! dead-letter replay.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use kafka_eos_cli::dlq::{self, DlqCommand, ReplayArgs};
 use kafka_eos_cli::{broker, lag, offsets, skew, CliError};
 
-/// Operate exactly-once Kafka pipelines: run a local broker, reset a group's offsets, show lag.
+/// Operate exactly-once Kafka pipelines: run a local broker, reset a group's offsets, show
+/// lag, replay dead letters.
 #[derive(Debug, Parser)]
 #[command(name = "kafka-eos", version)]
 struct Cli {
@@ -24,6 +27,32 @@ enum Command {
     Offsets(offsets::OffsetsArgs),
     /// A group's lag per partition, and the skew.
     Lag(lag::LagArgs),
+    /// Dead letters: replay them to their source topics after a fix, exactly once.
+    Dlq(dlq::DlqArgs),
+}
+
+/// Every this many replayed dead letters, a progress line on stderr.
+const PROGRESS_EVERY: u64 = 1000;
+
+/// `dlq replay`: a dry run lists each dead letter on stdout; a real run prints progress
+/// on stderr and one summary line on stdout.
+fn replay(args: &ReplayArgs) -> Result<(), CliError> {
+    let mut replayed = 0u64;
+    let summary = dlq::replay(args, |letter, decision| {
+        if args.dry_run {
+            println!("{}", letter.describe(decision));
+        } else if matches!(decision, dlq::Decision::Replay { .. }) {
+            replayed += 1;
+            if replayed.is_multiple_of(PROGRESS_EVERY) {
+                eprintln!(
+                    "{replayed} dead letters replayed so far (at {})",
+                    letter.position()
+                );
+            }
+        }
+    })?;
+    println!("{summary}");
+    Ok(())
 }
 
 fn init_tracing(filter: Option<&str>, default: &str) {
@@ -71,6 +100,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let total: i64 = lags.iter().map(|l| l.lag).sum();
             println!("total lag {total}, skew (max/mean) {:.2}", skew(&lags));
             Ok(())
+        }
+        Command::Dlq(args) => {
+            init_tracing(log, "warn");
+            match args.command {
+                DlqCommand::Replay(args) => replay(&args),
+            }
         }
     }
 }
