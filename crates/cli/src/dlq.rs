@@ -8,6 +8,8 @@
 //! `kafka-eos.*` header removed, [`REPLAYED_FROM`] added). The records and the group's new
 //! offsets commit in one transaction (`transactional.id` = the group), so a dead letter is
 //! replayed once however often the command runs, and a failed run writes nothing.
+//!
+//! The header names are core's [`dlq_headers`], the ones the pipeline writes.
 
 mod letter;
 mod meta;
@@ -18,7 +20,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-pub use letter::{decide, dlq_headers, DeadLetter, Decision, REPLAYED_FROM, RESERVED_PREFIX};
+pub use kafka_eos_core::dlq_headers::{self, REPLAYED_FROM, RESERVED_PREFIX};
+pub use letter::{decide, DeadLetter, Decision};
 
 use crate::error::CliError;
 

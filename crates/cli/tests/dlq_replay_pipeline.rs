@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{cluster, read, replay, reserved_headers, topics};
-use kafka_eos_cli::dlq::{self, ReplayArgs, REPLAYED_FROM};
+use kafka_eos_cli::dlq::{ReplayArgs, REPLAYED_FROM};
 use kafka_eos_processor::{
     dlq_headers, BoxError, ErrorPolicy, Failure, Input, Output, PipelineBuilder, Processor,
     RawBytes,
@@ -31,26 +31,6 @@ impl Processor for RejectBad {
             _ => Err(Failure::dead_letter("rejected by the test").into()),
         }
     }
-}
-
-#[test]
-fn the_cli_knows_the_pipelines_dead_letter_headers() {
-    let ours = [
-        dlq::dlq_headers::ERROR,
-        dlq::dlq_headers::STAGE,
-        dlq::dlq_headers::TOPIC,
-        dlq::dlq_headers::PARTITION,
-        dlq::dlq_headers::OFFSET,
-    ];
-    let pipeline = [
-        dlq_headers::ERROR,
-        dlq_headers::STAGE,
-        dlq_headers::TOPIC,
-        dlq_headers::PARTITION,
-        dlq_headers::OFFSET,
-    ];
-    assert_eq!(ours, pipeline);
-    assert!(ours.iter().all(|h| h.starts_with(dlq::RESERVED_PREFIX)));
 }
 
 #[test]

@@ -19,9 +19,13 @@
 //! | `Abortable` | a produce failed, `UNKNOWN_PRODUCER_ID`, `ILLEGAL_GENERATION` on TxnOffsetCommit, message timeout | abort, rewind the consumer, replay |
 //! | `Fatal` | `INVALID_TXN_STATE`, authorization failures | rebuild the producer, rewind |
 //! | `Fenced` | `PRODUCER_FENCED`, `INVALID_PRODUCER_EPOCH` | stop: a newer instance owns the id |
+//!
+//! [`dlq_headers`] names the headers of a dead letter (written by the processor, read by
+//! `kafka-eos dlq replay`) and of a record replayed from one.
 #![warn(missing_docs)]
 
 mod delivery;
+pub mod dlq_headers;
 mod error;
 pub mod lag;
 mod metrics;

@@ -1,24 +1,10 @@
 //! Records that cannot be decoded or keep failing: the policy, and the dead-letter record
 //! written inside the transaction (the raw record, with the error and its source in headers).
 
-use kafka_eos_core::OwnedRecord;
+use kafka_eos_core::{dlq_headers, OwnedRecord};
 
 use crate::batch::Polled;
 use crate::error::BoxError;
-
-/// Header names written on dead-lettered records.
-pub mod dlq_headers {
-    /// The error message.
-    pub const ERROR: &str = "kafka-eos.error";
-    /// `decode` or `process`.
-    pub const STAGE: &str = "kafka-eos.error.stage";
-    /// Source topic.
-    pub const TOPIC: &str = "kafka-eos.source.topic";
-    /// Source partition (decimal).
-    pub const PARTITION: &str = "kafka-eos.source.partition";
-    /// Source offset (decimal).
-    pub const OFFSET: &str = "kafka-eos.source.offset";
-}
 
 /// What happens to a record that cannot be decoded, or that the processor still fails
 /// on after `max_attempts`. A record is never silently dropped.

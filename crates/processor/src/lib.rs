@@ -29,7 +29,7 @@ pub use builder::PipelineBuilder;
 pub use bytes::Bytes;
 pub use codec::{BincodeCodec, Codec, JsonCodec, RawBytes};
 pub use context::EosConsumerContext;
-pub use dead_letter::{dlq_headers, ErrorPolicy};
+pub use dead_letter::ErrorPolicy;
 pub use error::{BoxError, Error, Result};
 pub use failure::{Failure, FailureKind};
 pub use pipeline::Pipeline;
@@ -38,7 +38,7 @@ pub use startup::DEFAULT_STARTUP_TIMEOUT;
 
 pub use kafka_eos_config as config;
 pub use kafka_eos_core as core;
-pub use kafka_eos_core::{Metrics, MetricsSnapshot};
+pub use kafka_eos_core::{dlq_headers, Metrics, MetricsSnapshot};
 pub use tokio_util::sync::CancellationToken;
 
 /// The README's code blocks, compiled as doc tests.

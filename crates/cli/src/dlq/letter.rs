@@ -1,32 +1,10 @@
 //! One dead letter as read from the dead-letter topic, where it goes, and the record
 //! replayed from it (pure: no Kafka calls).
 
+use kafka_eos_core::dlq_headers::{self, REPLAYED_FROM, RESERVED_PREFIX};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 
 use crate::error::CliError;
-
-/// Header names written on dead-lettered records by the pipeline
-/// (`kafka_eos_processor::dlq_headers`; the CLI does not depend on the processor crate, a
-/// test checks they agree).
-pub mod dlq_headers {
-    /// The error message.
-    pub const ERROR: &str = "kafka-eos.error";
-    /// `decode` or `process`.
-    pub const STAGE: &str = "kafka-eos.error.stage";
-    /// Source topic.
-    pub const TOPIC: &str = "kafka-eos.source.topic";
-    /// Source partition (decimal).
-    pub const PARTITION: &str = "kafka-eos.source.partition";
-    /// Source offset (decimal).
-    pub const OFFSET: &str = "kafka-eos.source.offset";
-}
-
-/// Prefix of the headers kafka-eos adds; a replayed record carries none of the dead
-/// letter's, only [`REPLAYED_FROM`].
-pub const RESERVED_PREFIX: &str = "kafka-eos.";
-
-/// Header on a replayed record: the dead letter it came from, as `DLQ/partition/offset`.
-pub const REPLAYED_FROM: &str = "kafka-eos.replayed-from";
 
 /// A dead letter as read from the dead-letter topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
