@@ -9,7 +9,8 @@
 //! offsets commit in one transaction (`transactional.id` = the group), so a dead letter is
 //! replayed once however often the command runs, and a failed run writes nothing.
 //!
-//! The header names are core's [`dlq_headers`], the ones the pipeline writes.
+//! The header names are core's [`dlq_headers`], the ones the pipeline writes. The records
+//! are written by core's `TransactionalProducer`.
 
 mod letter;
 mod meta;
@@ -244,8 +245,9 @@ impl fmt::Display for ReplaySummary {
 
 /// Replays the dead letters of `args.topic` (see the module docs); `on_letter` sees each
 /// dead letter handled and what happened to it (replayed to a topic, or skipped), in a
-/// dry run too. Blocks the calling thread (librdkafka): call it from a plain thread or
-/// `spawn_blocking`, never on a Tokio worker.
+/// dry run too. Blocks the calling thread (librdkafka; the producer is driven by a Tokio
+/// runtime of the replay's own): call it from a plain thread or `spawn_blocking`, never
+/// from async code (Tokio refuses to start a runtime there).
 ///
 /// Errors are [`CliError`] variants: [`CliError::DlqTopicMissing`],
 /// [`CliError::TargetTopicMissing`], [`CliError::NoSourceTopic`],

@@ -74,9 +74,9 @@ pub enum CliError {
         at: String,
         /// Where it was written.
         topic: String,
-        /// librdkafka's error (boxed).
+        /// The classified error ([`kafka_eos_core::Error::kind`]; boxed).
         #[source]
-        source: Box<rdkafka::error::KafkaError>,
+        source: Box<kafka_eos_core::Error>,
     },
     /// The replay's transaction failed.
     #[error("replay of {dlq} failed: {source} ({})", if *nothing_replayed {

@@ -2,7 +2,8 @@
 //! replayed from it (pure: no Kafka calls).
 
 use kafka_eos_core::dlq_headers::{self, REPLAYED_FROM, RESERVED_PREFIX};
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use kafka_eos_core::OwnedRecord;
+use rdkafka::message::{Headers, Message};
 
 use crate::error::CliError;
 
@@ -131,19 +132,24 @@ impl DeadLetter {
 
     /// The headers of the record replayed from it: the original ones, then
     /// [`REPLAYED_FROM`].
-    pub fn replay_headers(&self) -> OwnedHeaders {
-        let position = self.position();
-        self.original_headers()
-            .fold(OwnedHeaders::new(), |h, (key, value)| {
-                h.insert(Header {
-                    key,
-                    value: value.as_deref(),
-                })
-            })
-            .insert(Header {
-                key: REPLAYED_FROM,
-                value: Some(position.as_bytes()),
-            })
+    pub fn replay_headers(&self) -> Vec<(String, Option<Vec<u8>>)> {
+        let mut headers: Vec<_> = self.original_headers().cloned().collect();
+        headers.push((REPLAYED_FROM.to_owned(), Some(self.position().into_bytes())));
+        headers
+    }
+
+    /// The record replayed from it to `topic` (`partition`: `None` lets the producer's
+    /// partitioner pick from the key): its key, its value (a tombstone stays one) and
+    /// [`replay_headers`](Self::replay_headers).
+    pub fn replay_record(&self, topic: &str, partition: Option<i32>) -> OwnedRecord {
+        OwnedRecord {
+            topic: topic.to_owned(),
+            partition,
+            key: self.key.clone(),
+            value: self.value.clone(),
+            headers: self.replay_headers(),
+            timestamp: None,
+        }
     }
 }
 
@@ -246,13 +252,13 @@ mod tests {
                 ("unset".to_owned(), None)
             ]
         );
-        let replayed = l.replay_headers();
-        let replayed: Vec<_> = replayed
-            .iter()
-            .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
-            .collect();
+        let replayed = l.replay_record("orders", Some(3));
         assert_eq!(
-            replayed,
+            (replayed.partition, &replayed.key, &replayed.value),
+            (Some(3), &l.key, &None)
+        );
+        assert_eq!(
+            replayed.headers,
             [
                 ("trace".to_owned(), text("t-1")),
                 ("unset".to_owned(), None),

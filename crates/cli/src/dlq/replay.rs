@@ -167,7 +167,7 @@ pub(crate) fn run(
     }
     match sink {
         None => summary.committed.clear(),
-        Some(mut sink) if summary.committed.is_empty() => sink.abort(),
+        Some(sink) if summary.committed.is_empty() => sink.abort(),
         Some(sink) => sink.commit(&offsets, consumer.group_metadata())?,
     }
     Ok(summary)
