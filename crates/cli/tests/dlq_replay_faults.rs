@@ -1,5 +1,5 @@
 //! `kafka-eos dlq replay` when the cluster fails it (faults injected into the embedded
-//! broker; skipped against an external cluster): a failed delivery names its dead letter,
+//! broker, which these tests always run on): a failed delivery names its dead letter,
 //! a fencing names the group, and a commit whose outcome is unknown is said to be so and
 //! is never replayed twice.
 
@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{cluster, dead_letter, read, replay, topics, values};
+use common::{dead_letter, embedded_cluster, read, replay, topics, values};
 use kafka_eos_broker::protocol::messages::ApiKey;
 use kafka_eos_broker::protocol::ResponseError;
 use kafka_eos_cli::dlq::ReplayArgs;
@@ -16,10 +16,8 @@ use kafka_eos_testkit::write_records;
 
 #[test]
 fn a_failed_delivery_names_its_dead_letter_and_nothing_is_written() {
-    let (cluster, bootstrap) = cluster();
-    let Some(faults) = cluster.faults() else {
-        return; // an external cluster: no fault injection
-    };
+    let (cluster, bootstrap) = embedded_cluster();
+    let faults = cluster.faults().unwrap();
     let [dlq, orders] = topics(&cluster, ["dlq", "orders"], 1);
     write_records(
         &bootstrap,
@@ -47,10 +45,8 @@ fn a_failed_delivery_names_its_dead_letter_and_nothing_is_written() {
 
 #[test]
 fn a_fenced_commit_names_the_group_and_commits_nothing() {
-    let (cluster, bootstrap) = cluster();
-    let Some(faults) = cluster.faults() else {
-        return;
-    };
+    let (cluster, bootstrap) = embedded_cluster();
+    let faults = cluster.faults().unwrap();
     let [dlq, orders] = topics(&cluster, ["dlq", "orders"], 1);
     write_records(
         &bootstrap,
@@ -74,10 +70,8 @@ fn a_fenced_commit_names_the_group_and_commits_nothing() {
 
 #[test]
 fn a_commit_that_times_out_is_reported_unknown_and_never_replayed_twice() {
-    let (cluster, bootstrap) = cluster();
-    let Some(faults) = cluster.faults() else {
-        return;
-    };
+    let (cluster, bootstrap) = embedded_cluster();
+    let faults = cluster.faults().unwrap();
     let [dlq, orders] = topics(&cluster, ["dlq", "orders"], 1);
     write_records(
         &bootstrap,

@@ -44,6 +44,13 @@ pub fn cluster() -> (Cluster, String) {
     (cluster, bootstrap)
 }
 
+/// The embedded broker, always (fault injection needs it), and its bootstrap servers.
+pub fn embedded_cluster() -> (Cluster, String) {
+    let cluster = Cluster::embedded().unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+    (cluster, bootstrap)
+}
+
 /// Fresh topics named after `prefixes`, created with `partitions` each.
 pub fn topics<const N: usize>(
     cluster: &Cluster,
