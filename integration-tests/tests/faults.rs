@@ -1,5 +1,6 @@
 //! Broker-fault suite (embedded broker only: faults are injected into it): error codes on
-//! EndTxn, AddPartitionsToTxn, TxnOffsetCommit and Produce, and a broker bounce, while an
+//! EndTxn, AddPartitionsToTxn, TxnOffsetCommit and Produce, a broker bounce, and a commit
+//! whose response is lost (its outcome unknown to the pipeline), while an
 //! in-process pipeline runs; it recovers and the output is exactly once.
 
 use std::time::Duration;
@@ -9,12 +10,21 @@ use kafka_eos_broker::protocol::ResponseError;
 use kafka_eos_broker::{Faults, TransactionCounts};
 use kafka_eos_demo::orders::{OrderEvent, OrderProcessor};
 use kafka_eos_integration_tests::{order_records, runtime, Topics};
+use kafka_eos_processor::core::RetryPolicy;
 use kafka_eos_processor::{CancellationToken, JsonCodec, MetricsSnapshot, PipelineBuilder};
 use kafka_eos_testkit::{test_seed, verify_topic, wait_until, write_records, Cluster, Collector};
 
 /// Runs a pipeline over ~7,500 order events; once a fifth of the results is out (a
 /// transaction is in flight), calls `inject`; then checks exactly-once.
 fn run_with(inject: impl FnOnce(&Faults)) -> (TransactionCounts, MetricsSnapshot) {
+    run_tuned(|b| b, inject)
+}
+
+/// [`run_with`], the pipeline's settings tuned by `tune`.
+fn run_tuned(
+    tune: impl FnOnce(PipelineBuilder) -> PipelineBuilder,
+    inject: impl FnOnce(&Faults),
+) -> (TransactionCounts, MetricsSnapshot) {
     let seed = test_seed();
     let cluster = Cluster::embedded().unwrap();
     let faults = cluster.faults().unwrap();
@@ -25,13 +35,14 @@ fn run_with(inject: impl FnOnce(&Faults)) -> (TransactionCounts, MetricsSnapshot
 
     let progress = Collector::start(&bootstrap, &[&names.output]).unwrap();
     let token = CancellationToken::new();
-    let pipeline = PipelineBuilder::new()
+    let builder = PipelineBuilder::new()
         .bootstrap_servers(&bootstrap)
         .group_id(&names.group)
         .input_topic(&names.input)
         .commit_every_records(100)
         .operation_timeout(Duration::from_secs(10))
-        .shutdown(token.clone())
+        .shutdown(token.clone());
+    let pipeline = tune(builder)
         .build(
             OrderProcessor::new(names.output.clone(), 10),
             JsonCodec::<OrderEvent>::new(),
@@ -128,6 +139,31 @@ fn produce_errors_are_recovered() {
         f.fail_next(ApiKey::Produce, ResponseError::NotLeaderOrFollower, 3);
         f.fail_next(ApiKey::Produce, ResponseError::RequestTimedOut, 2);
     });
+}
+
+#[test]
+fn a_commit_whose_response_is_lost_is_not_replayed() {
+    // The commit takes effect, but its response comes after the pipeline gave up on it
+    // (two 1 s attempts): the outcome is unknown. Replaying the batch from its start would
+    // duplicate it; the pipeline resumes from the committed offsets instead.
+    let (counts, metrics) = run_tuned(
+        |b| {
+            b.operation_timeout(Duration::from_secs(1)).retry_policy(
+                RetryPolicy::default()
+                    .max_attempts(2)
+                    .initial_backoff(Duration::from_millis(50)),
+            )
+        },
+        |f| {
+            f.add_response_latency(ApiKey::EndTxn, Duration::from_secs(4));
+            std::thread::sleep(Duration::from_secs(3));
+            f.add_response_latency(ApiKey::EndTxn, Duration::ZERO);
+        },
+    );
+    assert!(
+        metrics.producer_rebuilds + metrics.aborts > 0,
+        "a commit was given up on: {metrics:?} {counts:?}"
+    );
 }
 
 #[test]

@@ -144,8 +144,21 @@ macro_rules! route {
     }};
 }
 
-/// Handles one request frame.
-pub(crate) async fn handle(state: &State, mut frame: Bytes, client_host: &str) -> Outcome {
+/// Handles one request frame (its response delayed by an injected response latency).
+pub(crate) async fn handle(state: &State, frame: Bytes, client_host: &str) -> Outcome {
+    let delay = match frame.get(..2) {
+        Some(&[hi, lo]) => state.faults.response_latency(i16::from_be_bytes([hi, lo])),
+        _ => None,
+    };
+    let outcome = answer(state, frame, client_host).await;
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    outcome
+}
+
+/// Answers one request frame.
+async fn answer(state: &State, mut frame: Bytes, client_host: &str) -> Outcome {
     if frame.len() < 8 {
         return Outcome::Close(format!("truncated request header ({} bytes)", frame.len()));
     }

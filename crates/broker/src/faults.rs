@@ -15,6 +15,7 @@ use crate::state::State;
 pub(crate) struct Injected {
     errors: HashMap<i16, VecDeque<(i16, u32)>>,
     latency: HashMap<i16, Duration>,
+    response_latency: HashMap<i16, Duration>,
     down_until: Option<Instant>,
 }
 
@@ -58,6 +59,10 @@ impl FaultState {
 
     pub(crate) fn latency(&self, api_key: i16) -> Option<Duration> {
         self.lock_injected().latency.get(&api_key).copied()
+    }
+
+    pub(crate) fn response_latency(&self, api_key: i16) -> Option<Duration> {
+        self.lock_injected().response_latency.get(&api_key).copied()
     }
 
     /// Whether new connections are refused (during a bounce).
@@ -135,6 +140,18 @@ impl Faults {
         }
     }
 
+    /// Delays the response to every request of `api` by `delay`, after the request took
+    /// effect (replaces an earlier delay; zero removes it): a client that gives up waiting
+    /// cannot tell whether it did, as when a response is lost.
+    pub fn add_response_latency(&self, api: ApiKey, delay: Duration) {
+        let mut inj = self.state.faults.lock_injected();
+        if delay.is_zero() {
+            inj.response_latency.remove(&(api as i16));
+        } else {
+            inj.response_latency.insert(api as i16, delay);
+        }
+    }
+
     /// Closes every client connection now (clients reconnect).
     pub fn drop_connections(&self) {
         self.state.faults.disconnect.send_modify(|g| *g += 1);
@@ -167,6 +184,7 @@ impl Faults {
         let mut inj = self.state.faults.lock_injected();
         inj.errors.clear();
         inj.latency.clear();
+        inj.response_latency.clear();
         inj.down_until = None;
         drop(inj);
         self.resume();

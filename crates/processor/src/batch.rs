@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures::{FutureExt, StreamExt};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
-use rdkafka::Offset;
+use rdkafka::{Offset, TopicPartitionList};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -152,29 +152,76 @@ pub(crate) fn offsets(batch: &[Polled]) -> BTreeMap<(Arc<str>, i32), (i64, i64)>
     m
 }
 
-/// Seeks every partition of the batch back to the batch start (= the committed offset,
-/// since each batch commits atomically).
+/// Seeks every partition of the batch to the group's committed offset, where its next
+/// batch starts: the batch start after an abort (each batch commits atomically), or past
+/// the batch when a commit whose outcome was unknown had landed after all (a rebuilt
+/// producer's `init_transactions` completes such a commit before this runs). Where the
+/// committed offset cannot be read, the batch start.
 pub(crate) async fn rewind(consumer: &Arc<StreamConsumer<EosConsumerContext>>, batch: &[Polled]) {
-    for ((topic, partition), (first, _)) in offsets(batch) {
+    let starts = offsets(batch);
+    let committed = committed(consumer, starts.keys()).await;
+    for ((topic, partition), (first, next)) in starts {
+        let to = match committed.get(&(Arc::clone(&topic), partition)) {
+            Some(&at) if at != first => {
+                tracing::warn!(%topic, partition, batch_start = first, batch_end = next, committed = at,
+                    "the batch's commit had landed after all: resuming from the committed offset");
+                at
+            }
+            _ => first,
+        };
         let c = Arc::clone(consumer);
         let t = Arc::clone(&topic);
         let res = tokio::task::spawn_blocking(move || {
-            c.seek(
-                &t,
-                partition,
-                Offset::Offset(first),
-                Duration::from_secs(10),
-            )
+            c.seek(&t, partition, Offset::Offset(to), Duration::from_secs(10))
         })
         .await;
         match res {
-            Ok(Ok(())) => tracing::info!(%topic, partition, offset = first, "rewound"),
+            Ok(Ok(())) => tracing::info!(%topic, partition, offset = to, "rewound"),
             Ok(Err(e)) => {
                 tracing::warn!(%topic, partition, error = %e, "rewind failed (partition probably revoked; its new owner resumes from the committed offset)");
             }
             Err(e) => tracing::warn!(%topic, partition, error = %e, "rewind task failed"),
         }
     }
+}
+
+/// The group's committed offsets of `partitions` (those it has; none if they cannot be
+/// read).
+async fn committed<'a>(
+    consumer: &Arc<StreamConsumer<EosConsumerContext>>,
+    partitions: impl Iterator<Item = &'a (Arc<str>, i32)>,
+) -> HashMap<(Arc<str>, i32), i64> {
+    let mut tpl = TopicPartitionList::new();
+    let mut topics = Vec::new();
+    for (topic, partition) in partitions {
+        tpl.add_partition(topic, *partition);
+        topics.push(Arc::clone(topic));
+    }
+    let c = Arc::clone(consumer);
+    let fetched =
+        tokio::task::spawn_blocking(move || c.committed_offsets(tpl, Duration::from_secs(10)))
+            .await;
+    let tpl = match fetched {
+        Ok(Ok(tpl)) => tpl,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot read the committed offsets: rewinding to the batch start");
+            return HashMap::new();
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "committed-offsets task failed: rewinding to the batch start");
+            return HashMap::new();
+        }
+    };
+    tpl.elements()
+        .iter()
+        .filter_map(|e| {
+            let topic = topics.iter().find(|t| &***t == e.topic())?;
+            match e.offset() {
+                Offset::Offset(at) => Some(((Arc::clone(topic), e.partition()), at)),
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 /// Which polled records are replays: per partition, the offset below which records were
