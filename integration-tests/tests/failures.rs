@@ -121,6 +121,11 @@ fn bad_data_is_dead_lettered_at_once_without_retries() {
     .unwrap();
     assert_eq!(dlq.len(), 1);
     assert_eq!(dlq[0].header(dlq_headers::OFFSET).as_deref(), Some("42"));
+    assert_eq!(dlq[0].header(dlq_headers::ATTEMPTS).as_deref(), Some("1"));
+    assert_eq!(
+        dlq[0].header(dlq_headers::FIRST_FAILURE),
+        dlq[0].header(dlq_headers::LAST_FAILURE)
+    );
     assert!(dlq[0]
         .header(dlq_headers::ERROR)
         .is_some_and(|e| e.contains("no such customer")));

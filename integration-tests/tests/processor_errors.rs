@@ -217,6 +217,20 @@ fn a_record_that_always_fails_is_dead_lettered_once() {
         .header(dlq_headers::OFFSET)
         .and_then(|o| o.parse::<i64>().ok())
         .is_some());
+    // its history: every attempt (the default 3), the first and the last failure
+    assert_eq!(dead.header(dlq_headers::ATTEMPTS).as_deref(), Some("3"));
+    let at = |name| {
+        dead.header(name)
+            .and_then(|t| t.parse::<i64>().ok())
+            .unwrap_or_else(|| panic!("{name} missing: {dead:?}"))
+    };
+    let (first, last) = (
+        at(dlq_headers::FIRST_FAILURE),
+        at(dlq_headers::LAST_FAILURE),
+    );
+    assert!(first > 1_600_000_000_000, "{first}");
+    // two backoffs of the default schedule (100 ms, then 200 ms, each at least 80 %) between
+    assert!(last - first >= 240, "first {first}, last {last}");
 }
 
 #[test]

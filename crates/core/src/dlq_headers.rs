@@ -24,6 +24,13 @@ pub const TOPIC: &str = "kafka-eos.source.topic";
 pub const PARTITION: &str = "kafka-eos.source.partition";
 /// Source offset (decimal).
 pub const OFFSET: &str = "kafka-eos.source.offset";
+/// How many times the record was tried before it was dead-lettered (decimal; 1 for a
+/// record that could not be decoded).
+pub const ATTEMPTS: &str = "kafka-eos.attempts";
+/// When its first attempt failed (ms since the epoch, decimal).
+pub const FIRST_FAILURE: &str = "kafka-eos.failure.first";
+/// When its last attempt failed (ms since the epoch, decimal).
+pub const LAST_FAILURE: &str = "kafka-eos.failure.last";
 
 /// On a record replayed from a dead letter: the dead letter, as `DLQ/partition/offset`.
 pub const REPLAYED_FROM: &str = "kafka-eos.replayed-from";
@@ -34,7 +41,17 @@ mod tests {
 
     #[test]
     fn every_name_is_reserved() {
-        for name in [ERROR, STAGE, TOPIC, PARTITION, OFFSET, REPLAYED_FROM] {
+        for name in [
+            ERROR,
+            STAGE,
+            TOPIC,
+            PARTITION,
+            OFFSET,
+            ATTEMPTS,
+            FIRST_FAILURE,
+            LAST_FAILURE,
+            REPLAYED_FROM,
+        ] {
             assert!(name.starts_with(RESERVED_PREFIX), "{name}");
             assert!(name.len() > RESERVED_PREFIX.len(), "{name}");
         }

@@ -1,6 +1,5 @@
 //! [`PipelineBuilder`]: settings in, a validated [`Pipeline`] out (nothing connects yet).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,6 +7,7 @@ use kafka_eos_config::{Mode, PipelineConfig, PipelineConfigBuilder};
 use kafka_eos_core::{Metrics, RetryPolicy, TransactionalId};
 use tokio_util::sync::CancellationToken;
 
+use crate::attempts::Attempts;
 use crate::backoff::Backoff;
 use crate::batch::Replays;
 use crate::codec::Codec;
@@ -343,7 +343,7 @@ impl PipelineBuilder {
             backoff: self.backoff,
             rate: self.limits.rate.map(RateLimiter::new),
             in_flight: InFlight::default(),
-            attempts: HashMap::new(),
+            attempts: Attempts::default(),
             replays: Replays::default(),
         })
     }

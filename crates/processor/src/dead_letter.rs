@@ -19,9 +19,36 @@ pub enum ErrorPolicy {
     DeadLetter(String),
 }
 
+/// A dead-lettered record's attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct History {
+    pub attempts: u32,
+    /// When the first attempt failed (ms since the epoch).
+    pub first_failure_ms: i64,
+    /// When the last attempt failed (ms since the epoch).
+    pub last_failure_ms: i64,
+}
+
+impl History {
+    /// One attempt, failed at `at_ms`.
+    pub(crate) fn once(at_ms: i64) -> Self {
+        History {
+            attempts: 1,
+            first_failure_ms: at_ms,
+            last_failure_ms: at_ms,
+        }
+    }
+}
+
 /// The dead-letter record of `msg`: its key, value and headers as they were read (a null
-/// value or header value stays null), plus the error and source.
-pub(crate) fn dead_letter(msg: &Polled, topic: &str, stage: &str, error: &BoxError) -> OwnedRecord {
+/// value or header value stays null), plus the error, its attempts and the source.
+pub(crate) fn dead_letter(
+    msg: &Polled,
+    topic: &str,
+    stage: &str,
+    error: &BoxError,
+    history: History,
+) -> OwnedRecord {
     let mut r = OwnedRecord::to(topic);
     r.key = msg.key.as_deref().map(<[u8]>::to_vec);
     r.value = msg.value.clone();
@@ -35,6 +62,15 @@ pub(crate) fn dead_letter(msg: &Polled, topic: &str, stage: &str, error: &BoxErr
         .header(dlq_headers::TOPIC, msg.topic.as_bytes())
         .header(dlq_headers::PARTITION, msg.partition.to_string())
         .header(dlq_headers::OFFSET, msg.offset.to_string())
+        .header(dlq_headers::ATTEMPTS, history.attempts.to_string())
+        .header(
+            dlq_headers::FIRST_FAILURE,
+            history.first_failure_ms.to_string(),
+        )
+        .header(
+            dlq_headers::LAST_FAILURE,
+            history.last_failure_ms.to_string(),
+        )
 }
 
 #[cfg(test)]
@@ -60,7 +96,12 @@ mod tests {
             ],
         };
         let error: BoxError = "boom".into();
-        let r = dead_letter(&msg, "dlq", "process", &error);
+        let history = History {
+            attempts: 3,
+            first_failure_ms: 1_000,
+            last_failure_ms: 1_250,
+        };
+        let r = dead_letter(&msg, "dlq", "process", &error, history);
         assert_eq!(r.topic, "dlq");
         assert_eq!(r.key.as_deref(), Some(&b"k"[..]));
         assert_eq!(r.value, None);
@@ -75,6 +116,9 @@ mod tests {
                 (dlq_headers::TOPIC.into(), text("in")),
                 (dlq_headers::PARTITION.into(), text("2")),
                 (dlq_headers::OFFSET.into(), text("9")),
+                (dlq_headers::ATTEMPTS.into(), text("3")),
+                (dlq_headers::FIRST_FAILURE.into(), text("1000")),
+                (dlq_headers::LAST_FAILURE.into(), text("1250")),
             ]
         );
     }

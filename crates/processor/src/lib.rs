@@ -7,6 +7,7 @@
 //! [`ErrorPolicy`] for records that cannot be decoded or keep failing.
 #![warn(missing_docs)]
 
+mod attempts;
 mod backoff;
 mod batch;
 mod builder;

@@ -2,7 +2,6 @@
 //! batch's transaction is in `transaction.rs`, batching in `batch.rs`, scheduling by key in
 //! `scheduler.rs`, recovery in `recovery.rs`, the settings in `builder.rs`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +12,7 @@ use kafka_eos_core::{
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use tokio_util::sync::CancellationToken;
 
+use crate::attempts::Attempts;
 use crate::backoff::Backoff;
 use crate::batch::{self, Replays};
 use crate::codec::Codec;
@@ -55,8 +55,8 @@ pub struct Pipeline<P: Processor, C: Codec<Item = P::Input>> {
     pub(crate) operation_timeout: Duration,
     pub(crate) startup_timeout: Duration,
     pub(crate) metrics: Arc<Metrics>,
-    /// Failed attempts per record (topic, partition, offset) of the batch being replayed.
-    pub(crate) attempts: HashMap<(Arc<str>, i32, i64), u32>,
+    /// Failed attempts per record of the batch being replayed.
+    pub(crate) attempts: Attempts,
     pub(crate) replays: Replays,
 }
 

@@ -11,10 +11,11 @@ use kafka_eos_core::{Error as CoreError, Operation, OwnedRecord, SendError};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
 
+use crate::attempts::{now_ms, RecordId};
 use crate::batch::{self, Polled};
 use crate::codec::{decode, decode_owned, Codec};
 use crate::context::EosConsumerContext;
-use crate::dead_letter::{dead_letter, ErrorPolicy};
+use crate::dead_letter::{dead_letter, ErrorPolicy, History};
 use crate::error::{BoxError, Error};
 use crate::failure::{Failure, FailureKind};
 use crate::pipeline::{core_error, Pipeline};
@@ -29,8 +30,9 @@ struct BatchState {
     /// Outputs handed to the producer (their deliveries are awaited before the commit).
     outputs: AtomicU64,
     send_failure: Mutex<Option<SendError>>,
-    /// Records that failed below `max_attempts`: the batch is aborted and replayed.
-    retry: Mutex<Vec<(Arc<str>, i32, i64)>>,
+    /// Records that failed below `max_attempts`, and when: the batch is aborted and
+    /// replayed.
+    retry: Mutex<Vec<(RecordId, i64)>>,
     /// How long to wait before the replay (the longest any failure of the batch asked for).
     retry_delay: Mutex<Duration>,
     /// The pipeline stops with this error (a record under `ErrorPolicy::Stop`).
@@ -91,7 +93,10 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                     tracing::warn!(topic, partition, offset, error = %e, "undecodable record");
                     match &self.policy {
                         ErrorPolicy::DeadLetter(dlq) => {
-                            if state.send(sink, dead_letter(msg, dlq, "decode", &e)).await
+                            let history = History::once(now_ms());
+                            if state
+                                .send(sink, dead_letter(msg, dlq, "decode", &e, history))
+                                .await
                                 == Next::StopAll
                             {
                                 break;
@@ -174,8 +179,8 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         }
         let retry = retry.into_inner().unwrap_or_default();
         if !retry.is_empty() {
-            for id in retry {
-                *self.attempts.entry(id).or_insert(0) += 1;
+            for (id, at_ms) in retry {
+                self.attempts.failed(id, at_ms);
             }
             if let Err(e) = sink.abort().await {
                 return Err(recover(sink, e).await);
@@ -229,11 +234,8 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
     ) -> Next {
         let (partition, offset) = (msg.partition, msg.offset);
         let id = || (Arc::clone(&msg.topic), partition, offset);
-        let attempts = if self.attempts.is_empty() {
-            1 // no record of this batch has failed yet: the common case, no lookup
-        } else {
-            self.attempts.get(&id()).copied().unwrap_or(0) + 1
-        };
+        let failures = self.attempts.of(id);
+        let attempts = failures.map_or(0, |f| f.count) + 1;
         let last_attempt = attempts >= self.max_attempts;
         // a dead letter writes the key and headers as they were read: keep them when one may
         // follow; otherwise they move into the input (a key the processor turns into a
@@ -264,6 +266,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             }
             Err(e) => e,
         };
+        let failed_ms = now_ms();
         let topic = &*msg.topic;
         let kind = Failure::kind_of(&error);
         tracing::warn!(topic, partition, offset, attempts, ?kind, error = %error, "processor failed");
@@ -271,7 +274,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             if !last_attempt {
                 self.metrics.record_attempt_retry(attempts);
                 if let Ok(mut retry) = state.retry.lock() {
-                    retry.push(id());
+                    retry.push((id(), failed_ms));
                 }
                 if let Ok(mut delay) = state.retry_delay.lock() {
                     // the record's place seeds its jitter: a replay waits the same
@@ -289,8 +292,13 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         };
         match policy {
             ErrorPolicy::DeadLetter(dlq) => {
+                let history = History {
+                    attempts,
+                    first_failure_ms: failures.map_or(failed_ms, |f| f.first_ms),
+                    last_failure_ms: failed_ms,
+                };
                 let next = state
-                    .send(sink, dead_letter(msg, dlq, "process", &error))
+                    .send(sink, dead_letter(msg, dlq, "process", &error, history))
                     .await;
                 if next == Next::Continue {
                     state.dead_letters.fetch_add(1, Ordering::Relaxed);
