@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use rdkafka::error::{KafkaError, KafkaResult};
-use rdkafka::message::{BorrowedMessage, DeliveryResult, Headers, Message};
+use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::{ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, ClientContext};
@@ -93,30 +93,11 @@ impl ProducerContext for DeliveryContext {
                 let _ = waiter.send(outcome);
             }
         } else if let Err((e, m)) = result {
-            locked(&counts.failure).get_or_insert_with(|| (e.clone(), owned(m)));
+            locked(&counts.failure)
+                .get_or_insert_with(|| (e.clone(), OwnedRecord::from_message(m)));
         }
         counts.reported.fetch_add(1, Ordering::SeqCst);
         counts.wake_if_settled();
-    }
-}
-
-/// The record of a failed delivery report, to hand back to the caller. Its partition is
-/// the one it was bound for, if the partitioner had chosen one.
-fn owned(m: &BorrowedMessage<'_>) -> OwnedRecord {
-    OwnedRecord {
-        topic: m.topic().to_owned(),
-        partition: (m.partition() >= 0).then(|| m.partition()),
-        key: m.key().map(<[u8]>::to_vec),
-        value: m.payload().map(<[u8]>::to_vec),
-        headers: m
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        timestamp: m.timestamp().to_millis(),
     }
 }
 

@@ -38,7 +38,7 @@ pub use delivery::{Deliveries, DeliveryContext, OutputProducer};
 pub use error::{classify, Error, ErrorKind, Operation, Result, SendError};
 pub use metrics::{Metrics, MetricsSnapshot, ATTEMPT_BUCKETS, LATENCY_RESERVOIR};
 pub use producer::{Delivered, TransactionalProducer, DEFAULT_OPERATION_TIMEOUT};
-pub use record::OwnedRecord;
+pub use record::{owned_headers, OwnedRecord};
 pub use retry::RetryPolicy;
 pub use transactional_id::TransactionalId;
 

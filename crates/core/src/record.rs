@@ -1,6 +1,6 @@
 //! An owned output record.
 
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::BaseRecord;
 use rdkafka::util::IntoOpaque;
 
@@ -103,6 +103,19 @@ impl OwnedRecord {
         self
     }
 
+    /// Copies a record read or reported by rdkafka: its topic, key, value and headers
+    /// (nulls stay null), its timestamp, and its partition if it has one.
+    pub fn from_message<M: Message>(m: &M) -> Self {
+        OwnedRecord {
+            topic: m.topic().to_owned(),
+            partition: (m.partition() >= 0).then(|| m.partition()),
+            key: m.key().map(<[u8]>::to_vec),
+            value: m.payload().map(<[u8]>::to_vec),
+            headers: owned_headers(m),
+            timestamp: m.timestamp().to_millis(),
+        }
+    }
+
     /// Borrows this record as an rdkafka [`BaseRecord`] carrying `opaque` to the
     /// producer's delivery report.
     pub fn as_base_record<D: IntoOpaque>(&self, opaque: D) -> BaseRecord<'_, [u8], [u8], D> {
@@ -133,11 +146,66 @@ impl OwnedRecord {
     }
 }
 
+/// The headers of a record read or reported by rdkafka, in order, as owned pairs (a null
+/// value stays `None`).
+pub fn owned_headers<M: Message>(m: &M) -> Vec<(String, Option<Vec<u8>>)> {
+    m.headers()
+        .map(|h| {
+            h.iter()
+                .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use rdkafka::message::Headers;
 
     use super::*;
+
+    #[test]
+    fn a_message_is_copied_with_its_nulls_partition_and_timestamp() {
+        use rdkafka::message::{OwnedMessage, Timestamp};
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "a",
+                value: Some(&b"1"[..]),
+            })
+            .insert(Header::<&[u8]> {
+                key: "null",
+                value: None,
+            });
+        let m = OwnedMessage::new(
+            None,
+            Some(b"k".to_vec()),
+            "t".into(),
+            Timestamp::CreateTime(7),
+            2,
+            9,
+            Some(headers),
+        );
+        let r = OwnedRecord::from_message(&m);
+        assert_eq!(
+            r,
+            OwnedRecord::tombstone("t", "k")
+                .header("a", "1")
+                .null_header("null")
+                .partition(2)
+                .timestamp(7)
+        );
+        let unassigned = OwnedMessage::new(
+            None,
+            None,
+            "t".into(),
+            Timestamp::NotAvailable,
+            -1,
+            -1,
+            None,
+        );
+        let r = OwnedRecord::from_message(&unassigned);
+        assert_eq!((r.partition, r.timestamp, r.headers.len()), (None, None, 0));
+    }
 
     #[test]
     fn tombstones_null_headers_partition_and_timestamp_reach_the_base_record() {

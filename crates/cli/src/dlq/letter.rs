@@ -3,7 +3,7 @@
 
 use kafka_eos_core::dlq_headers::{self, REPLAYED_FROM, RESERVED_PREFIX};
 use kafka_eos_core::OwnedRecord;
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 
 use crate::error::CliError;
 
@@ -27,14 +27,7 @@ pub struct DeadLetter {
 impl DeadLetter {
     /// Copies a record read from `dlq`.
     pub fn from_message<M: Message>(dlq: &str, m: &M) -> Self {
-        let headers = m
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let headers = kafka_eos_core::owned_headers(m);
         Self {
             dlq: dlq.to_owned(),
             partition: m.partition(),
