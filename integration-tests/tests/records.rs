@@ -1,12 +1,14 @@
 //! The record API end to end: tombstones and null header values reach the processor as
 //! such and are written back as such (outputs and dead letters), and an output's explicit
-//! partition and timestamp are where it lands.
+//! partition and timestamp are where it lands, and a keyed output lands where Java's default
+//! partitioner (murmur2) puts it.
 
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kafka_eos_integration_tests::{runtime, Topics};
+use kafka_eos_processor::core::partitioning::partition_for_key;
 use kafka_eos_processor::{
     dlq_headers, BoxError, Codec, ErrorPolicy, Input, JsonCodec, Output, PipelineBuilder,
     Processor, RawBytes,
@@ -226,6 +228,36 @@ fn an_output_with_an_explicit_partition_and_timestamp_lands_there() {
         assert_eq!(r.partition, 3, "{r:?}");
         let n: i64 = r.value_text().parse().unwrap();
         assert_eq!(r.timestamp, Some(BASE_MS + n + 1_000), "{r:?}");
+    }
+}
+
+#[test]
+fn keyed_outputs_land_where_javas_default_partitioner_puts_them() {
+    // murmur2, as Kafka's Java clients: librdkafka's default (CRC32) would put most of these
+    // keys elsewhere, and an order written by a Java service and by the pipeline would be
+    // split over two partitions
+    let input: Vec<Record> = (0..200)
+        .map(|n| Record::new(format!("order-{n}"), n.to_string()))
+        .collect();
+    let (_, read) = run(
+        "murmur2",
+        5,
+        &input,
+        JsonCodec::<i64>::new(),
+        |topic: &str, i: Input<i64>| Ok(vec![Output::new(topic, key_of(&i), i.value.to_string())]),
+        output,
+        input.len(),
+    );
+    let report = check_exactly_once(&input, &read);
+    assert!(report.is_exactly_once(), "{report}");
+    let used: std::collections::BTreeSet<i32> = read.iter().map(|r| r.partition).collect();
+    assert_eq!(
+        used.len(),
+        5,
+        "200 keys spread over every partition: {used:?}"
+    );
+    for r in &read {
+        assert_eq!(r.partition, partition_for_key(&r.key, 5), "{r:?}");
     }
 }
 

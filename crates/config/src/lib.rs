@@ -40,7 +40,9 @@ pub use pipeline::{
     PipelineConfig, PipelineConfigBuilder, DEFAULT_COMMIT_INTERVAL_MS, DEFAULT_COMMIT_MAX_RECORDS,
     ENV_PREFIX,
 };
-pub use producer::{ProducerProfile, DEFAULT_TRANSACTION_TIMEOUT_MS, UNBOUNDED_RETRIES};
+pub use producer::{
+    ProducerProfile, DEFAULT_PARTITIONER, DEFAULT_TRANSACTION_TIMEOUT_MS, UNBOUNDED_RETRIES,
+};
 
 /// Re-export of rdkafka's client configuration type rendered by the profiles.
 pub use rdkafka::ClientConfig;

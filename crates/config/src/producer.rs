@@ -15,11 +15,18 @@ pub const DEFAULT_TRANSACTION_TIMEOUT_MS: u64 = 60_000;
 /// `retries` as rendered: unbounded, so `delivery.timeout.ms` is the only bound.
 pub const UNBOUNDED_RETRIES: &str = "2147483647";
 
+/// `partitioner` as rendered unless overridden: murmur2 for keyed records, as Kafka's Java
+/// clients do (librdkafka's default, CRC32-based `consistent_random`, puts keys on other
+/// partitions than a Java service writing the same keys would), random for records without
+/// a key. Override `partitioner` for another of librdkafka's (validated at build).
+pub const DEFAULT_PARTITIONER: &str = "murmur2_random";
+
 /// Settings of a safe producer, rendered to an rdkafka [`ClientConfig`].
 ///
 /// [`ProducerProfile::idempotent`] renders `enable.idempotence=true`, `acks=all`,
 /// `max.in.flight.requests.per.connection=1` (up to 5 allowed) and unbounded retries
-/// within `delivery.timeout.ms`. [`ProducerProfile::transactional`] adds
+/// within `delivery.timeout.ms`, and partitions keyed records as Kafka's Java clients do
+/// ([`DEFAULT_PARTITIONER`]). [`ProducerProfile::transactional`] adds
 /// `transactional.id` and `transaction.timeout.ms`.
 ///
 /// ```
@@ -198,7 +205,8 @@ impl ProducerProfile {
                 "max.in.flight.requests.per.connection",
                 self.max_in_flight.to_string(),
             )
-            .set("retries", UNBOUNDED_RETRIES);
+            .set("retries", UNBOUNDED_RETRIES)
+            .set("partitioner", DEFAULT_PARTITIONER);
         if let Some(ms) = self.delivery_timeout_ms {
             cfg.set("delivery.timeout.ms", ms.to_string());
         }

@@ -34,6 +34,28 @@ fn renders_transactional_producer() {
     assert_eq!(p.get("transaction.timeout.ms"), Some("60000"));
     assert_eq!(p.get("delivery.timeout.ms"), None);
     assert_eq!(p.get("group.id"), None);
+    assert_eq!(
+        p.get("partitioner"),
+        Some("murmur2_random"),
+        "as Java's clients"
+    );
+}
+
+#[test]
+fn the_partitioner_may_be_chosen_and_a_bad_one_is_rejected() {
+    let p = base()
+        .producer_override("partitioner", "consistent_random")
+        .build()
+        .unwrap()
+        .producer_config()
+        .unwrap();
+    assert_eq!(p.get("partitioner"), Some("consistent_random"));
+    let err = base()
+        .producer_override("partitioner", "by-merchant")
+        .build()
+        .and_then(|c| c.producer_config().map(drop))
+        .unwrap_err();
+    assert!(err.to_string().contains("partitioner"), "{err}");
 }
 
 #[test]
