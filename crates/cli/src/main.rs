@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use kafka_eos_cli::dlq::{self, DlqCommand, ReplayArgs};
-use kafka_eos_cli::{broker, lag, offsets, skew, CliError};
+use kafka_eos_cli::{broker, lag, offsets, CliError};
 
 /// Operate exactly-once Kafka pipelines: run a local broker, reset a group's offsets, show
 /// lag, replay dead letters.
@@ -25,7 +25,8 @@ enum Command {
     Broker(broker::BrokerArgs),
     /// Reset a consumer group's offsets (replay).
     Offsets(offsets::OffsetsArgs),
-    /// A group's lag per partition, and the skew.
+    /// A group's lag per partition, and the skew; --watch refreshes it with rates and time
+    /// to catch up, --json prints one JSON object per sample.
     Lag(lag::LagArgs),
     /// Dead letters: replay them to their source topics after a fix, exactly once.
     Dlq(dlq::DlqArgs),
@@ -86,20 +87,25 @@ fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
-        Command::Lag(args) => {
+        Command::Lag(mut args) => {
             init_tracing(log, "warn");
-            let lags = lag::run(&args)?;
-            println!(
-                "{:>9} {:>12} {:>12} {:>10}",
-                "partition", "committed", "end", "lag"
-            );
-            for l in &lags {
-                let c = l.committed.map_or("-".to_owned(), |c| c.to_string());
-                println!("{:>9} {:>12} {:>12} {:>10}", l.partition, c, l.end, l.lag);
+            if !args.watch {
+                args.count = Some(1);
             }
-            let total: i64 = lags.iter().map(|l| l.lag).sum();
-            println!("total lag {total}, skew (max/mean) {:.2}", skew(&lags));
-            Ok(())
+            let (json, clear) = (args.json, args.watch && !args.json);
+            lag::watch(&args, |sample| {
+                if json {
+                    match serde_json::to_string(sample) {
+                        Ok(line) => println!("{line}"),
+                        Err(e) => eprintln!("cannot print the sample as JSON: {e}"),
+                    }
+                } else {
+                    if clear {
+                        print!("\x1b[2J\x1b[H"); // clear the terminal: one table at a time
+                    }
+                    println!("{}", lag::table(sample));
+                }
+            })
         }
         Command::Dlq(args) => {
             init_tracing(log, "warn");

@@ -183,12 +183,7 @@ fn dry_run_lists_and_writes_and_commits_nothing() {
         ]
     );
     assert!(read(&bootstrap, &orders, 0).is_empty());
-    let lags = lag::run(&LagArgs {
-        bootstrap: bootstrap.clone(),
-        group: s.group.clone(),
-        topic: dlq.clone(),
-    })
-    .unwrap();
+    let lags = lag::run(&LagArgs::new(&bootstrap, &s.group, &dlq)).unwrap();
     assert!(lags.iter().all(|l| l.committed.is_none()), "{lags:?}");
 
     // a dry run twice lists the same; a real run then replays everything
