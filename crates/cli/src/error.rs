@@ -24,6 +24,14 @@ pub enum CliError {
     /// A bad argument.
     #[error("{0}")]
     Usage(String),
+    /// `--key-field` names a field no sampled record's JSON value has.
+    #[error("none of the {sampled} sampled records has a JSON value with the field {field:?}")]
+    FieldNotFound {
+        /// The field.
+        field: String,
+        /// Records sampled.
+        sampled: u64,
+    },
     /// No broker answered within the timeout.
     #[error("no broker at {bootstrap} answered within {timeout:?}: {source}")]
     Unreachable {

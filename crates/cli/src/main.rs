@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use kafka_eos_cli::dlq::{self, DlqCommand, ReplayArgs};
-use kafka_eos_cli::{broker, lag, offsets, CliError};
+use kafka_eos_cli::{broker, lag, offsets, skew, CliError};
 
 /// Operate exactly-once Kafka pipelines: run a local broker, reset a group's offsets, show
 /// lag, replay dead letters.
@@ -25,6 +25,9 @@ enum Command {
     Broker(broker::BrokerArgs),
     /// Reset a consumer group's offsets (replay).
     Offsets(offsets::OffsetsArgs),
+    /// How a topic's records and keys spread over its partitions; --key-field shows the
+    /// spread a JSON field of the value would give as the key instead.
+    Skew(skew::SkewArgs),
     /// A group's lag per partition, and the skew; --watch refreshes it with rates and time
     /// to catch up, --json prints one JSON object per sample.
     Lag(lag::LagArgs),
@@ -106,6 +109,19 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     println!("{}", lag::table(sample));
                 }
             })
+        }
+        Command::Skew(args) => {
+            init_tracing(log, "warn");
+            let report = skew::run(&args)?;
+            if args.json {
+                match serde_json::to_string(&report) {
+                    Ok(line) => println!("{line}"),
+                    Err(e) => eprintln!("cannot print the report as JSON: {e}"),
+                }
+            } else {
+                print!("{}", skew::text(&report));
+            }
+            Ok(())
         }
         Command::Dlq(args) => {
             init_tracing(log, "warn");
