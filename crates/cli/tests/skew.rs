@@ -18,7 +18,10 @@ fn planted(cluster: &Cluster) -> String {
             } else {
                 format!("merchant-{i}")
             };
-            Record::new(merchant, format!(r#"{{"order_id":"order-{i}","amount":{i}}}"#))
+            Record::new(
+                merchant,
+                format!(r#"{{"order_id":"order-{i}","amount":{i}}}"#),
+            )
         })
         .collect();
     write_records(&cluster.bootstrap_servers(), &topic, &records).unwrap();
@@ -36,18 +39,30 @@ fn skew_finds_the_hot_key_and_shows_the_spread_of_the_order_id() {
 
     assert_eq!(report.sampled, 1_000, "the whole topic fits the sample");
     assert_eq!(report.partitions.len(), 4);
-    assert_eq!(report.partitions.iter().map(|p| p.records).sum::<i64>(), 1_000);
+    assert_eq!(
+        report.partitions.iter().map(|p| p.records).sum::<i64>(),
+        1_000
+    );
     assert_eq!(report.top_keys[0].key, "merchant-hot");
     assert_eq!(report.top_keys[0].count, 700);
-    assert!(report.skew >= 2.8, "one partition holds the hot merchant: {report:?}");
+    assert!(
+        report.skew >= 2.8,
+        "one partition holds the hot merchant: {report:?}"
+    );
     let spread = report.by_field.clone().unwrap();
     assert_eq!(spread.iter().sum::<u64>(), 1_000);
-    assert!(report.by_field_skew.unwrap() < 1.3, "order ids spread evenly: {spread:?}");
+    assert!(
+        report.by_field_skew.unwrap() < 1.3,
+        "order ids spread evenly: {spread:?}"
+    );
 
     // a smaller sample reads the latest records of each partition
     let small = skew::run(&SkewArgs::new(&bootstrap, &topic, 40)).unwrap();
     assert!(small.sampled <= 40, "{small:?}");
-    assert!(small.partitions.iter().all(|p| p.sampled <= 10), "{small:?}");
+    assert!(
+        small.partitions.iter().all(|p| p.sampled <= 10),
+        "{small:?}"
+    );
 }
 
 #[test]
@@ -74,7 +89,14 @@ fn the_skew_command_prints_json() {
     let bootstrap = cluster.bootstrap_servers();
     let topic = planted(&cluster);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_kafka-eos"))
-        .args(["skew", "--bootstrap", &bootstrap, "--topic", &topic, "--json"])
+        .args([
+            "skew",
+            "--bootstrap",
+            &bootstrap,
+            "--topic",
+            &topic,
+            "--json",
+        ])
         .args(["--top", "2", "--key-field", "order_id"])
         .output()
         .unwrap();
