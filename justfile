@@ -19,6 +19,10 @@ nextest:
 test-unit:
     cargo nextest run --workspace --lib
 
+# The idempotency stores' suites (PostgreSQL, MariaDB and Redis on 127.0.0.1).
+test-stores:
+    cargo test -p kafka-eos-idempotency
+
 # The end-to-end suites only.
 test-e2e:
     cargo nextest run -p kafka-eos-integration-tests -p kafka-eos-demo
