@@ -51,9 +51,9 @@
 //! The window closes downstream: the effect gets its [`IdempotencyKey`]; pass it on (an
 //! argument, an `Idempotency-Key` HTTP header, [`IdempotencyKey::HEADER`] on a record, a
 //! unique column of the row written) so that the service doing the effect dedupes the
-//! second call. An effect that is a write to the same database as the store can do its
-//! write and the mark in one transaction instead (the database sink of `DESIGN.md` §3.2
-//! does that for whole batches).
+//! second call. An effect that is a write to the same database as the store is better done
+//! with its mark in one database transaction (an exactly-once database sink, planned, does
+//! that for whole batches).
 //!
 //! A crash *before* the effect ran (or during it, the effect not done) leaves a claim
 //! that ends with its lease: the effect runs once, after the lease. Nothing is lost.
@@ -78,8 +78,9 @@
 //! |---|---|---|---|
 //! | [`MemoryStore`] | nothing (one process) | a lock | tests; [`MemoryStore::set_unavailable`] simulates an outage |
 //! | `RedisStore` | what Redis persists | 2 round trips | marks expire after the done TTL |
-//! | `PostgresStore`, `MySqlStore` | everything committed | 2 round trips | the unique key is the final word; done rows kept until deleted |
-//! | [`Layered`] (`RedisStore` in front of a database) | as the database | 3 (1 Redis + 2 database) | a replay of a done key costs 1 Redis read, no database query ([`LayeredStats::db_queries_saved`]); Redis down: the database alone |
+//! | `PostgresStore` | everything committed | 2 round trips | the unique key is the final word; done rows kept until deleted |
+//! | `MySqlStore` | everything committed | 3 round trips (the claim is an upsert, then a read) | as PostgreSQL |
+//! | [`Layered`] (`RedisStore` in front of a database) | as the database | the database's + 2 Redis | a replay of a done key costs 1 Redis read, no database query ([`LayeredStats::db_queries_saved`]); Redis down: the database alone |
 //!
 //! # Features and dependencies
 //!
