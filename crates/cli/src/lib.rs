@@ -1,6 +1,6 @@
 //! The `kafka-eos` command's building blocks: the embedded broker as a process
 //! ([`broker`]), the operations on a running pipeline's group: [`offsets`] (reset, for
-//! replay) and [`lag`] (per partition, with skew, watched), [`skew`] (how a topic's records
+//! replay) and [`lag`] (per partition, with skew, watched), [`skew`](mod@skew) (how a topic's records
 //! and keys spread over its partitions), and [`dlq`] (replay dead letters to their source
 //! topics, exactly once). The order-pipeline demo is its own
 //! binary, `kafka-eos-demo` (crate `kafka-eos-demo`).
