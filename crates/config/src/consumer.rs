@@ -9,6 +9,7 @@ use crate::error::{ConfigError, Result};
 use crate::guard::{self, GuardContext};
 use crate::mode::{AutoOffsetReset, Mode};
 use crate::producer::duration_ms;
+use crate::secrets::Redacted;
 
 /// `fetch.queue.backoff.ms` of the pipeline consumer (librdkafka: 1000 ms).
 pub const FETCH_QUEUE_BACKOFF_MS: u64 = 20;
@@ -32,7 +33,7 @@ pub const DEFAULT_SESSION_TIMEOUT_MS: u64 = 45_000;
 /// assert_eq!(cfg.get("enable.auto.commit"), Some("false"));
 /// # Ok::<(), kafka_eos_config::ConfigError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ConsumerProfile {
     bootstrap_servers: String,
     group_id: String,
@@ -40,6 +41,20 @@ pub struct ConsumerProfile {
     auto_offset_reset: AutoOffsetReset,
     session_timeout_ms: u64,
     overrides: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for ConsumerProfile {
+    /// Secret overrides (passwords, keys) print as `***`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsumerProfile")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("group_id", &self.group_id)
+            .field("mode", &self.mode)
+            .field("auto_offset_reset", &self.auto_offset_reset)
+            .field("session_timeout_ms", &self.session_timeout_ms)
+            .field("overrides", &Redacted(&self.overrides))
+            .finish()
+    }
 }
 
 impl ConsumerProfile {

@@ -67,9 +67,11 @@ impl ConfigError {
         value: impl Into<String>,
         reason: impl Into<String>,
     ) -> Self {
+        let key = key.into();
+        let value = crate::secrets::shown(&key, &value.into()).to_owned();
         Self::Unsafe {
-            key: key.into(),
-            value: value.into(),
+            key,
+            value,
             reason: reason.into(),
         }
     }
@@ -79,9 +81,11 @@ impl ConfigError {
         value: impl Into<String>,
         reason: impl Into<String>,
     ) -> Self {
+        let field = field.into();
+        let value = crate::secrets::shown(&field, &value.into()).to_owned();
         Self::Invalid {
-            field: field.into(),
-            value: value.into(),
+            field,
+            value,
             reason: reason.into(),
         }
     }

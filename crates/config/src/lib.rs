@@ -31,6 +31,7 @@ mod librdkafka;
 mod mode;
 mod pipeline;
 mod producer;
+mod secrets;
 
 pub use consumer::{ConsumerProfile, DEFAULT_SESSION_TIMEOUT_MS, FETCH_QUEUE_BACKOFF_MS};
 pub use error::{ConfigError, Result};
@@ -43,6 +44,7 @@ pub use pipeline::{
 pub use producer::{
     ProducerProfile, DEFAULT_PARTITIONER, DEFAULT_TRANSACTION_TIMEOUT_MS, UNBOUNDED_RETRIES,
 };
+pub use secrets::{is_secret, REDACTED};
 
 /// Re-export of rdkafka's client configuration type rendered by the profiles.
 pub use rdkafka::ClientConfig;

@@ -12,6 +12,7 @@ use crate::error::{ConfigError, Result};
 use crate::guard::MAX_IN_FLIGHT_LIMIT;
 use crate::mode::{AutoOffsetReset, Mode};
 use crate::producer::{duration_ms, ProducerProfile, DEFAULT_TRANSACTION_TIMEOUT_MS};
+use crate::secrets::Redacted;
 
 /// Prefix of every environment variable read by [`PipelineConfig::from_env`].
 pub const ENV_PREFIX: &str = "KAFKA_EOS_";
@@ -69,7 +70,7 @@ pub const DEFAULT_COMMIT_MAX_RECORDS: usize = 1_000;
 /// assert_eq!(producer.get("enable.idempotence"), Some("true"));
 /// # Ok::<(), kafka_eos_config::ConfigError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PipelineConfig {
     bootstrap_servers: String,
@@ -88,6 +89,28 @@ pub struct PipelineConfig {
     producer_overrides: BTreeMap<String, String>,
     #[serde(deserialize_with = "scalar_map")]
     consumer_overrides: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for PipelineConfig {
+    /// Secret overrides (passwords, keys) print as `***`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipelineConfig")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("group_id", &self.group_id)
+            .field("input_topics", &self.input_topics)
+            .field("transactional_id", &self.transactional_id)
+            .field("mode", &self.mode)
+            .field("commit_interval_ms", &self.commit_interval_ms)
+            .field("commit_max_records", &self.commit_max_records)
+            .field("transaction_timeout_ms", &self.transaction_timeout_ms)
+            .field("session_timeout_ms", &self.session_timeout_ms)
+            .field("auto_offset_reset", &self.auto_offset_reset)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("delivery_timeout_ms", &self.delivery_timeout_ms)
+            .field("producer_overrides", &Redacted(&self.producer_overrides))
+            .field("consumer_overrides", &Redacted(&self.consumer_overrides))
+            .finish()
+    }
 }
 
 impl Default for PipelineConfig {

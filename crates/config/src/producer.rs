@@ -8,6 +8,7 @@ use rdkafka::ClientConfig;
 use crate::error::{ConfigError, Result};
 use crate::guard::{self, GuardContext, MAX_IN_FLIGHT_LIMIT};
 use crate::mode::Mode;
+use crate::secrets::Redacted;
 
 /// Default `transaction.timeout.ms` (librdkafka's default).
 pub const DEFAULT_TRANSACTION_TIMEOUT_MS: u64 = 60_000;
@@ -42,7 +43,7 @@ pub const DEFAULT_PARTITIONER: &str = "murmur2_random";
 /// assert_eq!(cfg.get("transactional.id"), Some("orders-enricher-0"));
 /// # Ok::<(), kafka_eos_config::ConfigError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ProducerProfile {
     bootstrap_servers: String,
     max_in_flight: u32,
@@ -51,6 +52,21 @@ pub struct ProducerProfile {
     transaction_timeout_ms: u64,
     commit_interval_ms: Option<u64>,
     overrides: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for ProducerProfile {
+    /// Secret overrides (passwords, keys) print as `***`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProducerProfile")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("delivery_timeout_ms", &self.delivery_timeout_ms)
+            .field("transactional_id", &self.transactional_id)
+            .field("transaction_timeout_ms", &self.transaction_timeout_ms)
+            .field("commit_interval_ms", &self.commit_interval_ms)
+            .field("overrides", &Redacted(&self.overrides))
+            .finish()
+    }
 }
 
 impl ProducerProfile {

@@ -568,3 +568,44 @@ fn into_builder_revalidates() {
         .unwrap_err();
     assert_eq!(err.key(), Some("isolation.level"));
 }
+
+#[test]
+fn secrets_never_appear_in_debug_output_or_errors() {
+    let secrets = ["hunter2-pw", "oauth-s3cr3t", "k3y-pw"];
+    let builder = base()
+        .producer_override("sasl.password", secrets[0])
+        .producer_override("sasl.oauthbearer.client.secret", secrets[1])
+        .consumer_override("ssl.key.password", secrets[2])
+        .consumer_override("sasl.username", "app-user");
+    let mut printed = vec![format!("{builder:?}")];
+    match builder.build() {
+        Ok(cfg) => {
+            printed.push(format!("{cfg:?}"));
+            printed.push(format!("{:?}", cfg.producer_profile()));
+            printed.push(format!("{:?}", cfg.consumer_profile()));
+            for e in [cfg.producer_config().err(), cfg.consumer_config().err()]
+                .into_iter()
+                .flatten()
+            {
+                printed.push(format!("{e} {e:?}"));
+            }
+        }
+        Err(e) => printed.push(format!("{e} {e:?}")),
+    }
+    // an invalid value of a secret property: the error names the property, not the value
+    let bad = ConfigError::invalid("sasl.password", "hunter2-pw", "too short");
+    printed.push(format!("{bad} {bad:?}"));
+    let unsafe_setting = ConfigError::unsafe_setting("ssl.key.password", "k3y-pw", "no");
+    printed.push(format!("{unsafe_setting} {unsafe_setting:?}"));
+    for text in &printed {
+        for secret in secrets {
+            assert!(!text.contains(secret), "{secret} printed in {text}");
+        }
+    }
+    assert!(
+        printed[0].contains("app-user"),
+        "other settings still print: {}",
+        printed[0]
+    );
+    assert!(printed.iter().any(|t| t.contains(crate::REDACTED)));
+}
