@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use kafka_eos_core::lag::group_observer;
+use kafka_eos_core::lag::{group_observer, max_over_mean};
 use kafka_eos_core::partitioning::partition_for_key;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -96,16 +96,6 @@ pub struct SkewReport {
     pub by_field_skew: Option<f64>,
 }
 
-/// The largest value over the mean (1 = even; 0 for nothing).
-fn max_over_mean(values: &[f64]) -> f64 {
-    let sum: f64 = values.iter().sum();
-    if values.is_empty() || sum <= 0.0 {
-        return 0.0;
-    }
-    let max = values.iter().copied().fold(0.0, f64::max);
-    max / (sum / values.len() as f64)
-}
-
 /// One sampled record: partition, key, value, timestamp.
 pub(crate) type Sampled = (i32, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
 
@@ -149,7 +139,6 @@ pub fn analyse(
             }
         })
         .collect();
-    let sizes: Vec<f64> = partitions.iter().map(|p| p.records as f64).collect();
     let mut top_keys: Vec<HotKey> = keys
         .into_iter()
         .map(|(k, count)| HotKey {
@@ -163,14 +152,14 @@ pub fn analyse(
         None => (None, None),
         Some(field) => {
             let spread = spread_by_field(sample, field, records.len())?;
-            let skew = max_over_mean(&spread.iter().map(|&n| n as f64).collect::<Vec<_>>());
+            let skew = max_over_mean(spread.iter().map(|&n| n as f64));
             (Some(spread), Some(skew))
         }
     };
     Ok(SkewReport {
         topic: topic.to_owned(),
+        skew: max_over_mean(partitions.iter().map(|p| p.records as f64)),
         partitions,
-        skew: max_over_mean(&sizes),
         top_keys,
         sampled: sample.len() as u64,
         by_field,

@@ -95,12 +95,22 @@ pub fn total_lag(bootstrap: &str, group: &str, topic: &str, timeout: Duration) -
 
 /// Max lag over mean lag (1.0 = even; 0 when there is no lag).
 pub fn skew(lags: &[PartitionLag]) -> f64 {
-    let total: i64 = lags.iter().map(|l| l.lag).sum();
-    if total == 0 || lags.is_empty() {
+    max_over_mean(lags.iter().map(|l| l.lag as f64))
+}
+
+/// The largest of `values` over their mean: 1.0 when even, 0 when they sum to nothing. The
+/// skew of anything spread over partitions (lag, records, keys).
+pub fn max_over_mean(values: impl IntoIterator<Item = f64>) -> f64 {
+    let (mut sum, mut max, mut n) = (0.0, 0.0_f64, 0usize);
+    for v in values {
+        sum += v;
+        max = max.max(v);
+        n += 1;
+    }
+    if n == 0 || sum <= 0.0 {
         return 0.0;
     }
-    let mean = total as f64 / lags.len() as f64;
-    lags.iter().map(|l| l.lag).max().unwrap_or(0) as f64 / mean
+    max / (sum / n as f64)
 }
 
 #[cfg(test)]
@@ -118,5 +128,7 @@ mod tests {
         assert_eq!(skew(&[l(0, 0), l(1, 0)]), 0.0);
         assert!((skew(&[l(0, 10), l(1, 10)]) - 1.0).abs() < 1e-9);
         assert!((skew(&[l(0, 30), l(1, 10)]) - 1.5).abs() < 1e-9);
+        assert_eq!(skew(&[]), 0.0);
+        assert!((max_over_mean([900.0, 100.0, 0.0]) - 2.7).abs() < 1e-9);
     }
 }

@@ -168,7 +168,10 @@ pub fn write_records(bootstrap: &str, topic: &str, records: &[Record]) -> Result
         .set("bootstrap.servers", bootstrap)
         .set("enable.idempotence", "true")
         .set("linger.ms", "5")
-        .set("partitioner", "murmur2_random")
+        .set(
+            "partitioner",
+            kafka_eos_processor::config::DEFAULT_PARTITIONER,
+        )
         .create()?;
     for r in records {
         let mut record = r.to_base_record(topic);
