@@ -29,6 +29,7 @@ pub mod dlq_headers;
 mod error;
 pub mod lag;
 mod metrics;
+pub mod parked;
 pub mod partitioning;
 mod producer;
 mod record;

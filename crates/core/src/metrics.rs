@@ -31,6 +31,9 @@ pub struct Metrics {
     dead_lettered: AtomicU64,
     in_flight_peak: AtomicU64,
     pauses: AtomicU64,
+    records_parked: AtomicU64,
+    parked_keys: AtomicU64,
+    parked_records: AtomicU64,
     record_retries: [AtomicU64; ATTEMPT_BUCKETS],
     latencies: Mutex<VecDeque<u64>>,
 }
@@ -74,6 +77,13 @@ pub struct MetricsSnapshot {
     /// Times the consumer's partitions were paused because a batch stayed in flight long
     /// (a stalled processor): nothing more is fetched until it completes.
     pub pauses: u64,
+    /// Records written to the parking topic in committed transactions: records that
+    /// failed and parked, and later records of their keys that parked behind them.
+    pub records_parked: u64,
+    /// Keys parked now, over the assigned partitions (a gauge).
+    pub parked_keys: u64,
+    /// Records parked now, over the assigned partitions (a gauge).
+    pub parked_records: u64,
     /// Records the processor failed on that were scheduled for another attempt, by the
     /// attempt that failed: `[0]` after a first attempt, `[1]` after a second, ..., the
     /// last bucket after any later one. A record that fails twice and then succeeds counts
@@ -165,6 +175,17 @@ impl Metrics {
         self.pauses.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts `n` records written to the parking topic (their transaction committed).
+    pub fn record_records_parked(&self, n: u64) {
+        self.records_parked.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Sets the parked keys and records of the assigned partitions.
+    pub fn record_parked(&self, keys: u64, records: u64) {
+        self.parked_keys.store(keys, Ordering::Relaxed);
+        self.parked_records.store(records, Ordering::Relaxed);
+    }
+
     /// Counts a record scheduled for another attempt after its attempt number `attempt`
     /// (1 = the first) failed.
     pub fn record_attempt_retry(&self, attempt: u32) {
@@ -201,6 +222,9 @@ impl Metrics {
             dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
             in_flight_peak: self.in_flight_peak.load(Ordering::Relaxed),
             pauses: self.pauses.load(Ordering::Relaxed),
+            records_parked: self.records_parked.load(Ordering::Relaxed),
+            parked_keys: self.parked_keys.load(Ordering::Relaxed),
+            parked_records: self.parked_records.load(Ordering::Relaxed),
             record_retries_by_attempt: std::array::from_fn(|i| {
                 self.record_retries[i].load(Ordering::Relaxed)
             }),

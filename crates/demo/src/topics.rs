@@ -13,6 +13,8 @@ pub struct Topics {
     pub dlq: String,
     /// Consumer group of the pipeline.
     pub group: String,
+    /// Parking topic (retries park there: as many partitions as the input).
+    pub parked: String,
 }
 
 impl Topics {
@@ -24,6 +26,7 @@ impl Topics {
             output: "order-results".into(),
             dlq: "orders-dlq".into(),
             group: "order-pipeline".into(),
+            parked: "orders-parked".into(),
         }
     }
 
@@ -34,6 +37,7 @@ impl Topics {
             output: cluster.unique_topic(&format!("{prefix}-out")),
             dlq: cluster.unique_topic(&format!("{prefix}-dlq")),
             group: cluster.unique_topic(&format!("{prefix}-group")),
+            parked: cluster.unique_topic(&format!("{prefix}-parked")),
         }
     }
 
@@ -48,11 +52,12 @@ impl Topics {
         Ok(topics)
     }
 
-    /// Creates the input and output topics with `partitions` partitions and the dead-letter
-    /// topic with one.
+    /// Creates the input, output and parking topics with `partitions` partitions and the
+    /// dead-letter topic with one.
     pub fn create(&self, cluster: &Cluster, partitions: i32) -> kafka_eos_testkit::Result<()> {
         cluster.create_topic(&self.input, partitions)?;
         cluster.create_topic(&self.output, partitions)?;
+        cluster.create_topic(&self.parked, partitions)?;
         cluster.create_topic(&self.dlq, 1)
     }
 }

@@ -13,10 +13,14 @@ use crate::batch::Replays;
 use crate::codec::Codec;
 use crate::dead_letter::ErrorPolicy;
 use crate::error::{Error, Result};
+use crate::parking::{KeyPolicy, Parking};
 use crate::pipeline::Pipeline;
 use crate::processor::Processor;
 use crate::scheduler::{InFlight, Limits, RateLimiter};
 use crate::startup::DEFAULT_STARTUP_TIMEOUT;
+
+/// Parked records of one key read back and tried in one batch, at most.
+const PARKED_PER_KEY_AND_BATCH: usize = 1000;
 
 /// By-value builder of a [`Pipeline`].
 ///
@@ -67,6 +71,7 @@ pub struct PipelineBuilder {
     operation_timeout: Duration,
     startup_timeout: Duration,
     metrics: Arc<Metrics>,
+    parking: Option<(String, KeyPolicy)>,
 }
 
 impl Default for PipelineBuilder {
@@ -96,6 +101,7 @@ impl PipelineBuilder {
             limits: Limits::default(),
             backoff: Backoff::default(),
             metrics: Arc::new(Metrics::new()),
+            parking: None,
         }
     }
 
@@ -239,6 +245,23 @@ impl PipelineBuilder {
         self
     }
 
+    /// Park retries in `topic` instead of replaying the batch: a record the processor fails
+    /// on (below [`max_attempts`](Self::max_attempts)) is written to `topic` inside the
+    /// transaction, and so is every later record of its key, while the other keys flow and
+    /// commit; once its backoff has passed, the key's parked records are read back and
+    /// processed in order, ahead of new input. Nothing parked is lost or processed twice
+    /// across crashes, rebalances and fencing (the design is `docs/parking.md`).
+    ///
+    /// `topic` must exist with at least as many partitions as each input topic (checked at
+    /// start: [`Error::Copartitioning`]); exactly-once mode only. After a record is
+    /// dead-lettered, its key follows `policy`: [`KeyPolicy::Release`] lets its later
+    /// records proceed, [`KeyPolicy::Hold`] parks them until an operator releases the key
+    /// (`kafka-eos parked release`).
+    pub fn parking_topic(mut self, topic: impl Into<String>, policy: KeyPolicy) -> Self {
+        self.parking = Some((topic.into(), policy));
+        self
+    }
+
     /// How long [`Pipeline::run`] waits for a broker of `bootstrap.servers` to answer
     /// before it fails with [`Error::Unreachable`] (default 30 s). While none answers it
     /// logs a warning naming the servers and librdkafka's error.
@@ -321,12 +344,30 @@ impl PipelineBuilder {
                 reason: "must be at least 1: every record is processed at least once".into(),
             }));
         }
+        if let Some((topic, _)) = &self.parking {
+            if !self.mode.is_exactly_once() {
+                return invalid(
+                    "parking_topic",
+                    topic.clone(),
+                    "parking needs exactly-once mode: parked records are written in the batch's transaction",
+                );
+            }
+        }
         let mut inner = self.inner;
         if self.mode.is_exactly_once() && !self.has_transactional_id {
             let id = TransactionalId::new(&self.app, &self.group, self.instance)?;
             inner = inner.transactional_id(id.into_string());
         }
         let config = inner.build()?;
+        if let Some((topic, _)) = &self.parking {
+            if topic.is_empty() || config.input_topics().iter().any(|t| t == topic) {
+                return invalid(
+                    "parking_topic",
+                    topic.clone(),
+                    "must be a topic of its own, not empty and not an input topic",
+                );
+            }
+        }
         Ok(Pipeline {
             config,
             processor,
@@ -345,6 +386,9 @@ impl PipelineBuilder {
             in_flight: InFlight::default(),
             attempts: Attempts::default(),
             replays: Replays::default(),
+            parking: self
+                .parking
+                .map(|(topic, policy)| Parking::new(topic, policy, PARKED_PER_KEY_AND_BATCH)),
         })
     }
 }

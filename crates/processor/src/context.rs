@@ -1,6 +1,6 @@
 //! The consumer context: rebalance bookkeeping.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
@@ -17,11 +17,18 @@ use rdkafka::ClientContext;
 #[derive(Debug, Clone, Default)]
 pub struct EosConsumerContext {
     rebalanced: Arc<AtomicBool>,
+    /// Rebalances so far: parking compares it with the assignment it last loaded.
+    generation: Arc<AtomicU64>,
 }
 
 impl EosConsumerContext {
     pub(crate) fn take_rebalanced(&self) -> bool {
         self.rebalanced.swap(false, Ordering::AcqRel)
+    }
+
+    /// How many rebalances have completed.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 }
 
@@ -45,5 +52,6 @@ impl ConsumerContext for EosConsumerContext {
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, _rebalance: &Rebalance<'_>) {
         self.rebalanced.store(true, Ordering::Release);
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 }

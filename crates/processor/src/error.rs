@@ -66,6 +66,31 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// Reading the parking topic failed (or did not reach its end within the operation
+    /// timeout); the batch is retried, or the pipeline stops if it happens at start.
+    #[error("cannot read the parking topic `{topic}`{}: {source}", partition.map(|p| format!(" partition {p}")).unwrap_or_default())]
+    Parking {
+        /// The parking topic.
+        topic: String,
+        /// The partition read, if one was.
+        partition: Option<i32>,
+        /// librdkafka's error.
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
+    /// The parking topic has fewer partitions than an input topic: parked records of input
+    /// partition `p` go to parking partition `p`.
+    #[error("the parking topic `{parking_topic}` has {parking_partitions} partitions but the input topic `{input_topic}` has {input_partitions}: create `{parking_topic}` with at least {input_partitions} partitions (parked records of input partition p go to its partition p)")]
+    Copartitioning {
+        /// The parking topic.
+        parking_topic: String,
+        /// Its partitions (0: it does not exist).
+        parking_partitions: usize,
+        /// The input topic with more partitions.
+        input_topic: String,
+        /// Its partitions.
+        input_partitions: usize,
+    },
 }
 
 impl Error {

@@ -19,6 +19,7 @@ use crate::codec::Codec;
 use crate::context::EosConsumerContext;
 use crate::dead_letter::ErrorPolicy;
 use crate::error::{Error, Result};
+use crate::parking::{Parking, Reader};
 use crate::processor::Processor;
 use crate::recovery::Step;
 use crate::scheduler::{InFlight, Limits, RateLimiter};
@@ -58,6 +59,8 @@ pub struct Pipeline<P: Processor, C: Codec<Item = P::Input>> {
     /// Failed attempts per record of the batch being replayed.
     pub(crate) attempts: Attempts,
     pub(crate) replays: Replays,
+    /// Parked keys, when retries park (`PipelineBuilder::parking_topic`).
+    pub(crate) parking: Option<Parking>,
 }
 
 impl<P: Processor, C: Codec<Item = P::Input>> std::fmt::Debug for Pipeline<P, C> {
@@ -143,15 +146,25 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             close_off_worker(consumer).await;
             return Err(core_error(Operation::Consumer)(e));
         }
-        let mut sink = match self.sink().await {
-            Ok(sink) => sink,
+        let reader = match self.parking_reader().await {
+            Ok(reader) => reader,
             Err(e) => {
                 close_off_worker(consumer).await;
                 return Err(e);
             }
         };
+        let mut sink = match self.sink().await {
+            Ok(sink) => sink,
+            Err(e) => {
+                close_off_worker(reader).await;
+                close_off_worker(consumer).await;
+                return Err(e);
+            }
+        };
 
-        let result = self.run_loop(&consumer, &context, &mut sink).await;
+        let result = self
+            .run_loop(&consumer, &context, reader.as_ref(), &mut sink)
+            .await;
         if let Err(e) = sink.abort().await {
             tracing::warn!(error = %e, "abort on shutdown failed");
         }
@@ -163,9 +176,45 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             tracing::warn!(error = %e, "flush on shutdown failed");
         }
         close_off_worker(sink).await;
+        close_off_worker(reader).await;
         consumer.unsubscribe();
         close_off_worker(consumer).await;
         result
+    }
+
+    /// The parking topic's reader, once its partitions are checked against the input
+    /// topics' (`None` without parking).
+    async fn parking_reader(&self) -> Result<Option<Reader>> {
+        let Some(parking) = &self.parking else {
+            return Ok(None);
+        };
+        let reader = Reader::new(
+            &self.config.consumer_config()?,
+            &parking.topic,
+            self.operation_timeout,
+        )?;
+        let checked = async {
+            let parking_partitions = reader.partitions(&parking.topic).await?;
+            for input in self.config.input_topics() {
+                let input_partitions = reader.partitions(input).await?;
+                if parking_partitions < input_partitions {
+                    return Err(Error::Copartitioning {
+                        parking_topic: parking.topic.clone(),
+                        parking_partitions,
+                        input_topic: input.clone(),
+                        input_partitions,
+                    });
+                }
+            }
+            Ok(())
+        };
+        match checked.await {
+            Ok(()) => Ok(Some(reader)),
+            Err(e) => {
+                close_off_worker(reader).await;
+                Err(e)
+            }
+        }
     }
 
     /// The producer: transactional (its `init_transactions` fences older instances), or
@@ -196,6 +245,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         &mut self,
         consumer: &Arc<StreamConsumer<EosConsumerContext>>,
         context: &EosConsumerContext,
+        reader: Option<&Reader>,
         sink: &mut Sink,
     ) -> Result<()> {
         loop {
@@ -210,13 +260,22 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                 &self.shutdown,
             )
             .await?;
-            if batch.is_empty() {
+            // without input, a batch still runs for a new assignment's parked keys and for
+            // keys that are due
+            let parking_waits = self
+                .parking
+                .as_ref()
+                .is_some_and(|p| p.wants_batch(context.generation(), crate::attempts::now_ms()));
+            if batch.is_empty() && !parking_waits {
                 continue;
             }
             let replayed = self.replays.count(&batch);
             self.metrics
                 .record_polled(batch.len() as u64, replayed as u64);
-            match self.process_batch(&mut batch, consumer, sink).await {
+            match self
+                .process_batch(&mut batch, consumer, context, reader, sink)
+                .await
+            {
                 Ok(()) => self.attempts.clear(),
                 Err(Step::Rewind) => {
                     self.replays.rewound(&batch);

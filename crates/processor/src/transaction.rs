@@ -11,6 +11,8 @@ use kafka_eos_core::{Error as CoreError, Operation, OwnedRecord, SendError};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
 
+use kafka_eos_core::parked::park_record;
+
 use crate::attempts::{now_ms, RecordId};
 use crate::batch::{self, Polled};
 use crate::codec::{decode, decode_owned, Codec};
@@ -18,6 +20,7 @@ use crate::context::EosConsumerContext;
 use crate::dead_letter::{dead_letter, ErrorPolicy, History};
 use crate::error::{BoxError, Error};
 use crate::failure::{Failure, FailureKind};
+use crate::parking::{BatchParking, Reader};
 use crate::pipeline::{core_error, Pipeline};
 use crate::processor::{Input, Processor};
 use crate::recovery::{recover, Step};
@@ -38,6 +41,17 @@ struct BatchState {
     /// The pipeline stops with this error (a record under `ErrorPolicy::Stop`).
     stop: Mutex<Option<Error>>,
     dead_letters: AtomicU64,
+    /// Records written to the parking topic.
+    parked: AtomicU64,
+}
+
+/// Where a job's record comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// The batch's input.
+    Input,
+    /// Read back from the parking topic: its key is due.
+    Parked,
 }
 
 impl BatchState {
@@ -58,7 +72,7 @@ impl BatchState {
     }
 }
 
-fn lane_of<T>((msg, _): &(&mut Polled, T)) -> Lane {
+fn lane_of<T>((msg, _, _): &(&mut Polled, T, Origin)) -> Lane {
     match &msg.key {
         Some(key) => Lane::Key(key.clone()),
         None => Lane::Unkeyed(Arc::clone(&msg.topic), msg.partition),
@@ -71,23 +85,40 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         &mut self,
         batch: &mut [Polled],
         consumer: &Arc<StreamConsumer<EosConsumerContext>>,
+        context: &EosConsumerContext,
+        reader: Option<&Reader>,
         sink: &mut Sink,
     ) -> Result<(), Step> {
+        let mut parked_input = match reader {
+            Some(reader) => self.parked_input(consumer, context, reader).await?,
+            None => Vec::new(),
+        };
+        if batch.is_empty() && parked_input.is_empty() {
+            return Ok(());
+        }
         if let Err(e) = sink.begin().await {
             return Err(recover(sink, e).await);
         }
         let state = BatchState::default();
         let started = Instant::now();
-        let mut jobs = Vec::with_capacity(batch.len());
+        let mut jobs = Vec::with_capacity(batch.len() + parked_input.len());
+        // a parked record may fail again (it parks) or be dead-lettered: keep its bytes
+        for msg in &mut parked_input {
+            let decoded = decode(&self.codec, msg.value.as_deref());
+            jobs.push((msg, decoded.ok(), Origin::Parked));
+        }
+        let keep_values =
+            self.parking.is_some() || matches!(self.policy, ErrorPolicy::DeadLetter(_));
         for msg in batch.iter_mut() {
-            let decoded = match self.policy {
-                // a dead letter writes the value as it was read: decode a borrow
-                ErrorPolicy::DeadLetter(_) => decode(&self.codec, msg.value.as_deref()),
+            let decoded = if keep_values {
+                // a dead letter or a park writes the value as it was read: decode a borrow
+                decode(&self.codec, msg.value.as_deref())
+            } else {
                 // nothing reads the value after this: the codec may keep its bytes
-                ErrorPolicy::Stop => decode_owned(&self.codec, msg.value.take()),
+                decode_owned(&self.codec, msg.value.take())
             };
             match decoded {
-                Ok(value) => jobs.push((msg, value)),
+                Ok(value) => jobs.push((msg, Some(value), Origin::Input)),
                 Err(e) => {
                     let (topic, partition, offset) = (&*msg.topic, msg.partition, msg.offset);
                     tracing::warn!(topic, partition, offset, error = %e, "undecodable record");
@@ -120,13 +151,20 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         let send_failed = state.send_failure.lock().map_or(true, |f| f.is_some());
         let this = &*self;
         let shared_sink: &Sink = sink;
+        let batch_parking = this
+            .parking
+            .as_ref()
+            .map(|p| BatchParking::new(p, now_ms()));
+        let parking = batch_parking.as_ref();
         if !send_failed {
             let work = async {
                 if this.limits.is_sequential() {
                     // one at a time: input order is every key's order; no lanes to keep
                     this.in_flight.enter();
-                    for (msg, value) in jobs {
-                        if this.process_record(msg, value, shared_sink, &state).await
+                    for (msg, value, origin) in jobs {
+                        if this
+                            .process_record(msg, value, origin, parking, shared_sink, &state)
+                            .await
                             == Next::StopAll
                         {
                             break;
@@ -140,8 +178,10 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                         this.rate.as_ref(),
                         &this.in_flight,
                         lane_of,
-                        |(msg, _)| (Arc::clone(&msg.topic), msg.partition),
-                        |(msg, value)| this.process_record(msg, value, shared_sink, &state),
+                        |(msg, _, _)| (Arc::clone(&msg.topic), msg.partition),
+                        |(msg, value, origin)| {
+                            this.process_record(msg, value, origin, parking, shared_sink, &state)
+                        },
                     )
                     .await;
                 }
@@ -164,6 +204,17 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         }
         self.metrics
             .record_in_flight_peak(self.in_flight.peak() as u64);
+        // the parked keys this batch changed: a state record each, in the transaction
+        let mut changes = Vec::new();
+        if let Some(parking) = batch_parking {
+            let (changed, records) = parking.finish();
+            for record in records {
+                if state.send(shared_sink, record).await == Next::StopAll {
+                    break;
+                }
+            }
+            changes = changed;
+        }
 
         let BatchState {
             outputs,
@@ -172,6 +223,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             retry_delay,
             stop,
             dead_letters,
+            parked,
         } = state;
         if let Some(error) = stop.into_inner().ok().flatten() {
             let _ = sink.abort().await; // it purges what is still in flight
@@ -217,34 +269,121 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         commit(sink, consumer, &*batch).await?;
         self.metrics
             .record_in(batch.len() as u64, dead_letters.into_inner());
+        self.metrics.record_records_parked(parked.into_inner());
+        if let Some(p) = self.parking.as_mut() {
+            p.apply(changes, &self.metrics);
+        }
         Ok(())
     }
 
+    /// Loads the parked keys of newly assigned partitions, and reads back the records of
+    /// the keys that are due. A read that fails retries the batch.
+    async fn parked_input(
+        &mut self,
+        consumer: &Arc<StreamConsumer<EosConsumerContext>>,
+        context: &EosConsumerContext,
+        reader: &Reader,
+    ) -> Result<Vec<Polled>, Step> {
+        let Some(parking) = self.parking.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let generation = context.generation();
+        let read = async {
+            let assignment = consumer
+                .assignment()
+                .map_err(|e| Error::Core(CoreError::kafka(Operation::Consumer, e)))?;
+            parking
+                .sync(reader, generation, &assignment, &self.metrics)
+                .await?;
+            parking.due_records(reader, now_ms()).await
+        };
+        match read.await {
+            Ok(records) => Ok(records),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the parked keys: retrying the batch");
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    () = self.shutdown.cancelled() => {}
+                }
+                Err(Step::Rewind)
+            }
+        }
+    }
+
     /// Processes one record in its lane: its outputs go to the producer at once; a failure
-    /// is retried (the batch replays), dead-lettered or stops the pipeline.
+    /// is retried (parked, or the batch replays), dead-lettered or stops the pipeline.
+    ///
+    /// With parking, a record of a parked key parks behind it instead, and a parked record
+    /// whose key's earlier record failed again in this batch waits.
     ///
     /// The record's headers move into the processor's input, unless a failure of this
-    /// attempt would dead-letter the record (which writes them as they were read).
+    /// attempt would dead-letter or park the record (which writes them as they were read).
     async fn process_record(
         &self,
         msg: &mut Polled,
-        value: C::Item,
+        value: Option<C::Item>,
+        origin: Origin,
+        parking: Option<&BatchParking<'_>>,
         sink: &Sink,
         state: &BatchState,
     ) -> Next {
         let (partition, offset) = (msg.partition, msg.offset);
+        let tp = (Arc::clone(&msg.topic), partition);
+        if let Some(pk) = parking {
+            let key = &msg.key;
+            let waits = match origin {
+                Origin::Input => pk.is_parked(&tp, key),
+                Origin::Parked => pk.is_blocked(&tp, key),
+            };
+            if waits {
+                if origin == Origin::Parked {
+                    return Next::Continue; // it is in the parking topic already
+                }
+                let next = state.send(sink, self.park(pk, msg)).await;
+                if next == Next::Continue {
+                    pk.parked_behind(&tp, &msg.key);
+                    state.parked.fetch_add(1, Ordering::Relaxed);
+                }
+                return next;
+            }
+        }
         let id = || (Arc::clone(&msg.topic), partition, offset);
-        let failures = self.attempts.of(id);
+        let failures = match (parking, origin) {
+            (Some(pk), Origin::Parked) => match pk.head_failures(&tp, &msg.key) {
+                (0, _) => None,
+                (count, first_ms) => Some(crate::attempts::Failures { count, first_ms }),
+            },
+            (Some(_), Origin::Input) => None,
+            (None, _) => self.attempts.of(id),
+        };
         let attempts = failures.map_or(0, |f| f.count) + 1;
         let last_attempt = attempts >= self.max_attempts;
-        // a dead letter writes the key and headers as they were read: keep them when one may
-        // follow; otherwise they move into the input (a key the processor turns into a
-        // `Vec` then keeps its buffer)
-        let (key, headers) = if matches!(self.policy, ErrorPolicy::DeadLetter(_)) {
-            (msg.key.clone(), msg.headers.clone())
-        } else {
-            (msg.key.take(), std::mem::take(&mut msg.headers))
+        let Some(value) = value else {
+            // a parked record its codec cannot decode any more: dead-letter it in its turn
+            let error: BoxError = "the parked record cannot be decoded".into();
+            return self
+                .give_up(
+                    msg,
+                    origin,
+                    parking,
+                    sink,
+                    state,
+                    error,
+                    FailureKind::DeadLetter,
+                    failures,
+                    attempts,
+                )
+                .await;
         };
+        // a dead letter or a park writes the key and headers as they were read: keep them
+        // when one may follow; otherwise they move into the input (a key the processor
+        // turns into a `Vec` then keeps its buffer)
+        let (key, headers) =
+            if parking.is_some() || matches!(self.policy, ErrorPolicy::DeadLetter(_)) {
+                (msg.key.clone(), msg.headers.clone())
+            } else {
+                (msg.key.take(), std::mem::take(&mut msg.headers))
+            };
         let input = Input {
             topic: Arc::clone(&msg.topic),
             partition,
@@ -262,6 +401,9 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                         return Next::StopAll;
                     }
                 }
+                if let (Some(pk), Origin::Parked) = (parking, origin) {
+                    pk.head_done(&tp, &msg.key, offset, false);
+                }
                 return Next::Continue;
             }
             Err(e) => e,
@@ -273,18 +415,55 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         if let FailureKind::Retry(hint) = kind {
             if !last_attempt {
                 self.metrics.record_attempt_retry(attempts);
+                // the record's place seeds its jitter: a replay waits the same
+                let seed = (u64::from(partition.unsigned_abs()) << 40) ^ offset as u64;
+                let wait = hint.unwrap_or_else(|| self.backoff.after(attempts, seed));
+                if let Some(pk) = parking {
+                    let due_ms = failed_ms
+                        .saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+                    if origin == Origin::Parked {
+                        pk.head_failed(&tp, &msg.key, attempts, failed_ms, due_ms);
+                        return Next::Continue;
+                    }
+                    let next = state.send(sink, self.park(pk, msg)).await;
+                    if next == Next::Continue {
+                        pk.parked_failed(&tp, &msg.key, offset, failed_ms, due_ms);
+                        state.parked.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return next;
+                }
                 if let Ok(mut retry) = state.retry.lock() {
                     retry.push((id(), failed_ms));
                 }
                 if let Ok(mut delay) = state.retry_delay.lock() {
-                    // the record's place seeds its jitter: a replay waits the same
-                    let seed = (u64::from(partition.unsigned_abs()) << 40) ^ offset as u64;
-                    let wait = hint.unwrap_or_else(|| self.backoff.after(attempts, seed));
                     *delay = (*delay).max(wait);
                 }
                 return Next::StopAll;
             }
         }
+        self.give_up(
+            msg, origin, parking, sink, state, error, kind, failures, attempts,
+        )
+        .await
+    }
+
+    /// A record that will not be tried again: dead-lettered (its key then follows the key
+    /// policy), or the pipeline stops.
+    #[allow(clippy::too_many_arguments)]
+    async fn give_up(
+        &self,
+        msg: &Polled,
+        origin: Origin,
+        parking: Option<&BatchParking<'_>>,
+        sink: &Sink,
+        state: &BatchState,
+        error: BoxError,
+        kind: FailureKind,
+        failures: Option<crate::attempts::Failures>,
+        attempts: u32,
+    ) -> Next {
+        let failed_ms = now_ms();
+        let (partition, offset) = (msg.partition, msg.offset);
         let policy = if kind == FailureKind::Stop {
             &ErrorPolicy::Stop
         } else {
@@ -302,13 +481,20 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                     .await;
                 if next == Next::Continue {
                     state.dead_letters.fetch_add(1, Ordering::Relaxed);
+                    if let Some(pk) = parking {
+                        let tp = (Arc::clone(&msg.topic), partition);
+                        match origin {
+                            Origin::Parked => pk.head_done(&tp, &msg.key, offset, true),
+                            Origin::Input => pk.dead_lettered(&tp, &msg.key, offset),
+                        }
+                    }
                 }
                 next
             }
             ErrorPolicy::Stop => {
                 if let Ok(mut stop) = state.stop.lock() {
                     stop.get_or_insert(Error::Process {
-                        topic: topic.to_owned(),
+                        topic: msg.topic.to_string(),
                         partition,
                         offset,
                         attempts,
@@ -318,6 +504,23 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                 Next::StopAll
             }
         }
+    }
+
+    /// The park record of `msg` (its key, value, headers and timestamp as read).
+    fn park(&self, pk: &BatchParking<'_>, msg: &Polled) -> OwnedRecord {
+        park_record(
+            pk.topic(),
+            &msg.topic,
+            msg.partition,
+            msg.offset,
+            msg.key.as_deref(),
+            msg.value.clone(),
+            msg.headers
+                .iter()
+                .map(|(name, value)| (name.clone(), value.as_deref().map(<[u8]>::to_vec)))
+                .collect(),
+            msg.timestamp,
+        )
     }
 }
 
@@ -375,7 +578,13 @@ async fn commit(
                     reason: "the consumer has no group metadata",
                 })));
             };
-            match p.send_offsets(&tpl, group).await {
+            // a batch of parked records only moves no input offset
+            let sent = if tpl.count() == 0 {
+                Ok(())
+            } else {
+                p.send_offsets(&tpl, group).await
+            };
+            match sent {
                 Ok(()) => p.commit().await,
                 Err(e) => Err(e),
             }

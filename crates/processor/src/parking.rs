@@ -1,0 +1,341 @@
+//! Parking retries (the design is `docs/parking.md`): a record the processor fails on is
+//! parked in a co-partitioned parking topic, inside the batch's transaction, and so is
+//! every later record of its key, while the other keys flow; when the key is due, its
+//! parked records are read back and processed ahead of the batch's input.
+//!
+//! This file holds what the pipeline keeps between batches: the parked keys of each
+//! assigned partition (folded from the parking topic when the partition is assigned,
+//! [`kafka_eos_core::parked`]) and the reads of due keys' records. One batch's changes are
+//! in `parking/batch.rs`; they reach this state only once the batch committed.
+
+mod batch;
+mod reader;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_eos_core::parked::{self, Key, ParkedKey, ParkedPartition, ParkingRecord};
+use kafka_eos_core::Metrics;
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::TopicPartitionList;
+use std::time::{Duration, Instant};
+
+pub(crate) use batch::{BatchParking, Changes};
+pub(crate) use reader::Reader;
+use reader::{Scanned, Visit};
+
+use crate::batch::Polled;
+use crate::error::Error;
+
+/// What a key does after one of its records is dead-lettered: the next records proceed,
+/// or they stay parked until an operator releases the key (`kafka-eos parked release`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyPolicy {
+    /// The key's later records proceed.
+    #[default]
+    Release,
+    /// The key stays parked (its later records park behind it) until an operator releases
+    /// it.
+    Hold,
+}
+
+/// A source topic-partition.
+pub(crate) type Tp = (Arc<str>, i32);
+
+/// One assigned source partition's parked keys.
+#[derive(Debug, Default)]
+pub(crate) struct Partition {
+    pub parked: ParkedPartition,
+    /// An offset at or below the parking partition's end, as last read.
+    pub known_end: i64,
+    /// Operators' releases are read from here on.
+    releases_seen: i64,
+    releases_checked: Option<Instant>,
+}
+
+impl Partition {
+    /// Whether its held keys should look for an operator's release.
+    fn release_check_due(&self) -> bool {
+        self.parked.has_held()
+            && self
+                .releases_checked
+                .is_none_or(|at| at.elapsed() >= RELEASE_CHECK)
+    }
+}
+
+/// How often held keys look for an operator's release.
+const RELEASE_CHECK: Duration = Duration::from_secs(1);
+
+/// The parked keys of the assigned partitions.
+pub(crate) struct Parking {
+    pub topic: String,
+    pub policy: KeyPolicy,
+    /// Parked records read back per key and batch, at most.
+    pub per_key: usize,
+    partitions: HashMap<Tp, Partition>,
+    /// The consumer generation the partitions were loaded for.
+    generation: Option<u64>,
+}
+
+impl Parking {
+    pub(crate) fn new(topic: String, policy: KeyPolicy, per_key: usize) -> Self {
+        Parking {
+            topic,
+            policy,
+            per_key: per_key.max(1),
+            partitions: HashMap::new(),
+            generation: None,
+        }
+    }
+
+    pub(crate) fn partition(&self, tp: &Tp) -> Option<&Partition> {
+        self.partitions.get(tp)
+    }
+
+    /// Whether the assignment changed since it was loaded, a key is due at `now_ms`, or
+    /// held keys should look for an operator's release: a batch must run even without
+    /// input.
+    pub(crate) fn wants_batch(&self, generation: u64, now_ms: i64) -> bool {
+        self.generation != Some(generation)
+            || self.partitions.values().any(|p| {
+                p.parked.next_due().is_some_and(|due| due <= now_ms) || p.release_check_due()
+            })
+    }
+
+    /// Loads the parked keys of newly assigned partitions (before any of their records is
+    /// processed) and forgets revoked ones.
+    pub(crate) async fn sync(
+        &mut self,
+        reader: &Reader,
+        generation: u64,
+        assignment: &TopicPartitionList,
+        metrics: &Metrics,
+    ) -> Result<(), Error> {
+        if self.generation == Some(generation) {
+            return Ok(());
+        }
+        let assigned: HashSet<Tp> = assignment
+            .elements()
+            .iter()
+            .map(|e| (Arc::from(e.topic()), e.partition()))
+            .collect();
+        self.partitions.retain(|tp, _| assigned.contains(tp));
+        for tp in assigned {
+            if self.partitions.contains_key(&tp) {
+                continue;
+            }
+            let partition = load(reader, &tp).await?;
+            if !partition.parked.is_empty() {
+                tracing::info!(topic = %tp.0, partition = tp.1, keys = partition.parked.len(),
+                    records = partition.parked.parked_records(), "parked keys recovered");
+            }
+            self.partitions.insert(tp, partition);
+        }
+        self.generation = Some(generation);
+        self.publish(metrics);
+        Ok(())
+    }
+
+    /// The parked records of the keys due at `now_ms`, in order (at most `per_key` per
+    /// key), read back from the parking topic; held keys first look for an operator's
+    /// release.
+    pub(crate) async fn due_records(
+        &mut self,
+        reader: &Reader,
+        now_ms: i64,
+    ) -> Result<Vec<Polled>, Error> {
+        let mut out = Vec::new();
+        for (tp, partition) in &mut self.partitions {
+            check_releases(reader, tp, partition).await?;
+            let due: HashMap<Key, ParkedKey> = partition
+                .parked
+                .due(now_ms)
+                .map(|(k, s)| (k.clone(), *s))
+                .collect();
+            if due.is_empty() {
+                continue;
+            }
+            let from = due.values().map(|k| k.scan_from).min().unwrap_or(0);
+            let collect = DueRecords {
+                topic: Arc::clone(&tp.0),
+                partition: tp.1,
+                per_key: self.per_key,
+                due,
+                found: HashMap::new(),
+            };
+            let (collected, end) = reader.scan(tp.1, Some(from), collect).await?;
+            partition.known_end = partition.known_end.max(end);
+            for (key, state) in collected.due {
+                let records = collected.found.get(&key);
+                let mut state = state;
+                match records.and_then(|r| r.values().next()) {
+                    // the next read of this key starts at its first live record
+                    Some((parking_offset, _)) => state.scan_from = *parking_offset,
+                    None => {
+                        tracing::warn!(topic = %tp.0, partition = tp.1, parked = state.count,
+                            "a parked key's records are not in the parking topic: releasing it");
+                        state.count = 0;
+                    }
+                }
+                partition.parked.set(key, Some(state));
+            }
+            for (_, records) in collected.found {
+                out.extend(records.into_values().map(|(_, polled)| polled));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Applies a committed batch's changes.
+    pub(crate) fn apply(&mut self, changes: Changes, metrics: &Metrics) {
+        for ((tp, key), change) in changes {
+            let partition = self.partitions.entry(tp).or_default();
+            partition.parked.set(key, Some(change.key));
+        }
+        self.publish(metrics);
+    }
+
+    fn publish(&self, metrics: &Metrics) {
+        let (keys, records) = self.partitions.values().fold((0, 0), |(k, r), p| {
+            (k + p.parked.len() as u64, r + p.parked.parked_records())
+        });
+        metrics.record_parked(keys, records);
+    }
+}
+
+/// Every [`RELEASE_CHECK`], while `partition` has held keys: applies the operators'
+/// releases written since the last look.
+async fn check_releases(reader: &Reader, tp: &Tp, partition: &mut Partition) -> Result<(), Error> {
+    if !partition.release_check_due() {
+        return Ok(());
+    }
+    partition.releases_checked = Some(Instant::now());
+    let held = partition
+        .parked
+        .keys()
+        .filter(|(_, k)| k.held)
+        .map(|(key, _)| key.clone())
+        .collect();
+    let look = Releases {
+        source: Arc::clone(&tp.0),
+        held,
+        released: Vec::new(),
+    };
+    let (look, end) = reader
+        .scan(tp.1, Some(partition.releases_seen), look)
+        .await?;
+    partition.releases_seen = partition.releases_seen.max(end);
+    partition.known_end = partition.known_end.max(end);
+    for key in look.released {
+        tracing::info!(topic = %tp.0, partition = tp.1, key = ?key, "held key released by an operator");
+        partition.parked.apply(&ParkingRecord::Release, key, end);
+    }
+    Ok(())
+}
+
+/// Reads a parking partition from its start and folds it into the parked keys of `tp`.
+async fn load(reader: &Reader, tp: &Tp) -> Result<Partition, Error> {
+    let fold = Fold {
+        source: Arc::clone(&tp.0),
+        parked: ParkedPartition::default(),
+    };
+    let (fold, end) = reader.scan(tp.1, None, fold).await?;
+    Ok(Partition {
+        parked: fold.parked,
+        known_end: end,
+        releases_seen: end,
+        releases_checked: None,
+    })
+}
+
+/// Whether a parking record is about `source` (a parking partition serves partition *p* of
+/// every input topic).
+fn is_of(message: &BorrowedMessage<'_>, source: &str) -> bool {
+    let headers = message.headers();
+    parked::source_topic(
+        headers
+            .iter()
+            .flat_map(|h| h.iter())
+            .map(|h| (h.key, h.value)),
+    ) == Some(source.as_bytes())
+}
+
+/// Folds every record of one source topic.
+struct Fold {
+    source: Arc<str>,
+    parked: ParkedPartition,
+}
+
+impl Visit for Fold {
+    fn visit(&mut self, s: Scanned<'_>) {
+        if is_of(s.message, &self.source) {
+            self.parked.apply(&s.record, s.key, s.parking_offset);
+        }
+    }
+}
+
+/// Collects the parked records of due keys, in source order, at most `per_key` a key.
+struct DueRecords {
+    topic: Arc<str>,
+    partition: i32,
+    per_key: usize,
+    due: HashMap<Key, ParkedKey>,
+    /// Per key: source offset -> (parking offset, record).
+    found: HashMap<Key, BTreeMap<i64, (i64, Polled)>>,
+}
+
+impl Visit for DueRecords {
+    fn visit(&mut self, s: Scanned<'_>) {
+        let ParkingRecord::Park { source_offset } = s.record else {
+            return;
+        };
+        let Some(state) = self.due.get(&s.key) else {
+            return;
+        };
+        if source_offset <= state.upto || !is_of(s.message, &self.topic) {
+            return;
+        }
+        let records = self.found.entry(s.key.clone()).or_default();
+        if records.len() >= self.per_key {
+            return;
+        }
+        let m = s.message;
+        let headers = m
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| (h.key.to_owned(), h.value.map(Bytes::copy_from_slice)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let polled = Polled {
+            topic: Arc::clone(&self.topic),
+            partition: self.partition,
+            offset: source_offset,
+            timestamp: m.timestamp().to_millis(),
+            key: s.key,
+            value: m.payload().map(<[u8]>::to_vec),
+            headers: parked::source_headers(headers),
+        };
+        records.insert(source_offset, (s.parking_offset, polled));
+    }
+}
+
+/// Applies operators' releases of held keys.
+struct Releases {
+    source: Arc<str>,
+    held: HashSet<Key>,
+    released: Vec<Key>,
+}
+
+impl Visit for Releases {
+    fn visit(&mut self, s: Scanned<'_>) {
+        if s.record == ParkingRecord::Release
+            && self.held.contains(&s.key)
+            && is_of(s.message, &self.source)
+        {
+            self.released.push(s.key);
+        }
+    }
+}

@@ -1,0 +1,382 @@
+#![cfg(test)] // test code: clippy.toml lets it unwrap and panic
+//! Parking suite (issue 9): a record the processor fails on parks its key in the parking
+//! topic, inside the transaction, while every other key flows; the key's records run in
+//! order once due. Checked end to end by a `read_committed` reader: every result exactly
+//! once, each key's results in input order, no batch aborted.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kafka_eos_demo::orders::{result_of, OrderEvent};
+use kafka_eos_integration_tests::{order_records, runtime, Topics};
+use kafka_eos_processor::core::parked::release_record;
+use kafka_eos_processor::{
+    dlq_headers, Backoff, BoxError, CancellationToken, ErrorPolicy, Input, JsonCodec, KeyPolicy,
+    MetricsSnapshot, Output, Pipeline, PipelineBuilder, Processor,
+};
+use kafka_eos_testkit::{
+    check_exactly_once, read_committed, test_seed, wait_until, write_records, Cluster, Collector,
+    Record,
+};
+
+/// Fails a record of the orders `failing` picks until it has failed `times` times
+/// (`u32::MAX`: always); counts the attempts of every record.
+struct Flaky {
+    output: String,
+    failing: fn(&OrderEvent) -> bool,
+    times: u32,
+    attempts: Arc<Mutex<HashMap<(i32, i64), u32>>>,
+}
+
+impl Processor for Flaky {
+    type Input = OrderEvent;
+
+    async fn process(&self, input: Input<OrderEvent>) -> Result<Vec<Output>, BoxError> {
+        let failed_before = {
+            let mut attempts = self.attempts.lock().unwrap();
+            let n = attempts.entry((input.partition, input.offset)).or_insert(0);
+            *n += 1;
+            *n - 1
+        };
+        if (self.failing)(&input.value) && failed_before < self.times {
+            return Err(format!(
+                "order {} seq {} failed (attempt {})",
+                input.value.order,
+                input.value.seq,
+                failed_before + 1
+            )
+            .into());
+        }
+        let (key, value) = result_of(&input.value);
+        Ok(vec![Output::new(&self.output, key, value)])
+    }
+}
+
+fn pipeline(
+    cluster: &Cluster,
+    names: &Topics,
+    processor: Flaky,
+    policy: KeyPolicy,
+    backoff: Backoff,
+    token: &CancellationToken,
+) -> Pipeline<Flaky, JsonCodec<OrderEvent>> {
+    PipelineBuilder::new()
+        .bootstrap_servers(cluster.bootstrap_servers())
+        .group_id(&names.group)
+        .input_topic(&names.input)
+        .commit_every_records(500)
+        .commit_every(Duration::from_millis(50))
+        .max_in_flight(16)
+        .max_attempts(4)
+        .retry_schedule(backoff)
+        .on_error(ErrorPolicy::DeadLetter(names.dlq.clone()))
+        .parking_topic(&names.parked, policy)
+        .shutdown(token.clone())
+        .build(processor, JsonCodec::<OrderEvent>::new())
+        .unwrap()
+}
+
+/// Runs `pipeline` until the output holds `expected_out` records; returns the metrics.
+fn run_until(
+    cluster: &Cluster,
+    names: &Topics,
+    pipeline: Pipeline<Flaky, JsonCodec<OrderEvent>>,
+    token: CancellationToken,
+    expected_out: usize,
+) -> MetricsSnapshot {
+    let progress = Collector::start(&cluster.bootstrap_servers(), &[&names.output]).unwrap();
+    let metrics = pipeline.metrics();
+    let rt = runtime();
+    let task = rt.spawn(pipeline.run());
+    let finished = wait_until(
+        || progress.count_of(&names.output),
+        |n| n >= expected_out,
+        Duration::from_secs(90),
+    );
+    let live = progress.count_of(&names.output);
+    drop(progress.stop(&names.output, &names.dlq));
+    std::thread::sleep(Duration::from_millis(300));
+    token.cancel();
+    let result = rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(30), task).await })
+        .expect("the pipeline did not stop")
+        .unwrap();
+    assert!(result.is_ok(), "{result:?}");
+    assert!(
+        finished,
+        "stalled at {live} of {expected_out}: {:?}",
+        metrics.snapshot()
+    );
+    drop(rt);
+    metrics.snapshot()
+}
+
+fn fast() -> Backoff {
+    Backoff::new(Duration::from_millis(20), Duration::from_millis(200))
+}
+
+/// Every record of one order in 20 fails.
+fn one_in_20(event: &OrderEvent) -> bool {
+    failing_order(event.order)
+}
+
+fn failing_order(order: u64) -> bool {
+    order % 20 == 7
+}
+
+#[test]
+fn failing_keys_park_while_the_others_commit_and_run_in_order_when_due() {
+    let seed = test_seed();
+    let cluster = Cluster::from_env().unwrap();
+    let names = Topics::create_unique(&cluster, "park", 4).unwrap();
+    let (_, input, expected) = order_records(14_000, seed);
+    assert!(input.len() >= 50_000, "{} records", input.len());
+    write_records(&cluster.bootstrap_servers(), &names.input, &input).unwrap();
+    let attempts = Arc::new(Mutex::new(HashMap::new()));
+    let processor = Flaky {
+        output: names.output.clone(),
+        failing: one_in_20,
+        times: 2,
+        attempts: Arc::clone(&attempts),
+    };
+    let token = CancellationToken::new();
+    let p = pipeline(
+        &cluster,
+        &names,
+        processor,
+        KeyPolicy::Release,
+        fast(),
+        &token,
+    );
+    let metrics = run_until(&cluster, &names, p, token, expected.len());
+
+    let output = read_committed(
+        &cluster.bootstrap_servers(),
+        &names.output,
+        expected.len(),
+        Duration::from_millis(500),
+    )
+    .unwrap();
+    let report = check_exactly_once(&expected, &output);
+    assert!(report.is_exactly_once(), "{report} (seed {seed})");
+    // parking, not replays: no batch aborted, no record taken twice from the input
+    assert_eq!(metrics.aborts, 0, "{metrics:?}");
+    assert_eq!(metrics.records_replayed, 0, "{metrics:?}");
+    assert_eq!(metrics.records_in, input.len() as u64, "{metrics:?}");
+    assert!(metrics.records_parked > 0, "{metrics:?}");
+    assert_eq!(metrics.parked_keys, 0, "every key released: {metrics:?}");
+    // each failing record: 2 failures then a success; nothing else tried twice
+    let attempts = attempts.lock().unwrap();
+    let failing: usize = attempts.values().filter(|n| **n > 1).count();
+    assert!(failing > 1_000, "{failing} failing records");
+    assert!(
+        attempts.values().all(|n| *n == 1 || *n == 3),
+        "attempts other than 1 or 3"
+    );
+    assert_eq!(
+        metrics.record_retries_by_attempt[0], failing as u64,
+        "{metrics:?}"
+    );
+    assert_eq!(
+        metrics.record_retries_by_attempt[1], failing as u64,
+        "{metrics:?}"
+    );
+    assert_eq!(metrics.dead_lettered, 0, "{metrics:?}");
+}
+
+#[test]
+fn a_new_instance_recovers_the_parked_keys_of_a_stopped_one() {
+    let seed = test_seed();
+    let cluster = Cluster::from_env().unwrap();
+    let names = Topics::create_unique(&cluster, "park-recover", 4).unwrap();
+    let (_, input, expected) = order_records(3_000, seed);
+    write_records(&cluster.bootstrap_servers(), &names.input, &input).unwrap();
+    let attempts = Arc::new(Mutex::new(HashMap::new()));
+    // the first instance parks the failing keys (due in 10 s: durable, whoever retries
+    // them), and stops before they are due
+    let flaky = |attempts: &Arc<Mutex<_>>| Flaky {
+        output: names.output.clone(),
+        failing: one_in_20,
+        times: 1,
+        attempts: Arc::clone(attempts),
+    };
+    let token = CancellationToken::new();
+    let later = Duration::from_secs(10);
+    let first = pipeline(
+        &cluster,
+        &names,
+        flaky(&attempts),
+        KeyPolicy::Release,
+        Backoff::new(later, later).jitter(0.0),
+        &token,
+    );
+    let healthy = expected
+        .iter()
+        .filter(|r| !failing_order(order_of(r)))
+        .count();
+    let metrics = run_until(&cluster, &names, first, token, healthy);
+    assert!(metrics.parked_keys > 0, "{metrics:?}");
+    let parked_keys = metrics.parked_keys;
+
+    // a new instance finds them in the parking topic, and retries them once due
+    let token = CancellationToken::new();
+    let second = pipeline(
+        &cluster,
+        &names,
+        flaky(&attempts),
+        KeyPolicy::Release,
+        fast(),
+        &token,
+    );
+    let metrics = run_until(&cluster, &names, second, token, expected.len());
+    let output = read_committed(
+        &cluster.bootstrap_servers(),
+        &names.output,
+        expected.len(),
+        Duration::from_millis(500),
+    )
+    .unwrap();
+    let report = check_exactly_once(&expected, &output);
+    assert!(
+        report.is_exactly_once(),
+        "{report} (seed {seed}, {parked_keys} parked keys)"
+    );
+    assert_eq!(
+        metrics.records_in, 0,
+        "the input was done by the first instance: {metrics:?}"
+    );
+    assert_eq!(metrics.parked_keys, 0, "{metrics:?}");
+}
+
+#[test]
+fn a_held_key_waits_for_an_operator_and_then_runs_in_order() {
+    let seed = test_seed();
+    let cluster = Cluster::from_env().unwrap();
+    let names = Topics::create_unique(&cluster, "park-hold", 2).unwrap();
+    let (_, input, expected) = order_records(1_000, seed);
+    write_records(&cluster.bootstrap_servers(), &names.input, &input).unwrap();
+    // order 7's first record always fails: dead-lettered after 4 attempts, its key held
+    let poison = |event: &OrderEvent| event.order == 7 && event.seq == 0;
+    let attempts = Arc::new(Mutex::new(HashMap::new()));
+    let processor = Flaky {
+        output: names.output.clone(),
+        failing: poison,
+        times: 4,
+        attempts: Arc::clone(&attempts),
+    };
+    let token = CancellationToken::new();
+    let p = pipeline(&cluster, &names, processor, KeyPolicy::Hold, fast(), &token);
+    let metrics = p.metrics();
+    let held_key = b"order-7".to_vec();
+    let (poison_first, rest): (Vec<&Record>, Vec<&Record>) = {
+        let of_key: Vec<&Record> = expected.iter().filter(|r| order_of(r) == 7).collect();
+        (of_key[..1].to_vec(), of_key[1..].to_vec())
+    };
+    let others = expected.len() - poison_first.len() - rest.len();
+
+    let progress =
+        Collector::start(&cluster.bootstrap_servers(), &[&names.output, &names.dlq]).unwrap();
+    let rt = runtime();
+    let task = rt.spawn(p.run());
+    let dead_lettered = wait_until(
+        || progress.count_of(&names.dlq),
+        |n| n >= 1,
+        Duration::from_secs(60),
+    );
+    assert!(dead_lettered, "the poison record was not dead-lettered");
+    let all_others = wait_until(
+        || progress.count_of(&names.output),
+        |n| n >= others,
+        Duration::from_secs(60),
+    );
+    assert!(all_others, "other keys stalled: {:?}", metrics.snapshot());
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        progress.count_of(&names.output),
+        others,
+        "a held key's record ran"
+    );
+    assert_eq!(
+        metrics.snapshot().parked_keys,
+        1,
+        "{:?}",
+        metrics.snapshot()
+    );
+
+    // the operator releases the key: its later records run, in order
+    let release = release_record(
+        &names.parked,
+        &names.input,
+        partition_of(2, &held_key),
+        Some(&held_key),
+    );
+    write_owned(&cluster.bootstrap_servers(), release);
+    let finished = wait_until(
+        || progress.count_of(&names.output),
+        |n| n >= others + rest.len(),
+        Duration::from_secs(60),
+    );
+    drop(progress.stop(&names.output, &names.dlq));
+    token.cancel();
+    let result = rt.block_on(task).unwrap();
+    assert!(result.is_ok(), "{result:?}");
+    assert!(
+        finished,
+        "the released key did not run: {:?}",
+        metrics.snapshot()
+    );
+
+    let output = read_committed(
+        &cluster.bootstrap_servers(),
+        &names.output,
+        expected.len() - 1,
+        Duration::from_millis(500),
+    )
+    .unwrap();
+    let without_poison: Vec<Record> = expected
+        .iter()
+        .filter(|r| !std::ptr::eq(*r, poison_first[0]))
+        .cloned()
+        .collect();
+    let report = check_exactly_once(&without_poison, &output);
+    assert!(report.is_exactly_once(), "{report} (seed {seed})");
+    let dlq = read_committed(
+        &cluster.bootstrap_servers(),
+        &names.dlq,
+        1,
+        Duration::from_millis(500),
+    )
+    .unwrap();
+    assert_eq!(dlq.len(), 1);
+    assert_eq!(dlq[0].key, held_key);
+    assert_eq!(dlq[0].header(dlq_headers::ATTEMPTS).as_deref(), Some("4"));
+    assert_eq!(metrics.snapshot().parked_keys, 0);
+}
+
+/// The order of a result record (keys are `order-N`).
+fn order_of(r: &Record) -> u64 {
+    String::from_utf8_lossy(&r.key)
+        .trim_start_matches("order-")
+        .parse()
+        .unwrap()
+}
+
+/// The input partition of `key`'s records (the testkit writes with murmur2, as Java does).
+fn partition_of(partitions: i32, key: &[u8]) -> i32 {
+    kafka_eos_processor::core::partitioning::partition_for_key(key, partitions)
+}
+
+fn write_owned(bootstrap: &str, record: kafka_eos_processor::core::OwnedRecord) {
+    use kafka_eos_processor::core::rdkafka::producer::{BaseProducer, Producer};
+    use kafka_eos_processor::core::rdkafka::ClientConfig;
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    producer
+        .send(record.as_base_record(()))
+        .map_err(|(e, _)| e)
+        .unwrap();
+    producer.flush(Duration::from_secs(10)).unwrap();
+}
