@@ -21,7 +21,7 @@ pub enum DemoError {
     Usage(String),
     /// The verification found duplicates, missing records or order violations.
     #[error("exactly-once check failed: {0}")]
-    NotExactlyOnce(kafka_eos_testkit::ExactlyOnceReport),
+    NotExactlyOnce(crate::verify::Outcome),
 }
 
 impl From<kafka_eos_testkit::Error> for DemoError {

@@ -45,7 +45,7 @@ fn main_result(cli: Cli) -> Result<(), DemoError> {
             if report.passed() {
                 Ok(())
             } else {
-                Err(DemoError::NotExactlyOnce(report.check))
+                Err(DemoError::NotExactlyOnce(report.outcome))
             }
         }
         Some(Command::Worker(args)) => {
@@ -59,7 +59,7 @@ fn main_result(cli: Cli) -> Result<(), DemoError> {
             init_tracing("warn");
             let report = verify::run(&args)?;
             println!("{report}");
-            if report.is_exactly_once() {
+            if report.holds() {
                 Ok(())
             } else {
                 Err(DemoError::NotExactlyOnce(report))

@@ -1,7 +1,9 @@
 //! The demo's order domain: events keyed by order id, and the pipeline's function
 //! `f(event) -> result` that the verifier recomputes.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use kafka_eos_processor::{BoxError, Input, Output, Processor};
@@ -132,7 +134,36 @@ pub struct OrderProcessor {
     pub pause_every: u64,
     /// Simulated latency of a call to another service, per record (zero: none).
     pub work: Duration,
+    /// Injected failures.
+    pub failures: Failures,
     seen: AtomicU64,
+    /// Records that failed their transient failure in this process.
+    failed: Mutex<HashSet<(i32, i64)>>,
+}
+
+/// Failures the demo injects: a fraction of records fail their first attempt (in each
+/// worker life: a restarted worker fails them once more), and a few orders fail always.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Failures {
+    /// Fraction of records (0..=1) whose first attempt fails.
+    pub transient: f64,
+    /// Orders that always fail ([`fails_permanently`]).
+    pub permanent: u32,
+}
+
+/// Whether `order` is one of the `permanent` orders that always fail: every 997th order
+/// from order 1, `permanent` of them.
+pub fn fails_permanently(order: u64, permanent: u32) -> bool {
+    order % 997 == 1 && order / 997 < u64::from(permanent)
+}
+
+/// Whether `event` is among the `fraction` of records whose first attempt fails (a hash of
+/// its order and step, so every worker picks the same).
+pub fn fails_transiently(event: &OrderEvent, fraction: f64) -> bool {
+    let h = kafka_eos_processor::core::partitioning::murmur2(
+        format!("{}/{}", event.order, event.seq).as_bytes(),
+    );
+    f64::from(h & 0xffff) / 65_536.0 < fraction
 }
 
 impl OrderProcessor {
@@ -142,8 +173,16 @@ impl OrderProcessor {
             output: output.into(),
             pause_every,
             work: Duration::ZERO,
+            failures: Failures::default(),
             seen: AtomicU64::new(0),
+            failed: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Injects `failures`.
+    pub fn with_failures(mut self, failures: Failures) -> Self {
+        self.failures = failures;
+        self
     }
 
     /// Adds a simulated call of `work` to every record.
@@ -163,6 +202,24 @@ impl Processor for OrderProcessor {
         }
         if !self.work.is_zero() {
             tokio::time::sleep(self.work).await;
+        }
+        let event = &input.value;
+        if fails_permanently(event.order, self.failures.permanent) {
+            return Err(format!("order {} always fails (injected)", event.order).into());
+        }
+        if fails_transiently(event, self.failures.transient) {
+            let first = self
+                .failed
+                .lock()
+                .map(|mut f| f.insert((input.partition, input.offset)))
+                .unwrap_or(false);
+            if first {
+                return Err(format!(
+                    "order {} step {} failed its first attempt (injected)",
+                    event.order, event.seq
+                )
+                .into());
+            }
         }
         let (key, value) = result_of(&input.value);
         Ok(vec![Output::new(&self.output, key, value)])

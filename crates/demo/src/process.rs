@@ -32,6 +32,10 @@ pub struct WorkerSpec {
     pub concurrency: usize,
     /// Run the workers at-least-once instead of exactly-once.
     pub at_least_once: bool,
+    /// Failures the workers inject.
+    pub failures: crate::orders::Failures,
+    /// Attempts of a failing record before it is dead-lettered.
+    pub max_attempts: u32,
     /// The workers' `RUST_LOG` when the caller's environment sets none.
     pub default_log_filter: String,
     /// Where the workers' stderr logs go.
@@ -59,6 +63,8 @@ impl WorkerSpec {
             work_ms: 0,
             concurrency: 1,
             at_least_once: false,
+            failures: crate::orders::Failures::default(),
+            max_attempts: 3,
             default_log_filter: "warn".into(),
             log_dir,
         })
@@ -77,6 +83,10 @@ impl WorkerSpec {
             .args(["--input", &t.input])
             .args(["--output", &t.output])
             .args(["--dlq", &t.dlq])
+            .args(["--parked", &t.parked])
+            .args(["--transient-failures", &self.failures.transient.to_string()])
+            .args(["--permanent-failures", &self.failures.permanent.to_string()])
+            .args(["--max-attempts", &self.max_attempts.to_string()])
             .args(["--instance", &instance.to_string()])
             .args(["--commit-interval-ms", &self.commit_interval_ms.to_string()])
             .args(["--commit-records", &self.commit_records.to_string()])

@@ -2,19 +2,28 @@
 
 use std::path::PathBuf;
 
-use kafka_eos_testkit::ExactlyOnceReport;
+use crate::verify::Outcome;
 
 /// What the demo measured.
 #[derive(Debug, Clone)]
 pub struct DemoReport {
     /// Input records written (events + poison records).
     pub records_in: usize,
-    /// The exactly-once comparison of the output with f(input).
-    pub check: ExactlyOnceReport,
-    /// Records in the dead-letter topic (expected: the poison records).
+    /// The invariant: every input record in the output (as f(record)) or in the
+    /// dead-letter topic, exactly once, each key in order.
+    pub outcome: Outcome,
+    /// Records in the dead-letter topic.
     pub dead_lettered: usize,
-    /// Poison records written.
+    /// Poison records written (undecodable: dead-lettered).
     pub poison: usize,
+    /// Records of the always-failing orders (dead-lettered after their attempts).
+    pub always_failing: usize,
+    /// Records parked (written to the parking topic) over all worker lives.
+    pub parked: u64,
+    /// Failed attempts scheduled for a retry, over all worker lives.
+    pub retries: u64,
+    /// Keys still parked when the workers stopped.
+    pub still_parked: u64,
     /// Workers killed with SIGKILL.
     pub kills: u32,
     /// Transactions as the embedded broker counted them.
@@ -34,9 +43,13 @@ pub struct DemoReport {
 }
 
 impl DemoReport {
-    /// True when the output is exactly f(input) and every poison record was dead-lettered once.
+    /// True when every input record is in the output or the dead-letter topic exactly once,
+    /// in order, the dead letters are the poison records and the always-failing orders'
+    /// records, and no key is still parked.
     pub fn passed(&self) -> bool {
-        self.check.is_exactly_once() && self.dead_lettered == self.poison
+        self.outcome.holds()
+            && self.dead_lettered == self.poison + self.always_failing
+            && self.still_parked == 0
     }
 
     /// Prints the report.
@@ -49,20 +62,34 @@ impl DemoReport {
         println!();
         println!("kafka-eos demo report");
         println!("  records in                 {}", self.records_in);
+        let (out, dead) = (&self.outcome.output, &self.outcome.dead_letters);
         println!(
             "  results expected / read    {} / {}",
-            self.check.expected, self.check.actual
+            out.expected, out.actual
         );
-        println!("  duplicates                 {}", self.check.duplicates);
-        println!("  missing                    {}", self.check.missing);
-        println!("  unexpected                 {}", self.check.unexpected);
+        println!(
+            "  duplicates                 {}",
+            out.duplicates + dead.duplicates
+        );
+        println!(
+            "  missing                    {}",
+            out.missing + dead.missing
+        );
+        println!(
+            "  unexpected                 {}",
+            out.unexpected + dead.unexpected
+        );
         println!(
             "  per-key order violations   {}",
-            self.check.order_violations
+            out.order_violations + dead.order_violations
         );
         println!(
-            "  dead-lettered (poison)     {} ({} written)",
-            self.dead_lettered, self.poison
+            "  dead-lettered              {} ({} poison, {} of always-failing orders)",
+            self.dead_lettered, self.poison, self.always_failing
+        );
+        println!(
+            "  parked / retried           {} records parked, {} retries, {} keys still parked",
+            self.parked, self.retries, self.still_parked
         );
         println!("  workers killed (SIGKILL)   {}", self.kills);
         match self.broker_transactions {

@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use kafka_eos_broker::BrokerConfig;
-use kafka_eos_testkit::{check_exactly_once, write_records, Cluster, Collector, Record};
+use kafka_eos_testkit::{write_records, Cluster, Collector, Record};
 use rand::{Rng, SeedableRng};
 
 use crate::error::DemoError;
-use crate::orders::{expected_results, generate, input_records};
+use crate::orders::{expected_results, fails_permanently, generate, input_records, Failures};
 use crate::process::{WorkerProcess, WorkerSpec};
 use crate::report::DemoReport;
 use crate::topics::Topics;
@@ -37,6 +37,13 @@ pub struct DemoArgs {
     /// Records that cannot be decoded, to show the dead-letter policy.
     #[arg(long, default_value_t = 5)]
     pub poison: u32,
+    /// Fraction of records (0..=1) whose first attempt fails (in each worker life): their
+    /// keys park and are retried after a backoff, in order, while other keys flow.
+    #[arg(long, default_value_t = 0.01)]
+    pub transient_failures: f64,
+    /// Orders whose records always fail: each is dead-lettered after its attempts.
+    #[arg(long, default_value_t = 2)]
+    pub permanent_failures: u32,
     /// Transaction commit interval of the workers (ms).
     #[arg(long, default_value_t = 100)]
     pub commit_interval_ms: u64,
@@ -91,6 +98,11 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
             "--workers, --partitions, --orders and --concurrency must be at least 1".into(),
         ));
     }
+    if !(0.0..=1.0).contains(&args.transient_failures) {
+        return Err(DemoError::Usage(
+            "--transient-failures is a fraction of records, from 0 to 1".into(),
+        ));
+    }
     let (cluster, topics) = match &args.bootstrap {
         Some(b) => {
             let cluster = Cluster::external(b.clone());
@@ -127,7 +139,13 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
         input.len(),
         topics.input
     ));
-    let expected = expected_results(&events);
+    // the always-failing orders' records end in the dead-letter topic, not the output
+    let (failing, healthy): (Vec<_>, Vec<_>) = events
+        .iter()
+        .cloned()
+        .partition(|e| fails_permanently(e.order, args.permanent_failures));
+    let expected = expected_results(&healthy);
+    let expected_dead = args.poison as usize + failing.len();
 
     // 2. the reader, from the start, read_committed
     let collector = Collector::start(&bootstrap, &[&topics.output, &topics.dlq])?;
@@ -138,6 +156,13 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
     spec.pause_every = args.pause_every;
     spec.work_ms = args.work_ms;
     spec.concurrency = args.concurrency;
+    spec.failures = Failures {
+        transient: args.transient_failures,
+        permanent: args.permanent_failures,
+    };
+    // a transient failure fails once per worker life: enough attempts that a record retried
+    // across every restart still succeeds
+    spec.max_attempts = args.crashes + 3;
     spec.default_log_filter = "info".into();
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed ^ 0x5eed);
     let started = Instant::now();
@@ -163,7 +188,10 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
         if done != last_progress.0 {
             last_progress = (done, Instant::now());
         }
-        if done >= expected.len() && kills as usize >= thresholds.len() {
+        if done >= expected.len()
+            && collector.count_of(&topics.dlq) >= expected_dead
+            && kills as usize >= thresholds.len()
+        {
             break;
         }
         if last_progress.1.elapsed() > stalled_after {
@@ -203,7 +231,7 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
         w.stop(Duration::from_secs(30));
     }
     let (outputs, dlq) = collector.stop(&topics.output, &topics.dlq);
-    let check = check_exactly_once(&expected, &outputs);
+    let outcome = crate::verify::check(&input, &outputs, &dlq);
 
     let lines: Vec<MetricsLine> = retired
         .iter()
@@ -217,12 +245,23 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
     let p50 = p50s.get(p50s.len() / 2).copied();
     let p99 = lines.iter().filter_map(|l| l.commit_p99_us).max();
     let in_flight_peak = lines.iter().map(|l| l.in_flight_peak).max().unwrap_or(0);
+    let parked = lines.iter().map(|l| l.records_parked).sum();
+    let retries = lines.iter().map(|l| l.retries).sum();
+    let still_parked = workers
+        .iter()
+        .filter_map(WorkerProcess::metrics)
+        .map(|l| l.parked_keys)
+        .sum();
     let broker_transactions = cluster.embedded_broker().map(|b| b.transaction_counts());
     Ok(DemoReport {
         records_in: input.len(),
-        check,
+        outcome,
         dead_lettered: dlq.len(),
         poison: args.poison as usize,
+        always_failing: failing.len(),
+        parked,
+        retries,
+        still_parked,
         kills,
         broker_transactions,
         worker_transactions: (commits, aborts),

@@ -7,11 +7,13 @@ use std::io::Read;
 use std::time::Duration;
 
 use kafka_eos_processor::config::Mode;
-use kafka_eos_processor::{CancellationToken, ErrorPolicy, JsonCodec, Metrics, PipelineBuilder};
+use kafka_eos_processor::{
+    Backoff, CancellationToken, ErrorPolicy, JsonCodec, KeyPolicy, Metrics, PipelineBuilder,
+};
 use serde::Serialize;
 
 use crate::error::DemoError;
-use crate::orders::{OrderEvent, OrderProcessor};
+use crate::orders::{Failures, OrderEvent, OrderProcessor};
 
 /// Settings of one worker.
 #[derive(Debug, Clone, clap::Args)]
@@ -28,9 +30,27 @@ pub struct WorkerArgs {
     /// Output topic (order results).
     #[arg(long, default_value = "order-results")]
     pub output: String,
-    /// Dead-letter topic for records that cannot be decoded.
+    /// Dead-letter topic for records that cannot be decoded or keep failing.
     #[arg(long, default_value = "orders-dlq")]
     pub dlq: String,
+    /// Parking topic: a failing record parks its key there (as many partitions as the input).
+    #[arg(long, default_value = "orders-parked")]
+    pub parked: String,
+    /// Fraction of records (0..=1) whose first attempt fails (injected; in each worker life).
+    #[arg(long, default_value_t = 0.0)]
+    pub transient_failures: f64,
+    /// How many orders always fail (injected): their records are dead-lettered.
+    #[arg(long, default_value_t = 0)]
+    pub permanent_failures: u32,
+    /// Attempts of a failing record before it is dead-lettered.
+    #[arg(long, default_value_t = 3)]
+    pub max_attempts: u32,
+    /// First retry backoff (ms), doubled after each failed attempt up to --retry-max-ms.
+    #[arg(long, default_value_t = 100)]
+    pub retry_initial_ms: u64,
+    /// Longest retry backoff (ms).
+    #[arg(long, default_value_t = 2000)]
+    pub retry_max_ms: u64,
     /// Instance index: with the app and group, it makes the stable transactional.id.
     #[arg(long, default_value_t = 0)]
     pub instance: u32,
@@ -82,6 +102,15 @@ pub struct MetricsLine {
     /// The most records processed at once.
     #[serde(default)]
     pub in_flight_peak: u64,
+    /// Records written to the parking topic (committed).
+    #[serde(default)]
+    pub records_parked: u64,
+    /// Failed attempts scheduled for a retry.
+    #[serde(default)]
+    pub retries: u64,
+    /// Keys parked now.
+    #[serde(default)]
+    pub parked_keys: u64,
 }
 
 fn line(instance: u32, m: &Metrics) -> MetricsLine {
@@ -96,6 +125,9 @@ fn line(instance: u32, m: &Metrics) -> MetricsLine {
         commit_p50_us: s.commit_latency_p50.map(|d| d.as_micros() as u64),
         commit_p99_us: s.commit_latency_p99.map(|d| d.as_micros() as u64),
         in_flight_peak: s.in_flight_peak,
+        records_parked: s.records_parked,
+        retries: s.record_retries_by_attempt.iter().sum(),
+        parked_keys: s.parked_keys,
     }
 }
 
@@ -108,7 +140,7 @@ fn print_metrics(instance: u32, m: &Metrics) {
 /// Runs the worker until shutdown.
 pub async fn run(args: WorkerArgs) -> Result<(), DemoError> {
     let token = CancellationToken::new();
-    let pipeline = PipelineBuilder::new()
+    let builder = PipelineBuilder::new()
         .bootstrap_servers(&args.bootstrap)
         .group_id(&args.group)
         .input_topic(&args.input)
@@ -129,14 +161,30 @@ pub async fn run(args: WorkerArgs) -> Result<(), DemoError> {
         )
         .consumer_override("session.timeout.ms", "10000")
         .on_error(ErrorPolicy::DeadLetter(args.dlq.clone()))
+        .max_attempts(args.max_attempts)
+        .retry_schedule(Backoff::new(
+            Duration::from_millis(args.retry_initial_ms),
+            Duration::from_millis(args.retry_max_ms),
+        ))
         .max_in_flight(args.concurrency)
         .shutdown(token.clone())
-        .stop_on_signals(true)
-        .build(
-            OrderProcessor::new(args.output.clone(), args.pause_every)
-                .with_work(Duration::from_millis(args.work_ms)),
-            JsonCodec::<OrderEvent>::new(),
-        )?;
+        .stop_on_signals(true);
+    // parked records are written in the transaction: exactly once only (at least once
+    // replays the batch)
+    let builder = if args.at_least_once {
+        builder
+    } else {
+        builder.parking_topic(&args.parked, KeyPolicy::Release)
+    };
+    let pipeline = builder.build(
+        OrderProcessor::new(args.output.clone(), args.pause_every)
+            .with_work(Duration::from_millis(args.work_ms))
+            .with_failures(Failures {
+                transient: args.transient_failures,
+                permanent: args.permanent_failures,
+            }),
+        JsonCodec::<OrderEvent>::new(),
+    )?;
     let metrics = pipeline.metrics();
 
     if args.stop_on_stdin_eof {

@@ -103,8 +103,9 @@ impl Parking {
             })
     }
 
-    /// Loads the parked keys of newly assigned partitions (before any of their records is
-    /// processed) and forgets revoked ones.
+    /// After a rebalance, loads the parked keys of every assigned partition (before any
+    /// of their records is processed). A partition kept through the rebalance is loaded
+    /// again too: another member may have owned it in between.
     pub(crate) async fn sync(
         &mut self,
         reader: &Reader,
@@ -115,16 +116,13 @@ impl Parking {
         if self.generation == Some(generation) {
             return Ok(());
         }
+        self.partitions.clear();
         let assigned: HashSet<Tp> = assignment
             .elements()
             .iter()
             .map(|e| (Arc::from(e.topic()), e.partition()))
             .collect();
-        self.partitions.retain(|tp, _| assigned.contains(tp));
         for tp in assigned {
-            if self.partitions.contains_key(&tp) {
-                continue;
-            }
             let partition = load(reader, &tp).await?;
             if !partition.parked.is_empty() {
                 tracing::info!(topic = %tp.0, partition = tp.1, keys = partition.parked.len(),
