@@ -36,9 +36,11 @@ mod record;
 mod retry;
 mod transactional_id;
 
+pub use self::metrics::{
+    names as metric_names, Metrics, MetricsSnapshot, ATTEMPT_BUCKETS, LATENCY_RESERVOIR,
+};
 pub use delivery::{Deliveries, DeliveryContext, OutputProducer};
 pub use error::{classify, Error, ErrorKind, Operation, Result, SendError};
-pub use metrics::{Metrics, MetricsSnapshot, ATTEMPT_BUCKETS, LATENCY_RESERVOIR};
 pub use producer::{Delivered, TransactionalProducer, DEFAULT_OPERATION_TIMEOUT};
 pub use record::{owned_headers, OwnedRecord};
 pub use retry::RetryPolicy;

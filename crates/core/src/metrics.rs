@@ -1,9 +1,16 @@
-//! Counters and commit-latency percentiles of a pipeline.
+//! Counters and commit-latency percentiles of a pipeline, read in process with
+//! [`Metrics::snapshot`] and, once [`Metrics::publish`]ed, also through the [`metrics`]
+//! facade (names in [`names`]).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
+
+mod facade;
+pub mod names;
+
+use facade::Facade;
 
 /// How many recent commit latencies are kept for percentiles.
 pub const LATENCY_RESERVOIR: usize = 1024;
@@ -14,7 +21,10 @@ pub const ATTEMPT_BUCKETS: usize = 8;
 
 /// Lock-free counters (plus a small latency reservoir) shared by producer and pipeline.
 ///
-/// Cheap to update from any thread; read with [`Metrics::snapshot`].
+/// Cheap to update from any thread; read with [`Metrics::snapshot`]. After
+/// [`Metrics::publish`] every update also goes to the handles registered with a
+/// [`metrics::Recorder`] (the application's, or the pipeline's Prometheus endpoint): one
+/// more atomic operation per update, no lookup by name.
 #[derive(Debug, Default)]
 pub struct Metrics {
     transactions_begun: AtomicU64,
@@ -36,6 +46,8 @@ pub struct Metrics {
     parked_records: AtomicU64,
     record_retries: [AtomicU64; ATTEMPT_BUCKETS],
     latencies: Mutex<VecDeque<u64>>,
+    /// The facade's handles, once published.
+    facade: OnceLock<Facade>,
 }
 
 /// A point-in-time copy of [`Metrics`].
@@ -103,14 +115,70 @@ impl Metrics {
         Self::default()
     }
 
+    /// Publishes these metrics through the [`metrics`] facade: registers one handle per
+    /// metric with `recorder`, each carrying `labels` (the pipeline's `group`), and
+    /// describes them. From then on every update also goes to its handle; the counters
+    /// start from the totals counted so far. Only the first call registers: it returns
+    /// `false` if the metrics were already published (shared by two pipelines, say).
+    pub fn publish(&self, recorder: &dyn ::metrics::Recorder, labels: &[::metrics::Label]) -> bool {
+        let mut fresh = false;
+        let facade = self.facade.get_or_init(|| {
+            fresh = true;
+            Facade::register(recorder, labels)
+        });
+        if fresh {
+            let s = self.snapshot();
+            facade.records_in.absolute(s.records_in);
+            facade.records_out.absolute(s.records_out);
+            facade.records_polled.absolute(s.records_polled);
+            facade.records_replayed.absolute(s.records_replayed);
+            facade.process_calls.absolute(s.process_calls);
+            facade.transactions_begun.absolute(s.transactions_begun);
+            facade.commits.absolute(s.commits);
+            facade.aborts.absolute(s.aborts);
+            facade.retries.absolute(s.retries);
+            facade.send_failures.absolute(s.send_failures);
+            facade.producer_rebuilds.absolute(s.producer_rebuilds);
+            facade.dead_lettered.absolute(s.dead_lettered);
+            facade.pauses.absolute(s.pauses);
+            for (counter, n) in facade
+                .record_retries
+                .iter()
+                .zip(s.record_retries_by_attempt)
+            {
+                counter.absolute(n);
+            }
+            facade.in_flight_peak.set(s.in_flight_peak as f64);
+        }
+        fresh
+    }
+
+    /// Whether [`Metrics::publish`] was called.
+    pub fn is_published(&self) -> bool {
+        self.facade.get().is_some()
+    }
+
+    /// The facade's handles, if published.
+    #[inline]
+    fn facade(&self) -> Option<&Facade> {
+        self.facade.get()
+    }
+
     /// Counts a begun transaction.
     pub fn record_begin(&self) {
         self.transactions_begun.fetch_add(1, Ordering::Relaxed);
+        if let Some(f) = self.facade() {
+            f.transactions_begun.increment(1);
+        }
     }
 
     /// Counts a commit and records its latency.
     pub fn record_commit(&self, latency: Duration) {
         self.commits.fetch_add(1, Ordering::Relaxed);
+        if let Some(f) = self.facade() {
+            f.commits.increment(1);
+            f.commit_latency.record(latency.as_secs_f64());
+        }
         let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         if let Ok(mut l) = self.latencies.lock() {
             if l.len() == LATENCY_RESERVOIR {
@@ -123,11 +191,17 @@ impl Metrics {
     /// Counts an abort.
     pub fn record_abort(&self) {
         self.aborts.fetch_add(1, Ordering::Relaxed);
+        if let Some(f) = self.facade() {
+            f.aborts.increment(1);
+        }
     }
 
     /// Counts a retry.
     pub fn record_retry(&self) {
         self.retries.fetch_add(1, Ordering::Relaxed);
+        if let Some(f) = self.facade() {
+            f.retries.increment(1);
+        }
     }
 
     /// Counts `n` records taken from the consumer, of which `replayed` were taken again
@@ -135,11 +209,18 @@ impl Metrics {
     pub fn record_polled(&self, n: u64, replayed: u64) {
         self.records_polled.fetch_add(n, Ordering::Relaxed);
         self.records_replayed.fetch_add(replayed, Ordering::Relaxed);
+        if let Some(f) = self.facade() {
+            f.records_polled.increment(n);
+            f.records_replayed.increment(replayed);
+        }
     }
 
     /// Counts a call of the processor.
     pub fn record_process_call(&self) {
         self.process_calls.fetch_add(1, Ordering::Relaxed);
+        if let Some(f) = self.facade() {
+            f.process_calls.increment(1);
+        }
     }
 
     /// Counts `n` input records done (committed), of which `dead_lettered` went to a
@@ -148,31 +229,58 @@ impl Metrics {
         self.records_in.fetch_add(n, Ordering::Relaxed);
         self.dead_lettered
             .fetch_add(dead_lettered, Ordering::Relaxed);
+        if let Some(f) = self.facade() {
+            f.records_in.increment(n);
+            f.dead_lettered.increment(dead_lettered);
+        }
     }
 
     /// Counts `n` delivered records.
     pub fn record_out(&self, n: u64) {
         self.records_out.fetch_add(n, Ordering::Relaxed);
+        if let Some(f) = self.facade() {
+            f.records_out.increment(n);
+        }
     }
 
     /// Counts a failed send.
     pub fn record_send_failure(&self) {
         self.send_failures.fetch_add(1, Ordering::Relaxed);
+        if let Some(f) = self.facade() {
+            f.send_failures.increment(1);
+        }
     }
 
     /// Counts a producer rebuild.
     pub fn record_rebuild(&self) {
         self.producer_rebuilds.fetch_add(1, Ordering::Relaxed);
+        if let Some(f) = self.facade() {
+            f.producer_rebuilds.increment(1);
+        }
     }
 
     /// Raises the in-flight peak to `n` if higher.
     pub fn record_in_flight_peak(&self, n: u64) {
-        self.in_flight_peak.fetch_max(n, Ordering::Relaxed);
+        let before = self.in_flight_peak.fetch_max(n, Ordering::Relaxed);
+        if let Some(f) = self.facade().filter(|_| n > before) {
+            f.in_flight_peak.set(n as f64);
+        }
+    }
+
+    /// Sets the input records of the open transaction (polled, not yet committed or
+    /// rewound); published as a gauge only (nothing in [`MetricsSnapshot`]).
+    pub fn set_in_flight(&self, n: u64) {
+        if let Some(f) = self.facade() {
+            f.in_flight.set(n as f64);
+        }
     }
 
     /// Counts a pause of the consumer.
     pub fn record_pause(&self) {
         self.pauses.fetch_add(1, Ordering::Relaxed);
+        if let Some(f) = self.facade() {
+            f.pauses.increment(1);
+        }
     }
 
     /// Counts `n` records written to the parking topic (their transaction committed).
@@ -191,6 +299,9 @@ impl Metrics {
     pub fn record_attempt_retry(&self, attempt: u32) {
         let bucket = (attempt.max(1) as usize - 1).min(ATTEMPT_BUCKETS - 1);
         self.record_retries[bucket].fetch_add(1, Ordering::Relaxed);
+        if let Some(counter) = self.facade().and_then(|f| f.record_retries.get(bucket)) {
+            counter.increment(1);
+        }
     }
 
     /// A consistent-enough copy of all counters and the latency percentiles.
@@ -247,6 +358,10 @@ fn percentile(sorted: &[u64], pct: usize) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ::metrics::{
+        Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString, Unit,
+    };
+    use std::sync::Arc;
 
     #[test]
     fn counters_and_percentiles() {
@@ -277,6 +392,86 @@ mod tests {
         assert_eq!(s.commit_latency_p50, Some(Duration::from_millis(50)));
         assert_eq!(s.commit_latency_p99, Some(Duration::from_millis(99)));
         assert_eq!(s.commit_latency_max, Some(Duration::from_millis(100)));
+    }
+
+    /// Counters and gauges by rendered key (`name{label=value,...}`), histograms dropped.
+    #[derive(Default)]
+    struct TestRecorder(Mutex<Vec<(String, Arc<AtomicU64>)>>);
+
+    impl TestRecorder {
+        fn handle(&self, key: &Key) -> Arc<AtomicU64> {
+            let labels: Vec<String> = key
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            let name = format!("{}{{{}}}", key.name(), labels.join(","));
+            let cell = Arc::new(AtomicU64::new(0));
+            self.0.lock().unwrap().push((name, Arc::clone(&cell)));
+            cell
+        }
+        fn get(&self, name: &str) -> u64 {
+            let all = self.0.lock().unwrap();
+            let cell = all.iter().find(|(n, _)| n == name);
+            cell.unwrap_or_else(|| panic!("{name} not registered"))
+                .1
+                .load(Ordering::Relaxed)
+        }
+    }
+
+    impl Recorder for TestRecorder {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            Counter::from_arc(self.handle(key))
+        }
+        fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+            Gauge::from_arc(self.handle(key))
+        }
+        fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+            Histogram::noop()
+        }
+    }
+
+    #[test]
+    fn published_handles_follow_the_counters() {
+        let m = Metrics::new();
+        m.record_in(5, 0); // before publishing: carried over
+        let recorder = TestRecorder::default();
+        let labels = [Label::new(names::LABEL_GROUP, "g")];
+        assert!(m.publish(&recorder, &labels));
+        assert!(!m.publish(&recorder, &labels), "registers once");
+        m.record_in(3, 1);
+        m.record_polled(9, 2);
+        m.record_begin();
+        m.record_commit(Duration::from_millis(3));
+        m.record_attempt_retry(1);
+        m.record_attempt_retry(12);
+        m.record_in_flight_peak(4);
+        m.set_in_flight(7);
+        assert_eq!(recorder.get("kafka_eos_records_in_total{group=g}"), 8);
+        assert_eq!(recorder.get("kafka_eos_dead_letters_total{group=g}"), 1);
+        assert_eq!(recorder.get("kafka_eos_records_polled_total{group=g}"), 9);
+        assert_eq!(recorder.get("kafka_eos_records_replayed_total{group=g}"), 2);
+        assert_eq!(
+            recorder.get("kafka_eos_transactions_begun_total{group=g}"),
+            1
+        );
+        assert_eq!(
+            recorder.get("kafka_eos_transactions_committed_total{group=g}"),
+            1
+        );
+        assert_eq!(
+            recorder.get("kafka_eos_record_retries_total{group=g,attempt=1}"),
+            1
+        );
+        assert_eq!(
+            recorder.get("kafka_eos_record_retries_total{group=g,attempt=8+}"),
+            1
+        );
+        let gauge = |name| f64::from_bits(recorder.get(name));
+        assert_eq!(gauge("kafka_eos_records_in_flight_peak{group=g}"), 4.0);
+        assert_eq!(gauge("kafka_eos_records_in_flight{group=g}"), 7.0);
     }
 
     #[test]
