@@ -1,5 +1,6 @@
 //! [`PipelineBuilder`]: settings in, a validated [`Pipeline`] out (nothing connects yet).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -72,6 +73,7 @@ pub struct PipelineBuilder {
     startup_timeout: Duration,
     metrics: Arc<Metrics>,
     parking: Option<(String, KeyPolicy)>,
+    metrics_addr: Option<SocketAddr>,
 }
 
 impl Default for PipelineBuilder {
@@ -102,6 +104,7 @@ impl PipelineBuilder {
             backoff: Backoff::default(),
             metrics: Arc::new(Metrics::new()),
             parking: None,
+            metrics_addr: None,
         }
     }
 
@@ -302,6 +305,16 @@ impl PipelineBuilder {
         self
     }
 
+    /// Serves the pipeline's metrics for Prometheus at `http://<addr>/metrics` while it
+    /// runs (the names: README, "Metrics"). [`Pipeline::run`] binds the address before it
+    /// connects to Kafka and fails with [`Error::MetricsEndpoint`] if it cannot; port 0 is
+    /// refused here (nobody could find the port to scrape). Without it the metrics still go
+    /// to the [`metrics`](https://docs.rs/metrics) recorder your application installed.
+    pub fn metrics_addr(mut self, addr: SocketAddr) -> Self {
+        self.metrics_addr = Some(addr);
+        self
+    }
+
     /// Validates the settings (ours, and every librdkafka property by librdkafka's own
     /// parser) and returns the pipeline. Nothing connects yet: a bad setting fails here
     /// with [`Error::Config`], naming it.
@@ -336,6 +349,13 @@ impl PipelineBuilder {
         }
         if let Some((field, value, reason)) = self.backoff.invalid() {
             return invalid(field, value, reason);
+        }
+        if let Some(addr) = self.metrics_addr.filter(|a| a.port() == 0) {
+            return invalid(
+                "metrics_addr",
+                addr.to_string(),
+                "needs a port: port 0 would pick one nobody can find to scrape",
+            );
         }
         if self.max_attempts == 0 {
             return Err(Error::Config(kafka_eos_config::ConfigError::Invalid {
@@ -380,6 +400,7 @@ impl PipelineBuilder {
             operation_timeout: self.operation_timeout,
             startup_timeout: self.startup_timeout,
             metrics: self.metrics,
+            metrics_addr: self.metrics_addr,
             limits: self.limits,
             backoff: self.backoff,
             rate: self.limits.rate.map(RateLimiter::new),

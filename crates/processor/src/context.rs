@@ -1,10 +1,14 @@
-//! The consumer context: rebalance bookkeeping.
+//! The consumer context: rebalance bookkeeping, and librdkafka's statistics for the
+//! consumer lag (`consumer_lag.rs`).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
+use rdkafka::statistics::Statistics;
 use rdkafka::ClientContext;
+
+use crate::consumer_lag::ConsumerLag;
 
 /// Consumer context used by the pipeline.
 ///
@@ -19,9 +23,15 @@ pub struct EosConsumerContext {
     rebalanced: Arc<AtomicBool>,
     /// Rebalances so far: parking compares it with the assignment it last loaded.
     generation: Arc<AtomicU64>,
+    lag: Arc<ConsumerLag>,
 }
 
 impl EosConsumerContext {
+    /// The lag of the assigned partitions, fed by the statistics.
+    pub(crate) fn lag(&self) -> &ConsumerLag {
+        &self.lag
+    }
+
     pub(crate) fn take_rebalanced(&self) -> bool {
         self.rebalanced.swap(false, Ordering::AcqRel)
     }
@@ -32,7 +42,18 @@ impl EosConsumerContext {
     }
 }
 
-impl ClientContext for EosConsumerContext {}
+impl ClientContext for EosConsumerContext {
+    /// Feeds the consumer lag (when its gauges are published; else nothing is parsed).
+    fn stats_raw(&self, statistics: &[u8]) {
+        if !self.lag.is_published() {
+            return;
+        }
+        match serde_json::from_slice::<Statistics>(statistics) {
+            Ok(stats) => self.lag.statistics(&stats),
+            Err(e) => tracing::debug!(error = %e, "unreadable librdkafka statistics"),
+        }
+    }
+}
 
 impl ConsumerContext for EosConsumerContext {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {

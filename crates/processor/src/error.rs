@@ -35,6 +35,17 @@ pub enum Error {
         #[source]
         source: rdkafka::error::KafkaError,
     },
+    /// The metrics endpoint ([`crate::PipelineBuilder::metrics_addr`]) could not be served
+    /// at its address (in use, not an address of this host, a port below 1024 without the
+    /// right): checked when [`crate::Pipeline::run`] starts, before connecting to Kafka.
+    #[error("cannot serve metrics on {addr}: {source}")]
+    MetricsEndpoint {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// The bind error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A record could not be decoded and the policy is [`crate::ErrorPolicy::Stop`].
     #[error("cannot decode record {topic}/{partition}@{offset}: {source}")]
     Decode {
@@ -120,6 +131,11 @@ impl Error {
     /// `true` if no broker answered within the start-up timeout ([`Error::Unreachable`]).
     pub fn is_unreachable(&self) -> bool {
         matches!(self, Error::Unreachable { .. })
+    }
+
+    /// `true` if the metrics endpoint could not be served ([`Error::MetricsEndpoint`]).
+    pub fn is_metrics_endpoint(&self) -> bool {
+        matches!(self, Error::MetricsEndpoint { .. })
     }
 }
 

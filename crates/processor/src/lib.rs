@@ -12,11 +12,13 @@ mod backoff;
 mod batch;
 mod builder;
 mod codec;
+mod consumer_lag;
 mod context;
 mod dead_letter;
 mod error;
 mod failure;
 mod parking;
+mod metrics_endpoint;
 mod pipeline;
 mod processor;
 mod recovery;
@@ -41,7 +43,8 @@ pub use startup::DEFAULT_STARTUP_TIMEOUT;
 
 pub use kafka_eos_config as config;
 pub use kafka_eos_core as core;
-pub use kafka_eos_core::{dlq_headers, Metrics, MetricsSnapshot};
+pub use kafka_eos_core::{dlq_headers, metric_names, Metrics, MetricsSnapshot};
+pub use metrics_endpoint::COMMIT_LATENCY_BUCKETS;
 pub use tokio_util::sync::CancellationToken;
 
 /// The README's code blocks, compiled as doc tests.

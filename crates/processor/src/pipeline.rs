@@ -2,6 +2,7 @@
 //! batch's transaction is in `transaction.rs`, batching in `batch.rs`, scheduling by key in
 //! `scheduler.rs`, recovery in `recovery.rs`, the settings in `builder.rs`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,10 +17,12 @@ use crate::attempts::Attempts;
 use crate::backoff::Backoff;
 use crate::batch::{self, Replays};
 use crate::codec::Codec;
+use crate::consumer_lag::with_statistics;
 use crate::context::EosConsumerContext;
 use crate::dead_letter::ErrorPolicy;
 use crate::error::{Error, Result};
 use crate::parking::{Parking, Reader};
+use crate::metrics_endpoint::MetricsEndpoint;
 use crate::processor::Processor;
 use crate::recovery::Step;
 use crate::scheduler::{InFlight, Limits, RateLimiter};
@@ -56,6 +59,8 @@ pub struct Pipeline<P: Processor, C: Codec<Item = P::Input>> {
     pub(crate) operation_timeout: Duration,
     pub(crate) startup_timeout: Duration,
     pub(crate) metrics: Arc<Metrics>,
+    /// Where the metrics are served (`None`: the application's recorder only).
+    pub(crate) metrics_addr: Option<SocketAddr>,
     /// Failed attempts per record of the batch being replayed.
     pub(crate) attempts: Attempts,
     pub(crate) replays: Replays,
@@ -119,9 +124,11 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
 
     async fn run_until_stopped(&mut self) -> Result<()> {
         let context = EosConsumerContext::default();
+        let group = self.config.group_id();
+        let _endpoint =
+            MetricsEndpoint::start(self.metrics_addr, &self.metrics, context.lag(), group).await?;
         let consumer: Arc<StreamConsumer<EosConsumerContext>> = Arc::new(
-            self.config
-                .consumer_config()?
+            with_statistics(self.config.consumer_config()?)
                 .create_with_context(context.clone())
                 .map_err(core_error(Operation::CreateClient))?,
         );
@@ -260,6 +267,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                 &self.shutdown,
             )
             .await?;
+            context.lag().set_idle(batch.is_empty());
             // without input, a batch still runs for a new assignment's parked keys and for
             // keys that are due
             let parking_waits = self
@@ -272,11 +280,16 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             let replayed = self.replays.count(&batch);
             self.metrics
                 .record_polled(batch.len() as u64, replayed as u64);
-            match self
+            self.metrics.set_in_flight(batch.len() as u64);
+            let outcome = self
                 .process_batch(&mut batch, consumer, context, reader, sink)
-                .await
-            {
-                Ok(()) => self.attempts.clear(),
+                .await;
+            self.metrics.set_in_flight(0);
+            match outcome {
+                Ok(()) => {
+                    self.attempts.clear();
+                    context.lag().committed(&batch);
+                }
                 Err(Step::Rewind) => {
                     self.replays.rewound(&batch);
                     batch::rewind(consumer, &batch).await;
