@@ -7,6 +7,11 @@ default: test
 demo *ARGS:
     cargo run --release -p kafka-eos-demo -- {{ARGS}}
 
+# The demo with each worker's metrics served for Prometheus: worker i at http://127.0.0.1:PORT+i/metrics
+# (the URLs are printed); point Prometheus at them and import dashboards/kafka-eos.json into Grafana.
+demo-metrics PORT="9464" *ARGS:
+    cargo run --release -p kafka-eos-demo -- --metrics-addr 127.0.0.1:{{PORT}} {{ARGS}}
+
 # All tests (unit, broker, end-to-end) on the embedded broker: the README's command.
 test:
     cargo test --workspace
@@ -52,6 +57,10 @@ examples:
 bench:
     cargo bench -p kafka-eos-processor --bench pipeline_modes
     cargo bench -p kafka-eos-processor --bench keyed
+
+# The metrics endpoint's overhead alone: steady exactly-once copy, endpoint on vs off (~3 minutes).
+bench-metrics:
+    BENCH_PARTS=metrics cargo bench -p kafka-eos-processor --bench keyed
 
 # Broker benchmark: the embedded broker vs librdkafka's mock cluster.
 bench-broker:

@@ -272,3 +272,39 @@ fn an_address_that_cannot_be_bound_stops_run_with_a_clear_error() {
         .unwrap_err();
     assert!(port_zero.is_config(), "{port_zero:?}");
 }
+
+/// The README's table, the crate docs' table and the Grafana dashboard name every metric,
+/// and the dashboard queries no other `kafka_eos_` name.
+#[test]
+fn the_docs_and_the_dashboard_name_every_metric() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let read = |path: &str| std::fs::read_to_string(format!("{root}/{path}")).unwrap();
+    let (readme, lib) = (read("README.md"), read("crates/processor/src/lib.rs"));
+    let dashboard = read("dashboards/kafka-eos.json");
+    for name in kafka_eos_processor::metric_names::ALL {
+        assert!(
+            readme.contains(&format!("| `{name}` |")),
+            "README lacks {name}"
+        );
+        assert!(
+            lib.contains(&format!("| `{name}` |")),
+            "crate docs lack {name}"
+        );
+        assert!(dashboard.contains(name), "dashboard lacks {name}");
+    }
+    let queried = dashboard.split("kafka_eos_").skip(1).map(|rest| {
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap();
+        format!("kafka_eos_{}", &rest[..end])
+    });
+    for name in queried {
+        let known = kafka_eos_processor::metric_names::ALL
+            .iter()
+            .any(|n| name == *n || name == format!("{n}_bucket"));
+        assert!(
+            known,
+            "the dashboard queries {name}, which no pipeline publishes"
+        );
+    }
+}

@@ -40,6 +40,8 @@ pub struct WorkerSpec {
     pub default_log_filter: String,
     /// Where the workers' stderr logs go.
     pub log_dir: PathBuf,
+    /// Worker `i` serves its metrics at this address's port + `i` (`None`: no endpoint).
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl WorkerSpec {
@@ -67,6 +69,7 @@ impl WorkerSpec {
             max_attempts: 3,
             default_log_filter: "warn".into(),
             log_dir,
+            metrics_addr: None,
         })
     }
 
@@ -95,6 +98,13 @@ impl WorkerSpec {
             .args(["--concurrency", &self.concurrency.to_string()])
             .args(self.at_least_once.then_some("--at-least-once"))
             .arg("--stop-on-stdin-eof")
+            .args(
+                self.metrics_addr
+                    .and_then(|base| crate::run::worker_metrics_addr(base, instance))
+                    .map(|addr| ["--metrics-addr".to_owned(), addr.to_string()])
+                    .into_iter()
+                    .flatten(),
+            )
             .env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| self.default_log_filter.clone()),

@@ -62,6 +62,11 @@ pub struct DemoArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Serve each worker's metrics for Prometheus: worker `i` at this address's port + `i`
+    /// (`http://HOST:PORT+i/metrics`, the URLs are printed; a restarted worker serves
+    /// again at its port).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// The input: the events' records with `poison` undecodable records spread among them.
@@ -90,6 +95,16 @@ fn progress(hidden: bool, bar: ProgressBar) -> ProgressBar {
     bar
 }
 
+/// Worker `instance`'s metrics address: `base`'s port + `instance` (`None` past 65535, or
+/// port 0).
+pub fn worker_metrics_addr(
+    base: std::net::SocketAddr,
+    instance: u32,
+) -> Option<std::net::SocketAddr> {
+    let port = u16::try_from(u32::from(base.port()) + instance).ok()?;
+    (base.port() != 0).then(|| std::net::SocketAddr::new(base.ip(), port))
+}
+
 /// Runs the demo and returns its report. `exe` is the `kafka-eos-demo` binary that runs the
 /// workers (`std::env::current_exe()` from the binary itself).
 pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoError> {
@@ -103,6 +118,19 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
             "--transient-failures is a fraction of records, from 0 to 1".into(),
         ));
     }
+    let metrics_addrs = match args.metrics_addr {
+        Some(base) => (0..args.workers)
+            .map(|i| worker_metrics_addr(base, i))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                DemoError::Usage(format!(
+                    "--metrics-addr {base}: worker ports {}..{} must be 1..=65535",
+                    base.port(),
+                    u32::from(base.port()) + args.workers - 1
+                ))
+            })?,
+        None => Vec::new(),
+    };
     let (cluster, topics) = match &args.bootstrap {
         Some(b) => {
             let cluster = Cluster::external(b.clone());
@@ -164,6 +192,10 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
     // across every restart still succeeds
     spec.max_attempts = args.crashes + 3;
     spec.default_log_filter = "info".into();
+    spec.metrics_addr = args.metrics_addr;
+    for (i, addr) in metrics_addrs.iter().enumerate() {
+        println!("worker {i} metrics: http://{addr}/metrics");
+    }
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed ^ 0x5eed);
     let started = Instant::now();
     let mut workers = (0..args.workers)

@@ -75,6 +75,9 @@ pub struct WorkerArgs {
     /// Stop when standard input closes (the demo's graceful stop).
     #[arg(long)]
     pub stop_on_stdin_eof: bool,
+    /// Serve the pipeline's metrics for Prometheus at `http://HOST:PORT/metrics`.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// The prefix of a worker's metrics lines on stdout.
@@ -140,7 +143,11 @@ fn print_metrics(instance: u32, m: &Metrics) {
 /// Runs the worker until shutdown.
 pub async fn run(args: WorkerArgs) -> Result<(), DemoError> {
     let token = CancellationToken::new();
-    let builder = PipelineBuilder::new()
+    let mut builder = PipelineBuilder::new();
+    if let Some(addr) = args.metrics_addr {
+        builder = builder.metrics_addr(addr);
+    }
+    let builder = builder
         .bootstrap_servers(&args.bootstrap)
         .group_id(&args.group)
         .input_topic(&args.input)

@@ -30,12 +30,20 @@
 //!    `read_committed` reader computes (time read - send time). Starts once the pipeline has
 //!    committed, and the reader read, 100 warm-up records sent by the same producer.
 //!
-//! `BENCH_PARTS`: a subset of `keyed,pc,steady,latency` (default all). `BENCH_LOG`: a tracing
-//! filter for stderr. Ends with one line per target.
+//! 5. Metrics overhead: the steady state of 3 (exactly-once, zero-cost copy) with the
+//!    Prometheus endpoint on (`metrics_addr`, scraped every second by a thread, as Prometheus
+//!    would) vs off, interleaved, median of `BENCH_METRICS_REPEATS` (default 3) windows each,
+//!    from a backlog of `BENCH_METRICS_RECORDS` (default 8,000,000; ~2 GB). The metrics are
+//!    always counted and published to the facade; "off" has no recorder behind it. Alone:
+//!    `BENCH_PARTS=metrics cargo bench -p kafka-eos-processor --bench keyed` (~3 minutes).
+//!
+//! `BENCH_PARTS`: a subset of `keyed,pc,steady,latency,metrics` (default all). `BENCH_LOG`: a
+//! tracing filter for stderr. Ends with one line per target.
 
 mod common;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -190,6 +198,7 @@ impl Topics<'_> {
             producer_in_flight: 1,
             commit_max_records: DEFAULT_BATCH,
             consumer_overrides: Vec::new(),
+            metrics_addr: None,
         }
     }
 }
@@ -489,6 +498,90 @@ fn steady_state(rt: &Runtime, topics: &Topics<'_>, rows: &mut Vec<Row>) -> Bench
     Ok((eos / lp, eos / alo))
 }
 
+/// Scrapes `addr` every second until `stop`; returns the scrapes that answered.
+fn scraper(addr: std::net::SocketAddr, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut answered = 0;
+        while !stop.load(Ordering::Relaxed) {
+            if let Ok(mut s) = std::net::TcpStream::connect(addr) {
+                let mut page = String::new();
+                if s.write_all(b"GET /metrics HTTP/1.1\r\nconnection: close\r\n\r\n")
+                    .is_ok()
+                    && s.read_to_string(&mut page).is_ok()
+                    && page.starts_with("HTTP/1.1 200")
+                {
+                    answered += 1;
+                }
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        answered
+    })
+}
+
+/// Part 5: the steady exactly-once copy with the metrics endpoint on vs off; returns on / off.
+fn metrics_overhead(rt: &Runtime, topics: &Topics<'_>, rows: &mut Vec<Row>) -> BenchResult<f64> {
+    let n = env_usize("BENCH_METRICS_RECORDS").unwrap_or(8_000_000);
+    let repeats = env_usize("BENCH_METRICS_REPEATS").unwrap_or(3).max(1);
+    let warmup = Duration::from_secs_f64(env_f64("BENCH_STEADY_WARMUP_S").unwrap_or(2.0));
+    let window = Duration::from_secs_f64(env_f64("BENCH_STEADY_WINDOW_S").unwrap_or(10.0));
+    let input = write_backlog(topics, n)?;
+    let mut windows: [Vec<Window>; 2] = [Vec::new(), Vec::new()];
+    let mut scrapes = 0;
+    for rep in 0..repeats {
+        for (on, label) in [(false, "off"), (true, "on")] {
+            let output = topics.empty("metrics-out")?;
+            let group = topics.cluster.unique_topic("metrics-group");
+            let mut spec = topics.spec(&input, &output, &group);
+            spec.commit_max_records = usize::MAX;
+            if on {
+                let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
+                spec.metrics_addr = Some(probe.local_addr()?);
+            }
+            let run = Running::copy(rt, Kind::Eos, &spec)?;
+            let stop = Arc::new(AtomicBool::new(false));
+            let scraping = spec.metrics_addr.map(|a| scraper(a, Arc::clone(&stop)));
+            let w = steady_window(&run, warmup, window, n as u64);
+            stop.store(true, Ordering::Relaxed);
+            if let Some(t) = scraping {
+                scrapes += t.join().map_err(|_| "the scraper panicked")?;
+            }
+            run.stop(rt)?;
+            topics.delete(&output)?;
+            let w = w.map_err(|e| format!("metrics {label}: {e}"))?;
+            let rate = w.records as f64 / w.secs;
+            eprintln!("metrics {}/{repeats}: endpoint {label:<3} {rate:>9.0} records/s  {:.1} s, {} commits", rep + 1, w.secs, w.commits);
+            windows[usize::from(on)].push(w);
+        }
+    }
+    topics.delete(&input)?;
+    if scrapes == 0 {
+        return Err("the metrics endpoint never answered a scrape".into());
+    }
+    let rate = |ws: &[Window]| median(ws.iter().map(|w| w.records as f64 / w.secs).collect());
+    let (off, on) = (rate(&windows[0]), rate(&windows[1]));
+    for (label, ws, per_s) in [("off", &windows[0], off), ("on", &windows[1], on)] {
+        let runs: Vec<String> = ws
+            .iter()
+            .map(|w| format!("{:.0}", w.records as f64 / w.secs))
+            .collect();
+        rows.push(Row {
+            bench: "5 metrics endpoint, steady",
+            config: format!("exactly-once, zero-cost copy, endpoint {label}"),
+            records: median(ws.iter().map(|w| w.records as f64).collect()) as u64,
+            secs: median(ws.iter().map(|w| w.secs).collect()),
+            per_s,
+            commits: median(ws.iter().map(|w| w.commits as f64).collect()),
+            detail: format!(
+                "median of {} windows ({}); {scrapes} scrapes answered in all",
+                ws.len(),
+                runs.join(", ")
+            ),
+        });
+    }
+    Ok(on / off)
+}
+
 fn now_us() -> BenchResult<u64> {
     Ok(u64::try_from(
         SystemTime::now().duration_since(UNIX_EPOCH)?.as_micros(),
@@ -705,6 +798,14 @@ fn main() -> BenchResult {
         summary.push(format!(
             "end-to-end latency, exactly-once, 100 ms commits: p50 {p50:.1} ms, p99 {p99:.1} ms \
              (no target)"
+        ));
+    }
+
+    if wanted("metrics") {
+        let ratio = metrics_overhead(&rt, &topics, &mut rows)?;
+        summary.push(format!(
+            "metrics on vs off: {ratio:.2}x (target >= 0.98x): {}",
+            met(ratio >= 0.98)
         ));
     }
 

@@ -154,6 +154,7 @@ fn main() -> BenchResult {
                 producer_in_flight: in_flight,
                 commit_max_records: commit_max_records.unwrap_or(usize::MAX),
                 consumer_overrides: consumer_overrides.clone(),
+                metrics_addr: None,
             };
             let (elapsed, commits) = timed_copy(&rt, kind, &spec, &end, n as u64)?;
             let read = read_committed(&bootstrap, &output, n, Duration::from_millis(300))

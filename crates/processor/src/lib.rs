@@ -5,6 +5,39 @@
 //! (records of different keys concurrently with [`PipelineBuilder::max_in_flight`]),
 //! [`Codec`] for input decoding ([`JsonCodec`], [`BincodeCodec`], [`RawBytes`]) and
 //! [`ErrorPolicy`] for records that cannot be decoded or keep failing.
+//!
+//! ## Metrics
+//!
+//! [`Pipeline::metrics`] reads the counters in process; every metric is also published
+//! through the [`metrics`](https://docs.rs/metrics) facade when [`Pipeline::run`] starts (to
+//! the recorder your application installed), or served for Prometheus at
+//! [`PipelineBuilder::metrics_addr`]. Every metric carries the label `group`; the names are
+//! constants in [`metric_names`]:
+//!
+//! | name | type | labels | meaning |
+//! |---|---|---|---|
+//! | `kafka_eos_records_in_total` | counter | | input records done (outputs or dead letter, and offset committed) |
+//! | `kafka_eos_records_out_total` | counter | | output records acknowledged (aborted transactions' included) |
+//! | `kafka_eos_records_polled_total` | counter | | input records taken from the consumer, replays included |
+//! | `kafka_eos_records_replayed_total` | counter | | input records taken again after an abort |
+//! | `kafka_eos_process_calls_total` | counter | | processor calls (attempts) |
+//! | `kafka_eos_transactions_begun_total` | counter | | transactions begun |
+//! | `kafka_eos_transactions_committed_total` | counter | | transactions committed |
+//! | `kafka_eos_transactions_aborted_total` | counter | | transactions aborted |
+//! | `kafka_eos_retries_total` | counter | | Kafka operations retried |
+//! | `kafka_eos_record_retries_total` | counter | `attempt` (`1`..`7`, `8+`) | records scheduled for another attempt, by the attempt that failed |
+//! | `kafka_eos_send_failures_total` | counter | | failed sends |
+//! | `kafka_eos_producer_rebuilds_total` | counter | | producers rebuilt after a fatal error |
+//! | `kafka_eos_dead_letters_total` | counter | | records written to the dead-letter topic |
+//! | `kafka_eos_consumer_pauses_total` | counter | | consumer paused behind a batch in flight |
+//! | `kafka_eos_commit_latency_seconds` | histogram | `le` | commit latency ([`COMMIT_LATENCY_BUCKETS`]) |
+//! | `kafka_eos_records_in_flight` | gauge | | input records of the open transaction |
+//! | `kafka_eos_records_in_flight_peak` | gauge | | most records processed at once since the start |
+//! | `kafka_eos_consumer_lag_records` | gauge | `topic`, `partition` | last stable offset minus the offset this pipeline committed; 0 once caught up |
+//! | `kafka_eos_consumer_lag_seconds` | gauge | `topic`, `partition` | 0 once caught up, else the age of the last committed record |
+//!
+//! The lag comes from librdkafka's statistics (`statistics.interval.ms`, 1 s by default):
+//! the README's "Metrics" section says how and why.
 #![warn(missing_docs)]
 
 mod attempts;

@@ -47,3 +47,26 @@ pub const CONSUMER_LAG_SECONDS: &str = "kafka_eos_consumer_lag_seconds";
 
 /// The label every pipeline metric carries: the consumer group.
 pub const LABEL_GROUP: &str = "group";
+
+/// Every metric name above.
+pub const ALL: [&str; 19] = [
+    RECORDS_IN,
+    RECORDS_OUT,
+    RECORDS_POLLED,
+    RECORDS_REPLAYED,
+    PROCESS_CALLS,
+    TRANSACTIONS_BEGUN,
+    TRANSACTIONS_COMMITTED,
+    TRANSACTIONS_ABORTED,
+    RETRIES,
+    RECORD_RETRIES,
+    SEND_FAILURES,
+    PRODUCER_REBUILDS,
+    DEAD_LETTERS,
+    PAUSES,
+    COMMIT_LATENCY,
+    RECORDS_IN_FLIGHT,
+    RECORDS_IN_FLIGHT_PEAK,
+    CONSUMER_LAG_RECORDS,
+    CONSUMER_LAG_SECONDS,
+];

@@ -176,6 +176,8 @@ pub struct CopySpec<'a> {
     pub commit_max_records: usize,
     /// `key=value` consumer overrides for the pipeline.
     pub consumer_overrides: Vec<(String, String)>,
+    /// The pipeline serves its metrics here (`None`: the endpoint off).
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl CopySpec<'_> {
@@ -191,6 +193,9 @@ impl CopySpec<'_> {
             .commit_every_records(self.commit_max_records);
         for (k, v) in &self.consumer_overrides {
             builder = builder.consumer_override(k, v);
+        }
+        if let Some(addr) = self.metrics_addr {
+            builder = builder.metrics_addr(addr);
         }
         if self.producer_in_flight != 1 {
             builder = builder.producer_override(
