@@ -149,6 +149,9 @@ impl Metrics {
                 counter.absolute(n);
             }
             facade.in_flight_peak.set(s.in_flight_peak as f64);
+            facade.records_parked.absolute(s.records_parked);
+            facade.parked_keys.set(s.parked_keys as f64);
+            facade.parked_records.set(s.parked_records as f64);
         }
         fresh
     }
@@ -286,12 +289,19 @@ impl Metrics {
     /// Counts `n` records written to the parking topic (their transaction committed).
     pub fn record_records_parked(&self, n: u64) {
         self.records_parked.fetch_add(n, Ordering::Relaxed);
+        if let Some(f) = self.facade() {
+            f.records_parked.increment(n);
+        }
     }
 
     /// Sets the parked keys and records of the assigned partitions.
     pub fn record_parked(&self, keys: u64, records: u64) {
         self.parked_keys.store(keys, Ordering::Relaxed);
         self.parked_records.store(records, Ordering::Relaxed);
+        if let Some(f) = self.facade() {
+            f.parked_keys.set(keys as f64);
+            f.parked_records.set(records as f64);
+        }
     }
 
     /// Counts a record scheduled for another attempt after its attempt number `attempt`

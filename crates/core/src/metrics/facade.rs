@@ -29,8 +29,9 @@ pub(super) struct Facade {
     pub(super) commit_latency: Histogram,
     pub(super) in_flight: Gauge,
     pub(super) in_flight_peak: Gauge,
-    // Parking (docs/parking.md) adds its gauges here: `parked_keys`, `parked_records`
-    // (names in `names.rs`, described in `register`, updated by `Metrics` setters).
+    pub(super) records_parked: Counter,
+    pub(super) parked_keys: Gauge,
+    pub(super) parked_records: Gauge,
 }
 
 impl Facade {
@@ -111,6 +112,15 @@ impl Facade {
             in_flight_peak: gauge(
                 names::RECORDS_IN_FLIGHT_PEAK,
                 "The most records processed at once since the start",
+            ),
+            records_parked: counter(
+                names::RECORDS_PARKED,
+                "Records written to the parking topic: failed records and the later records of their keys",
+            ),
+            parked_keys: gauge(names::PARKED_KEYS, "Keys parked now, over the assigned partitions"),
+            parked_records: gauge(
+                names::PARKED_RECORDS,
+                "Records parked now, over the assigned partitions",
             ),
         }
     }

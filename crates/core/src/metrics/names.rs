@@ -45,11 +45,19 @@ pub const CONSUMER_LAG_RECORDS: &str = "kafka_eos_consumer_lag_records";
 /// committed on the partition (an upper bound on how long the oldest waiting record waited).
 pub const CONSUMER_LAG_SECONDS: &str = "kafka_eos_consumer_lag_seconds";
 
+/// Counter: records written to the parking topic (committed): records that failed and
+/// parked, and later records of their keys that parked behind them.
+pub const RECORDS_PARKED: &str = "kafka_eos_records_parked_total";
+/// Gauge: keys parked now, over the assigned partitions.
+pub const PARKED_KEYS: &str = "kafka_eos_parked_keys";
+/// Gauge: records parked now, over the assigned partitions.
+pub const PARKED_RECORDS: &str = "kafka_eos_parked_records";
+
 /// The label every pipeline metric carries: the consumer group.
 pub const LABEL_GROUP: &str = "group";
 
 /// Every metric name above.
-pub const ALL: [&str; 19] = [
+pub const ALL: [&str; 22] = [
     RECORDS_IN,
     RECORDS_OUT,
     RECORDS_POLLED,
@@ -69,4 +77,7 @@ pub const ALL: [&str; 19] = [
     RECORDS_IN_FLIGHT_PEAK,
     CONSUMER_LAG_RECORDS,
     CONSUMER_LAG_SECONDS,
+    RECORDS_PARKED,
+    PARKED_KEYS,
+    PARKED_RECORDS,
 ];
