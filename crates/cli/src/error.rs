@@ -43,6 +43,16 @@ pub enum CliError {
         #[source]
         source: Box<rdkafka::error::KafkaError>,
     },
+    /// `parked release` names a key that is not parked.
+    #[error("key {key:?} of {source_topic:?} is not parked in {topic:?} (kafka-eos parked list shows the parked keys)")]
+    NotParked {
+        /// The parking topic.
+        topic: String,
+        /// The input topic given.
+        source_topic: String,
+        /// The key given.
+        key: String,
+    },
     /// The dead-letter topic does not exist.
     #[error("dead-letter topic {topic:?} does not exist")]
     DlqTopicMissing {

@@ -2,7 +2,8 @@
 //! ([`broker`]), the operations on a running pipeline's group: [`offsets`] (reset, for
 //! replay) and [`lag`] (per partition, with skew, watched), [`skew`](mod@skew) (how a topic's records
 //! and keys spread over its partitions), and [`dlq`] (replay dead letters to their source
-//! topics, exactly once). The order-pipeline demo is its own
+//! topics, exactly once), [`parked`] (list parked keys, release a held one). The
+//! order-pipeline demo is its own
 //! binary, `kafka-eos-demo` (crate `kafka-eos-demo`).
 
 pub mod broker;
@@ -10,6 +11,7 @@ pub mod dlq;
 pub mod error;
 pub mod lag;
 pub mod offsets;
+pub mod parked;
 pub mod skew;
 
 pub use error::CliError;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use kafka_eos_cli::dlq::{self, DlqCommand, ReplayArgs};
+use kafka_eos_cli::parked::{self, ParkedCommand};
 use kafka_eos_cli::{broker, lag, offsets, skew, CliError};
 
 /// Operate exactly-once Kafka pipelines: run a local broker, reset a group's offsets, show
@@ -33,6 +34,9 @@ enum Command {
     Lag(lag::LagArgs),
     /// Dead letters: replay them to their source topics after a fix, exactly once.
     Dlq(dlq::DlqArgs),
+    /// Parked keys (retries parked by a pipeline): list them, release a held one.
+    #[command(after_help = parked::EXAMPLES)]
+    Parked(parked::ParkedArgs),
 }
 
 /// Every this many replayed dead letters, a progress line on stderr.
@@ -123,6 +127,50 @@ fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
+        Command::Parked(args) => {
+            init_tracing(log, "warn");
+            match args.command {
+                ParkedCommand::List(args) => {
+                    let keys = parked::list(
+                        &args.bootstrap_servers,
+                        &args.topic,
+                        args.source_topic.as_deref(),
+                    )?;
+                    if args.json {
+                        for key in &keys {
+                            match serde_json::to_string(key) {
+                                Ok(line) => println!("{line}"),
+                                Err(e) => eprintln!("cannot print the key as JSON: {e}"),
+                            }
+                        }
+                    } else {
+                        print!("{}", parked::table(&keys, now_ms()));
+                    }
+                    Ok(())
+                }
+                ParkedCommand::Release(args) => {
+                    let key = parked::release(&args)?;
+                    println!(
+                        "{} key {} of {}/{} ({} records parked, {})",
+                        if args.dry_run {
+                            "would release"
+                        } else {
+                            "released"
+                        },
+                        args.key,
+                        key.source_topic,
+                        key.partition,
+                        key.records,
+                        if key.held {
+                            "held"
+                        } else {
+                            "not held: retried at once"
+                        }
+                    );
+                    Ok(())
+                }
+            }
+        }
         Command::Dlq(args) => {
             init_tracing(log, "warn");
             match args.command {
@@ -130,6 +178,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
     }
+}
+
+/// The wall clock in ms since the epoch.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn main() -> ExitCode {

@@ -37,7 +37,13 @@
 //!    always counted and published to the facade; "off" has no recorder behind it. Alone:
 //!    `BENCH_PARTS=metrics cargo bench -p kafka-eos-processor --bench keyed` (~3 minutes).
 //!
-//! `BENCH_PARTS`: a subset of `keyed,pc,steady,latency,metrics` (default all). `BENCH_LOG`: a
+//! 6. Parking: the workload of 1 (`BENCH_PARKING_RECORDS`, default 20000) with retries
+//!    parked, once without failures and once with 1% of the keys failing each record's first
+//!    attempt (parked, retried after the default backoff); the healthy keys' records/s
+//!    compared, timed until every input record is done or parked. Alone:
+//!    `BENCH_PARTS=parking cargo bench -p kafka-eos-processor --bench keyed`.
+//!
+//! `BENCH_PARTS`: a subset of `keyed,pc,steady,latency,metrics,parking` (default all). `BENCH_LOG`: a
 //! tracing filter for stderr. Ends with one line per target.
 
 mod common;
@@ -121,11 +127,14 @@ fn splitmix64(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// A processor that waits (a call to another service), then copies the record.
+/// A processor that waits (a call to another service), then copies the record; the
+/// records of the keys `failing` picks fail their first attempt.
 struct SleepProcessor {
     topic: String,
     work: Work,
     stats: Arc<WorkStats>,
+    failing: Option<fn(&[u8]) -> bool>,
+    failed: std::sync::Mutex<std::collections::HashSet<(i32, i64)>>,
 }
 
 impl Processor for SleepProcessor {
@@ -138,6 +147,18 @@ impl Processor for SleepProcessor {
         let busy = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.stats.busy_us.fetch_add(busy, Ordering::Relaxed);
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
+        let fails = self
+            .failing
+            .is_some_and(|f| input.key.as_deref().is_some_and(f));
+        if fails
+            && self
+                .failed
+                .lock()
+                .map_err(|_| "poisoned")?
+                .insert((input.partition, input.offset))
+        {
+            return Err("a failing key's first attempt (bench)".into());
+        }
         Ok(vec![Output {
             topic: self.topic.clone(),
             key: input.key.map(Vec::from),
@@ -214,6 +235,8 @@ struct SleepRun<'a> {
     /// `commit_every_records`.
     batch: usize,
     work: Work,
+    /// Retries park in a parking topic; the keys this picks fail their first attempts.
+    parking: Option<fn(&[u8]) -> bool>,
 }
 
 impl SleepRun<'_> {
@@ -229,11 +252,21 @@ impl SleepRun<'_> {
             topic: output.clone(),
             work: self.work,
             stats: Arc::clone(&stats),
+            failing: self.parking,
+            failed: Default::default(),
         };
-        let pipeline = spec
+        let mut builder = spec
             .builder(Mode::ExactlyOnce)
-            .max_in_flight(self.in_flight)
-            .build(processor, RawBytes)?;
+            .max_in_flight(self.in_flight);
+        let parked_topic = match self.parking {
+            Some(_) => {
+                let t = topics.empty("keyed-parked")?;
+                builder = builder.parking_topic(&t, kafka_eos_processor::KeyPolicy::Release);
+                Some(t)
+            }
+            None => None,
+        };
+        let pipeline = builder.build(processor, RawBytes)?;
         let run = Running::pipeline(rt, pipeline);
         let n = self.records.len();
         let done = run.wait_for("all input committed", RUN_TIMEOUT, |r| {
@@ -244,9 +277,13 @@ impl SleepRun<'_> {
         let done = done?;
         let first = *stats.first.get().ok_or("no record was processed")?;
         let secs = done.duration_since(first).as_secs_f64();
+        // (the parked records are done later: the read waits for them)
         let read = read_committed(&topics.bootstrap, &output, n, Duration::ZERO)?;
         let report = check_exactly_once(self.records, &read);
         topics.delete(&output)?;
+        if let Some(t) = parked_topic {
+            topics.delete(&t)?;
+        }
         let check = if report.is_exactly_once() && read.len() == n {
             "output ok".to_owned()
         } else {
@@ -266,9 +303,10 @@ impl SleepRun<'_> {
             per_s: n as f64 / secs,
             commits: m.commits as f64,
             detail: format!(
-                "peak in flight {}, work {:.2} ms/record (measured): floor {:.3} s, \
+                "peak in flight {}, {} parked, work {:.2} ms/record (measured): floor {:.3} s, \
                  commit p50 {} ms, {check}",
                 m.in_flight_peak,
+                m.records_parked,
                 stats.mean_ms(),
                 stats.busy_s() / self.in_flight as f64,
                 ms(m.commit_latency_p50)
@@ -301,6 +339,7 @@ fn keyed_speedup(rt: &Runtime, topics: &Topics<'_>, rows: &mut Vec<Row>) -> Benc
             in_flight,
             batch: DEFAULT_BATCH,
             work: Work::Fixed(KEYED_WORK),
+            parking: None,
         }
         .run(rt, topics)?;
         topics.delete(&input)?;
@@ -308,6 +347,57 @@ fn keyed_speedup(rt: &Runtime, topics: &Topics<'_>, rows: &mut Vec<Row>) -> Benc
         rows.push(row);
     }
     Ok(rates[1] / rates[0])
+}
+
+/// One key in 100 (`key-NNNNN` with NNNNN % 100 == 37).
+fn one_key_in_100(key: &[u8]) -> bool {
+    std::str::from_utf8(key)
+        .ok()
+        .and_then(|k| k.strip_prefix("key-"))
+        .and_then(|n| n.parse::<u64>().ok())
+        .is_some_and(|n| n % 100 == 37)
+}
+
+fn no_key(_: &[u8]) -> bool {
+    false
+}
+
+/// Part 6: the workload of part 1 with retries parking, without failures and with 1% of the
+/// keys failing their records' first attempts; returns the healthy keys' throughput ratio.
+fn parking_healthy(rt: &Runtime, topics: &Topics<'_>, rows: &mut Vec<Row>) -> BenchResult<f64> {
+    let n = env_usize("BENCH_PARKING_RECORDS").unwrap_or(20_000);
+    let records = input_records(0..n, KEYS);
+    let healthy = records.iter().filter(|r| !one_key_in_100(&r.key)).count();
+    let mut healthy_rates = Vec::new();
+    for (failing, label) in [
+        (no_key as fn(&[u8]) -> bool, "no failures"),
+        (
+            one_key_in_100 as fn(&[u8]) -> bool,
+            "1% of keys fail first attempts",
+        ),
+    ] {
+        let input = topics.input("parking-in", PARTITIONS, &records)?;
+        let mut row = SleepRun {
+            bench: "6 parking",
+            config: format!("as 1, max_in_flight({KEYED_IN_FLIGHT}), retries parked, {label}"),
+            input: &input,
+            records: &records,
+            in_flight: KEYED_IN_FLIGHT,
+            batch: DEFAULT_BATCH,
+            work: Work::Fixed(KEYED_WORK),
+            parking: Some(failing),
+        }
+        .run(rt, topics)?;
+        topics.delete(&input)?;
+        // the run is timed until every input record is done or parked: every healthy
+        // record has committed by then (a parked key's records finish later)
+        let counted = if failing(b"key-00037") { healthy } else { n };
+        let rate = counted as f64 / row.secs;
+        row.detail = format!("healthy records/s {rate:.0}; {}", row.detail);
+        healthy_rates.push(rate);
+        rows.push(row);
+    }
+    Ok(healthy_rates[1] / healthy_rates[0])
 }
 
 /// Part 2: Parallel Consumer's workload, once per batch size; returns (batch, seconds).
@@ -333,6 +423,7 @@ fn pc_workload(
             in_flight: PC_IN_FLIGHT,
             batch,
             work: Work::Uniform(PC_WORK_MAX),
+            parking: None,
         }
         .run(rt, topics)?;
         times.push((batch, row.secs));
@@ -798,6 +889,14 @@ fn main() -> BenchResult {
         summary.push(format!(
             "end-to-end latency, exactly-once, 100 ms commits: p50 {p50:.1} ms, p99 {p99:.1} ms \
              (no target)"
+        ));
+    }
+
+    if wanted("parking") {
+        let ratio = parking_healthy(&rt, &topics, &mut rows)?;
+        summary.push(format!(
+            "healthy throughput with 1% failing keys: {ratio:.2}x (target >= 0.9x): {}",
+            met(ratio >= 0.9)
         ));
     }
 

@@ -236,7 +236,8 @@ impl PipelineBuilder {
     /// attempt, at most `max`, without jitter (default: 100 ms to 10 s, ± 20 %); for a
     /// multiplier or jitter of your own, see [`retry_schedule`](Self::retry_schedule). A
     /// processor's [`Failure::retry_after`](crate::Failure::retry_after) hint takes its
-    /// place. Until retries park one key, the whole batch waits and is replayed.
+    /// place. With a [`parking_topic`](Self::parking_topic) the failing record's key waits,
+    /// parked; without one, the whole batch waits and is replayed.
     pub fn retry_backoff(self, initial: Duration, max: Duration) -> Self {
         self.retry_schedule(Backoff::new(initial, max))
     }

@@ -4,7 +4,10 @@
 //! See [`Pipeline`] for the loop and its error handling, [`Processor`] for user logic
 //! (records of different keys concurrently with [`PipelineBuilder::max_in_flight`]),
 //! [`Codec`] for input decoding ([`JsonCodec`], [`BincodeCodec`], [`RawBytes`]) and
-//! [`ErrorPolicy`] for records that cannot be decoded or keep failing.
+//! [`ErrorPolicy`] for records that cannot be decoded or keep failing;
+//! [`PipelineBuilder::parking_topic`] makes a failing record park its key (and the key's
+//! later records) while the other keys go on, [`KeyPolicy`] says what a key does after a
+//! dead letter.
 //!
 //! ## Metrics
 //!
@@ -35,6 +38,9 @@
 //! | `kafka_eos_records_in_flight_peak` | gauge | | most records processed at once since the start |
 //! | `kafka_eos_consumer_lag_records` | gauge | `topic`, `partition` | last stable offset minus the offset this pipeline committed; 0 once caught up |
 //! | `kafka_eos_consumer_lag_seconds` | gauge | `topic`, `partition` | 0 once caught up, else the age of the last committed record |
+//! | `kafka_eos_records_parked_total` | counter | | records written to the parking topic |
+//! | `kafka_eos_parked_keys` | gauge | | keys parked now |
+//! | `kafka_eos_parked_records` | gauge | | records parked now |
 //!
 //! The lag comes from librdkafka's statistics (`statistics.interval.ms`, 1 s by default):
 //! the README's "Metrics" section says how and why.

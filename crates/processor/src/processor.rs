@@ -87,9 +87,11 @@ pub type Output = OwnedRecord;
 /// User logic: one input record in, zero or more output records out.
 ///
 /// Called inside a Kafka transaction; the outputs and the input offset commit
-/// atomically. A returned error aborts the batch, which is replayed (up to the
-/// pipeline's `max_attempts`, then the [`ErrorPolicy`](crate::ErrorPolicy) applies), so
-/// side effects outside Kafka must be idempotent.
+/// atomically. A returned error is retried up to the pipeline's `max_attempts` (then the
+/// [`ErrorPolicy`](crate::ErrorPolicy) applies): with a
+/// [`parking_topic`](crate::PipelineBuilder::parking_topic) the record and its key's later
+/// records park while other keys go on; without one the batch is aborted and replayed. Side
+/// effects outside Kafka must be idempotent.
 ///
 /// `process` takes `&self`: with [`PipelineBuilder::max_in_flight`](crate::PipelineBuilder::max_in_flight)
 /// above 1, records of different keys are processed concurrently (records of one key never
