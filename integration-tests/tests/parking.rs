@@ -61,6 +61,18 @@ fn pipeline(
     backoff: Backoff,
     token: &CancellationToken,
 ) -> Pipeline<Flaky, JsonCodec<OrderEvent>> {
+    builder(cluster, names, policy, backoff, token)
+        .build(processor, JsonCodec::<OrderEvent>::new())
+        .unwrap()
+}
+
+fn builder(
+    cluster: &Cluster,
+    names: &Topics,
+    policy: KeyPolicy,
+    backoff: Backoff,
+    token: &CancellationToken,
+) -> PipelineBuilder {
     PipelineBuilder::new()
         .bootstrap_servers(cluster.bootstrap_servers())
         .group_id(&names.group)
@@ -73,8 +85,6 @@ fn pipeline(
         .on_error(ErrorPolicy::DeadLetter(names.dlq.clone()))
         .parking_topic(&names.parked, policy)
         .shutdown(token.clone())
-        .build(processor, JsonCodec::<OrderEvent>::new())
-        .unwrap()
 }
 
 /// Runs `pipeline` until the output holds `expected_out` records; returns the metrics.
@@ -247,6 +257,58 @@ fn a_new_instance_recovers_the_parked_keys_of_a_stopped_one() {
         "the input was done by the first instance: {metrics:?}"
     );
     assert_eq!(metrics.parked_keys, 0, "{metrics:?}");
+}
+
+/// A key parked three times longer than the transaction timeout: nothing of it is held in an
+/// open transaction between its attempts, so no transaction times out and its records run,
+/// in order, once due.
+#[test]
+fn a_key_parked_longer_than_the_transaction_timeout_runs_when_due() {
+    let seed = test_seed();
+    let cluster = Cluster::from_env().unwrap();
+    let names = Topics::create_unique(&cluster, "park-long", 2).unwrap();
+    let (_, input, expected) = order_records(500, seed);
+    write_records(&cluster.bootstrap_servers(), &names.input, &input).unwrap();
+    let attempts = Arc::new(Mutex::new(HashMap::new()));
+    let processor = Flaky {
+        output: names.output.clone(),
+        failing: |e: &OrderEvent| e.order == 7 && e.seq == 0,
+        times: 1,
+        attempts: Arc::clone(&attempts),
+    };
+    let token = CancellationToken::new();
+    let wait = Duration::from_secs(6);
+    let started = std::time::Instant::now();
+    let p = builder(
+        &cluster,
+        &names,
+        KeyPolicy::Release,
+        Backoff::new(wait, wait).jitter(0.0),
+        &token,
+    )
+    .producer_override("transaction.timeout.ms", "2000")
+    .build(processor, JsonCodec::<OrderEvent>::new())
+    .unwrap();
+    let metrics = run_until(&cluster, &names, p, token, expected.len());
+    assert!(
+        started.elapsed() >= wait,
+        "the parked key ran before it was due"
+    );
+    let output = read_committed(
+        &cluster.bootstrap_servers(),
+        &names.output,
+        expected.len(),
+        Duration::from_millis(500),
+    )
+    .unwrap();
+    let report = check_exactly_once(&expected, &output);
+    assert!(report.is_exactly_once(), "{report} (seed {seed})");
+    assert_eq!(metrics.aborts, 0, "{metrics:?}");
+    assert!(metrics.records_parked >= 1, "{metrics:?}");
+    if let Some(broker) = cluster.embedded_broker() {
+        let counts = broker.transaction_counts();
+        assert_eq!(counts.timed_out, 0, "{counts:?}");
+    }
 }
 
 #[test]

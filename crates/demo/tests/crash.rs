@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
+use kafka_eos_demo::orders::Failures;
 use kafka_eos_demo::process::WorkerProcess;
 use kafka_eos_processor::core::lag::total_lag;
 use kafka_eos_testkit::wait_until;
@@ -27,25 +28,37 @@ fn logs(workers: &[WorkerProcess]) -> String {
 
 #[test]
 fn sigkilled_workers_restart_and_the_output_stays_exactly_once() {
-    crash_run(WorkerRun::prepare("crash", PARTITIONS, ORDERS));
+    let (_, parked) = crash_run(WorkerRun::prepare("crash", PARTITIONS, ORDERS));
+    assert_eq!(parked, 0, "nothing fails: nothing parks");
 }
 
 /// The same under keyed concurrency: 64 records in flight per worker, each calling a
 /// service that takes 2 ms. Every key's results stay in input order (the check counts
 /// per-key order violations), exactly once.
+///
+/// Parking under SIGKILL: 3 % of the records fail their first attempt in each worker life,
+/// so keys are parked (their records in the parking topic, their state rebuilt by each new
+/// life) when the kills land; every result still comes once, in its key's order.
 #[test]
 fn sigkilled_keyed_workers_with_64_in_flight_stay_exactly_once_and_in_key_order() {
     let mut run = WorkerRun::prepare("keyed-crash", PARTITIONS, ORDERS);
     run.spec.concurrency = 64;
     run.spec.work_ms = 2;
-    let peak = crash_run(run);
+    run.spec.failures = Failures {
+        transient: 0.03,
+        permanent: 0,
+    };
+    // a record fails once per life: never dead-lettered
+    run.spec.max_attempts = 50;
+    let (peak, parked) = crash_run(run);
     assert!(peak > 1, "no two records ran at once (peak {peak})");
     assert!(peak <= 64, "the bound was exceeded (peak {peak})");
+    assert!(parked > 0, "no record was parked by the last lives");
 }
 
 /// Kills the run's workers at random points, restarts them, and checks the output; returns
-/// the largest in-flight peak a worker reported.
-fn crash_run(run: WorkerRun) -> u64 {
+/// the largest in-flight peak a worker reported and the records the last lives parked.
+fn crash_run(run: WorkerRun) -> (u64, u64) {
     let (seed, total) = (run.seed, run.expected.len());
     assert!(total >= 50_000, "only {total} input records");
     // Simulated per-record work and smallish transactions (the run's defaults): a
@@ -110,7 +123,7 @@ fn crash_run(run: WorkerRun) -> u64 {
     eprintln!("all results after {:?}", started.elapsed());
 
     // Graceful stop: the last lives exit 0.
-    let mut peak = 0;
+    let (mut peak, mut parked) = (0, 0);
     for w in &mut workers {
         let status = w.stop(Duration::from_secs(30));
         assert!(
@@ -120,6 +133,7 @@ fn crash_run(run: WorkerRun) -> u64 {
             w.log_tail(3000)
         );
         peak = peak.max(w.metrics().map_or(0, |m| m.in_flight_peak));
+        parked += w.metrics().map_or(0, |m| m.records_parked);
     }
 
     let (report, cluster) = run.verify();
@@ -135,7 +149,7 @@ fn crash_run(run: WorkerRun) -> u64 {
             "no kill landed mid-transaction: {counts:?}"
         );
     }
-    peak
+    (peak, parked)
 }
 
 /// At-least-once promises less: after SIGKILLs nothing is missing and nothing unexpected

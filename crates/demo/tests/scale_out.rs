@@ -6,6 +6,8 @@ use std::time::Duration;
 
 mod support;
 
+use kafka_eos_demo::orders::Failures;
+use kafka_eos_demo::worker::MetricsLine;
 use support::WorkerRun;
 
 #[test]
@@ -24,7 +26,27 @@ fn a_second_keyed_instance_joins_while_records_are_in_flight() {
     scale_out(run);
 }
 
-fn scale_out(run: WorkerRun) {
+/// A rebalance while keys are parked: 5 % of the records fail their first attempt, so the
+/// first worker has parked keys when the second joins; the partitions that move take their
+/// parked keys along (the new owner folds the parking partition first).
+#[test]
+fn a_second_instance_joins_while_keys_are_parked() {
+    let mut run = WorkerRun::prepare("parked-scale", 8, 6_000);
+    run.spec.concurrency = 16;
+    run.spec.work_ms = 5;
+    run.spec.failures = Failures {
+        transient: 0.05,
+        permanent: 0,
+    };
+    run.spec.max_attempts = 50;
+    let (m1, m2) = scale_out(run);
+    assert!(
+        m1.records_parked + m2.records_parked > 0,
+        "nothing parked: {m1:?} {m2:?}"
+    );
+}
+
+fn scale_out(run: WorkerRun) -> (MetricsLine, MetricsLine) {
     let total = run.expected.len();
     let mut first = run.spec.spawn(0, 0).unwrap();
     assert!(
@@ -63,4 +85,5 @@ fn scale_out(run: WorkerRun) {
     let seed = run.seed;
     let (report, _) = run.verify();
     assert!(report.is_exactly_once(), "{report} (seed {seed})");
+    (m1, m2)
 }

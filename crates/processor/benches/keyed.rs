@@ -272,12 +272,21 @@ impl SleepRun<'_> {
         let done = run.wait_for("all input committed", RUN_TIMEOUT, |r| {
             r.records_in() >= n as u64
         });
+        // parked records finish after the input: the run goes on until none is left
+        let drained = match (&done, self.parking) {
+            (Ok(_), Some(_)) => run
+                .wait_for("every parked key released", RUN_TIMEOUT, |r| {
+                    r.metrics().is_some_and(|m| m.snapshot().parked_keys == 0)
+                })
+                .map(drop),
+            _ => Ok(()),
+        };
         let m = run.metrics().map(|m| m.snapshot()).unwrap_or_default();
         run.stop(rt)?;
         let done = done?;
+        drained?;
         let first = *stats.first.get().ok_or("no record was processed")?;
         let secs = done.duration_since(first).as_secs_f64();
-        // (the parked records are done later: the read waits for them)
         let read = read_committed(&topics.bootstrap, &output, n, Duration::ZERO)?;
         let report = check_exactly_once(self.records, &read);
         topics.delete(&output)?;

@@ -122,13 +122,32 @@ impl Parking {
             .iter()
             .map(|e| (Arc::from(e.topic()), e.partition()))
             .collect();
-        for tp in assigned {
-            let partition = load(reader, &tp).await?;
-            if !partition.parked.is_empty() {
-                tracing::info!(topic = %tp.0, partition = tp.1, keys = partition.parked.len(),
-                    records = partition.parked.parked_records(), "parked keys recovered");
+        let from = assigned
+            .iter()
+            .map(|tp| (tp.1, None))
+            .collect::<HashSet<_>>();
+        let fold = Fold {
+            parked: assigned
+                .iter()
+                .map(|tp| (tp.clone(), ParkedPartition::default()))
+                .collect(),
+        };
+        let (fold, ends) = reader.scan(from.into_iter().collect(), fold).await?;
+        for (tp, parked) in fold.parked {
+            if !parked.is_empty() {
+                tracing::info!(topic = %tp.0, partition = tp.1, keys = parked.len(),
+                    records = parked.parked_records(), "parked keys recovered");
             }
-            self.partitions.insert(tp, partition);
+            let end = ends.get(&tp.1).copied().unwrap_or(0);
+            self.partitions.insert(
+                tp,
+                Partition {
+                    parked,
+                    known_end: end,
+                    releases_seen: end,
+                    releases_checked: None,
+                },
+            );
         }
         self.generation = Some(generation);
         self.publish(metrics);
@@ -136,53 +155,97 @@ impl Parking {
     }
 
     /// The parked records of the keys due at `now_ms`, in order (at most `per_key` per
-    /// key), read back from the parking topic; held keys first look for an operator's
-    /// release.
+    /// key), read back from the parking topic in one pass over the partitions that have due
+    /// keys; held keys first look for an operator's release.
     pub(crate) async fn due_records(
         &mut self,
         reader: &Reader,
         now_ms: i64,
     ) -> Result<Vec<Polled>, Error> {
-        let mut out = Vec::new();
-        for (tp, partition) in &mut self.partitions {
-            check_releases(reader, tp, partition).await?;
-            let due: HashMap<Key, ParkedKey> = partition
-                .parked
-                .due(now_ms)
-                .map(|(k, s)| (k.clone(), *s))
-                .collect();
-            if due.is_empty() {
-                continue;
+        self.check_releases(reader).await?;
+        let mut due: HashMap<(Tp, Key), ParkedKey> = HashMap::new();
+        let mut from: HashMap<i32, i64> = HashMap::new();
+        for (tp, partition) in &self.partitions {
+            for (key, state) in partition.parked.due(now_ms) {
+                let start = from.entry(tp.1).or_insert(state.scan_from);
+                *start = (*start).min(state.scan_from);
+                due.insert((tp.clone(), key.clone()), *state);
             }
-            let from = due.values().map(|k| k.scan_from).min().unwrap_or(0);
-            let collect = DueRecords {
-                topic: Arc::clone(&tp.0),
-                partition: tp.1,
-                per_key: self.per_key,
-                due,
-                found: HashMap::new(),
-            };
-            let (collected, end) = reader.scan(tp.1, Some(from), collect).await?;
-            partition.known_end = partition.known_end.max(end);
-            for (key, state) in collected.due {
-                let records = collected.found.get(&key);
-                let mut state = state;
-                match records.and_then(|r| r.values().next()) {
-                    // the next read of this key starts at its first live record
-                    Some((parking_offset, _)) => state.scan_from = *parking_offset,
-                    None => {
-                        tracing::warn!(topic = %tp.0, partition = tp.1, parked = state.count,
-                            "a parked key's records are not in the parking topic: releasing it");
-                        state.count = 0;
-                    }
+        }
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        let collect = DueRecords {
+            per_key: self.per_key,
+            due,
+            found: HashMap::new(),
+        };
+        let from = from.into_iter().map(|(p, at)| (p, Some(at))).collect();
+        let (collected, ends) = reader.scan(from, collect).await?;
+        let mut out = Vec::new();
+        let DueRecords { due, mut found, .. } = collected;
+        for ((tp, key), mut state) in due {
+            let records = found.remove(&(tp.clone(), key.clone()));
+            match records.as_ref().and_then(|r| r.values().next()) {
+                // the next read of this key starts at its first live record
+                Some((parking_offset, _)) => state.scan_from = *parking_offset,
+                None => {
+                    tracing::warn!(topic = %tp.0, partition = tp.1, parked = state.count,
+                        "a parked key's records are not in the parking topic: releasing it");
+                    state.count = 0;
+                }
+            }
+            if let Some(partition) = self.partitions.get_mut(&tp) {
+                if let Some(end) = ends.get(&tp.1) {
+                    partition.known_end = partition.known_end.max(*end);
                 }
                 partition.parked.set(key, Some(state));
             }
-            for (_, records) in collected.found {
+            if let Some(records) = records {
                 out.extend(records.into_values().map(|(_, polled)| polled));
             }
         }
         Ok(out)
+    }
+
+    /// Every [`RELEASE_CHECK`], for the partitions with held keys: applies the operators'
+    /// releases written since the last look (one pass over those partitions).
+    async fn check_releases(&mut self, reader: &Reader) -> Result<(), Error> {
+        let mut held: HashSet<(Tp, Key)> = HashSet::new();
+        let mut from: HashMap<i32, i64> = HashMap::new();
+        for (tp, partition) in &mut self.partitions {
+            if !partition.release_check_due() {
+                continue;
+            }
+            partition.releases_checked = Some(Instant::now());
+            let start = from.entry(tp.1).or_insert(partition.releases_seen);
+            *start = (*start).min(partition.releases_seen);
+            for (key, _) in partition.parked.keys().filter(|(_, k)| k.held) {
+                held.insert((tp.clone(), key.clone()));
+            }
+        }
+        if from.is_empty() {
+            return Ok(());
+        }
+        let look = Releases {
+            held,
+            released: Vec::new(),
+        };
+        let from = from.into_iter().map(|(p, at)| (p, Some(at))).collect();
+        let (look, ends) = reader.scan(from, look).await?;
+        for (tp, partition) in &mut self.partitions {
+            if let Some(end) = ends.get(&tp.1) {
+                partition.releases_seen = partition.releases_seen.max(*end);
+                partition.known_end = partition.known_end.max(*end);
+            }
+        }
+        for (tp, key) in look.released {
+            tracing::info!(topic = %tp.0, partition = tp.1, key = ?key, "held key released by an operator");
+            if let Some(partition) = self.partitions.get_mut(&tp) {
+                partition.parked.apply(&ParkingRecord::Release, key, 0);
+            }
+        }
+        Ok(())
     }
 
     /// Applies a committed batch's changes.
@@ -202,85 +265,41 @@ impl Parking {
     }
 }
 
-/// Every [`RELEASE_CHECK`], while `partition` has held keys: applies the operators'
-/// releases written since the last look.
-async fn check_releases(reader: &Reader, tp: &Tp, partition: &mut Partition) -> Result<(), Error> {
-    if !partition.release_check_due() {
-        return Ok(());
-    }
-    partition.releases_checked = Some(Instant::now());
-    let held = partition
-        .parked
-        .keys()
-        .filter(|(_, k)| k.held)
-        .map(|(key, _)| key.clone())
-        .collect();
-    let look = Releases {
-        source: Arc::clone(&tp.0),
-        held,
-        released: Vec::new(),
-    };
-    let (look, end) = reader
-        .scan(tp.1, Some(partition.releases_seen), look)
-        .await?;
-    partition.releases_seen = partition.releases_seen.max(end);
-    partition.known_end = partition.known_end.max(end);
-    for key in look.released {
-        tracing::info!(topic = %tp.0, partition = tp.1, key = ?key, "held key released by an operator");
-        partition.parked.apply(&ParkingRecord::Release, key, end);
-    }
-    Ok(())
-}
-
-/// Reads a parking partition from its start and folds it into the parked keys of `tp`.
-async fn load(reader: &Reader, tp: &Tp) -> Result<Partition, Error> {
-    let fold = Fold {
-        source: Arc::clone(&tp.0),
-        parked: ParkedPartition::default(),
-    };
-    let (fold, end) = reader.scan(tp.1, None, fold).await?;
-    Ok(Partition {
-        parked: fold.parked,
-        known_end: end,
-        releases_seen: end,
-        releases_checked: None,
-    })
-}
-
-/// Whether a parking record is about `source` (a parking partition serves partition *p* of
-/// every input topic).
-fn is_of(message: &BorrowedMessage<'_>, source: &str) -> bool {
+/// The source topic-partition a parking record read from parking partition `partition`
+/// is about (a parking partition serves partition *p* of every input topic).
+fn source_of(message: &BorrowedMessage<'_>, partition: i32) -> Option<Tp> {
     let headers = message.headers();
-    parked::source_topic(
+    let topic = parked::source_topic(
         headers
             .iter()
             .flat_map(|h| h.iter())
             .map(|h| (h.key, h.value)),
-    ) == Some(source.as_bytes())
+    )?;
+    Some((Arc::from(std::str::from_utf8(topic).ok()?), partition))
 }
 
-/// Folds every record of one source topic.
+/// Folds the records of the assigned source partitions.
 struct Fold {
-    source: Arc<str>,
-    parked: ParkedPartition,
+    parked: HashMap<Tp, ParkedPartition>,
 }
 
 impl Visit for Fold {
     fn visit(&mut self, s: Scanned<'_>) {
-        if is_of(s.message, &self.source) {
-            self.parked.apply(&s.record, s.key, s.parking_offset);
+        let Some(tp) = source_of(s.message, s.partition) else {
+            return;
+        };
+        if let Some(parked) = self.parked.get_mut(&tp) {
+            parked.apply(&s.record, s.key, s.parking_offset);
         }
     }
 }
 
 /// Collects the parked records of due keys, in source order, at most `per_key` a key.
 struct DueRecords {
-    topic: Arc<str>,
-    partition: i32,
     per_key: usize,
-    due: HashMap<Key, ParkedKey>,
+    due: HashMap<(Tp, Key), ParkedKey>,
     /// Per key: source offset -> (parking offset, record).
-    found: HashMap<Key, BTreeMap<i64, (i64, Polled)>>,
+    found: HashMap<(Tp, Key), BTreeMap<i64, (i64, Polled)>>,
 }
 
 impl Visit for DueRecords {
@@ -288,13 +307,17 @@ impl Visit for DueRecords {
         let ParkingRecord::Park { source_offset } = s.record else {
             return;
         };
-        let Some(state) = self.due.get(&s.key) else {
+        let Some(tp) = source_of(s.message, s.partition) else {
             return;
         };
-        if source_offset <= state.upto || !is_of(s.message, &self.topic) {
+        let id = (tp, s.key);
+        let Some(state) = self.due.get(&id) else {
+            return;
+        };
+        if source_offset <= state.upto || s.parking_offset < state.scan_from {
             return;
         }
-        let records = self.found.entry(s.key.clone()).or_default();
+        let records = self.found.entry(id.clone()).or_default();
         if records.len() >= self.per_key {
             return;
         }
@@ -307,12 +330,13 @@ impl Visit for DueRecords {
                     .collect()
             })
             .unwrap_or_default();
+        let ((topic, partition), key) = id;
         let polled = Polled {
-            topic: Arc::clone(&self.topic),
-            partition: self.partition,
+            topic,
+            partition,
             offset: source_offset,
             timestamp: m.timestamp().to_millis(),
-            key: s.key,
+            key,
             value: m.payload().map(<[u8]>::to_vec),
             headers: parked::source_headers(headers),
         };
@@ -320,20 +344,23 @@ impl Visit for DueRecords {
     }
 }
 
-/// Applies operators' releases of held keys.
+/// Finds operators' releases of held keys.
 struct Releases {
-    source: Arc<str>,
-    held: HashSet<Key>,
-    released: Vec<Key>,
+    held: HashSet<(Tp, Key)>,
+    released: Vec<(Tp, Key)>,
 }
 
 impl Visit for Releases {
     fn visit(&mut self, s: Scanned<'_>) {
-        if s.record == ParkingRecord::Release
-            && self.held.contains(&s.key)
-            && is_of(s.message, &self.source)
-        {
-            self.released.push(s.key);
+        if s.record != ParkingRecord::Release {
+            return;
+        }
+        let Some(tp) = source_of(s.message, s.partition) else {
+            return;
+        };
+        let id = (tp, s.key);
+        if self.held.contains(&id) {
+            self.released.push(id);
         }
     }
 }

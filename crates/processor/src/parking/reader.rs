@@ -1,6 +1,7 @@
 //! Reads of the parking topic: a consumer of its own (no group, `read_committed`, manual
 //! assignment) that reads one partition from an offset to its end, on a blocking thread.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,8 @@ use crate::error::Error;
 
 /// One parking record, as a scan hands it to its visitor.
 pub(crate) struct Scanned<'a> {
+    /// Its parking partition (the partition of its source).
+    pub partition: i32,
     /// Its offset in the parking partition.
     pub parking_offset: i64,
     pub key: Key,
@@ -76,42 +79,46 @@ impl Reader {
         }
     }
 
-    /// Reads `partition` from `from` (`None`: its first record) to its end, handing every
-    /// parking record to `visit` (records that are not parking records are skipped);
-    /// returns the visitor and an offset at or below the partition's end.
+    /// Reads each partition of `from` from its offset (`None`: its first record) to its
+    /// end, all at once, handing every parking record to `visitor` (records that are not
+    /// parking records are skipped); returns the visitor and, per partition, an offset at
+    /// or below its end.
     pub(crate) async fn scan<V: Visit>(
         &self,
-        partition: i32,
-        from: Option<i64>,
+        from: Vec<(i32, Option<i64>)>,
         visitor: V,
-    ) -> Result<(V, i64), Error> {
+    ) -> Result<(V, HashMap<i32, i64>), Error> {
+        if from.is_empty() {
+            return Ok((visitor, HashMap::new()));
+        }
         let this = self.clone();
         match tokio::task::spawn_blocking(move || {
             let mut visitor = visitor;
-            let end = this.scan_blocking(partition, from, &mut visitor);
-            end.map(|end| (visitor, end))
+            let ends = this.scan_blocking(&from, &mut visitor);
+            ends.map(|ends| (visitor, ends))
         })
         .await
         {
             Ok(r) => r,
-            Err(_) => Err(self.error(Some(partition), KafkaError::Canceled)),
+            Err(_) => Err(self.error(None, KafkaError::Canceled)),
         }
     }
 
     fn scan_blocking(
         &self,
-        partition: i32,
-        from: Option<i64>,
+        from: &[(i32, Option<i64>)],
         visitor: &mut dyn Visit,
-    ) -> Result<i64, Error> {
+    ) -> Result<HashMap<i32, i64>, Error> {
         let mut tpl = TopicPartitionList::new();
-        let start = from.map_or(Offset::Beginning, Offset::Offset);
-        tpl.add_partition_offset(&self.topic, partition, start)
-            .map_err(|e| self.error(Some(partition), e))?;
+        for &(partition, start) in from {
+            let start = start.map_or(Offset::Beginning, Offset::Offset);
+            tpl.add_partition_offset(&self.topic, partition, start)
+                .map_err(|e| self.error(Some(partition), e))?;
+        }
         self.consumer
             .assign(&tpl)
-            .map_err(|e| self.error(Some(partition), e))?;
-        let result = self.read_to_end(partition, from.unwrap_or(0), visitor);
+            .map_err(|e| self.error(None, e))?;
+        let result = self.read_to_end(from, visitor);
         if let Err(e) = self.consumer.unassign() {
             tracing::warn!(error = %e, "cannot unassign the parking reader");
         }
@@ -120,26 +127,32 @@ impl Reader {
 
     fn read_to_end(
         &self,
-        partition: i32,
-        from: i64,
+        from: &[(i32, Option<i64>)],
         visitor: &mut dyn Visit,
-    ) -> Result<i64, Error> {
+    ) -> Result<HashMap<i32, i64>, Error> {
         let deadline = Instant::now() + self.timeout;
-        let mut end = from;
-        loop {
+        let mut ends: HashMap<i32, i64> = from
+            .iter()
+            .map(|&(p, start)| (p, start.unwrap_or(0)))
+            .collect();
+        let mut open: HashSet<i32> = ends.keys().copied().collect();
+        while !open.is_empty() {
             if Instant::now() >= deadline {
-                return Err(self.error(Some(partition), KafkaError::NoMessageReceived));
+                let partition = open.iter().next().copied();
+                return Err(self.error(partition, KafkaError::NoMessageReceived));
             }
             match self.consumer.poll(Duration::from_millis(100)) {
                 None => {}
-                Some(Err(KafkaError::PartitionEOF(p))) if p == partition => return Ok(end),
-                Some(Err(KafkaError::PartitionEOF(_))) => {}
-                Some(Err(e)) => return Err(self.error(Some(partition), e)),
+                Some(Err(KafkaError::PartitionEOF(p))) => {
+                    open.remove(&p);
+                }
+                Some(Err(e)) => return Err(self.error(None, e)),
                 Some(Ok(m)) => {
-                    if m.partition() != partition {
+                    let partition = m.partition();
+                    let Some(end) = ends.get_mut(&partition) else {
                         continue;
-                    }
-                    end = end.max(m.offset() + 1);
+                    };
+                    *end = (*end).max(m.offset() + 1);
                     let headers = m.headers();
                     let parsed = ParkingRecord::parse(
                         headers
@@ -149,6 +162,7 @@ impl Reader {
                     );
                     match parsed {
                         Ok(Some(record)) => visitor.visit(Scanned {
+                            partition,
                             parking_offset: m.offset(),
                             key: m.key().map(Bytes::copy_from_slice),
                             record,
@@ -163,6 +177,7 @@ impl Reader {
                 }
             }
         }
+        Ok(ends)
     }
 
     fn error(&self, partition: Option<i32>, source: KafkaError) -> Error {
