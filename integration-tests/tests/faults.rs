@@ -8,21 +8,25 @@ use std::time::Duration;
 use kafka_eos_broker::protocol::messages::ApiKey;
 use kafka_eos_broker::protocol::ResponseError;
 use kafka_eos_broker::{Faults, TransactionCounts};
-use kafka_eos_demo::orders::{OrderEvent, OrderProcessor};
+use kafka_eos_demo::orders::{Failures, OrderEvent, OrderProcessor};
 use kafka_eos_integration_tests::{order_records, runtime, Topics};
 use kafka_eos_processor::core::RetryPolicy;
-use kafka_eos_processor::{CancellationToken, JsonCodec, MetricsSnapshot, PipelineBuilder};
+use kafka_eos_processor::{
+    CancellationToken, JsonCodec, KeyPolicy, MetricsSnapshot, PipelineBuilder,
+};
 use kafka_eos_testkit::{test_seed, verify_topic, wait_until, write_records, Cluster, Collector};
 
 /// Runs a pipeline over ~7,500 order events; once a fifth of the results is out (a
 /// transaction is in flight), calls `inject`; then checks exactly-once.
 fn run_with(inject: impl FnOnce(&Faults)) -> (TransactionCounts, MetricsSnapshot) {
-    run_tuned(|b| b, inject)
+    run_tuned(|b| b, Failures::default(), inject)
 }
 
-/// [`run_with`], the pipeline's settings tuned by `tune`.
+/// [`run_with`], the pipeline's settings tuned by `tune`; with `failures`, the processor
+/// fails records and retries park.
 fn run_tuned(
     tune: impl FnOnce(PipelineBuilder) -> PipelineBuilder,
+    failures: Failures,
     inject: impl FnOnce(&Faults),
 ) -> (TransactionCounts, MetricsSnapshot) {
     let seed = test_seed();
@@ -35,16 +39,22 @@ fn run_tuned(
 
     let progress = Collector::start(&bootstrap, &[&names.output]).unwrap();
     let token = CancellationToken::new();
-    let builder = PipelineBuilder::new()
+    let mut builder = PipelineBuilder::new()
         .bootstrap_servers(&bootstrap)
         .group_id(&names.group)
         .input_topic(&names.input)
         .commit_every_records(100)
         .operation_timeout(Duration::from_secs(10))
         .shutdown(token.clone());
+    if failures != Failures::default() {
+        builder = builder
+            .parking_topic(&names.parked, KeyPolicy::Release)
+            .max_attempts(50)
+            .retry_backoff(Duration::from_millis(50), Duration::from_millis(200));
+    }
     let pipeline = tune(builder)
         .build(
-            OrderProcessor::new(names.output.clone(), 10),
+            OrderProcessor::new(names.output.clone(), 10).with_failures(failures),
             JsonCodec::<OrderEvent>::new(),
         )
         .unwrap();
@@ -154,6 +164,7 @@ fn a_commit_whose_response_is_lost_is_not_replayed() {
                     .initial_backoff(Duration::from_millis(50)),
             )
         },
+        Failures::default(),
         |f| {
             f.add_response_latency(ApiKey::EndTxn, Duration::from_secs(4));
             std::thread::sleep(Duration::from_secs(3));
@@ -164,6 +175,36 @@ fn a_commit_whose_response_is_lost_is_not_replayed() {
         metrics.producer_rebuilds + metrics.aborts > 0,
         "a commit was given up on: {metrics:?} {counts:?}"
     );
+}
+
+/// The same with parked keys: the batch whose commit landed unknown to the pipeline had
+/// parked records and changed parked keys; the pipeline reads the parked keys again from
+/// the parking topic (its memory may lag the commit), so none is lost or run twice.
+#[test]
+fn a_lost_commit_response_with_parked_keys_loses_and_repeats_nothing() {
+    let (counts, metrics) = run_tuned(
+        |b| {
+            b.operation_timeout(Duration::from_secs(1)).retry_policy(
+                RetryPolicy::default()
+                    .max_attempts(2)
+                    .initial_backoff(Duration::from_millis(50)),
+            )
+        },
+        Failures {
+            transient: 0.1,
+            permanent: 0,
+        },
+        |f| {
+            f.add_response_latency(ApiKey::EndTxn, Duration::from_secs(4));
+            std::thread::sleep(Duration::from_secs(3));
+            f.add_response_latency(ApiKey::EndTxn, Duration::ZERO);
+        },
+    );
+    assert!(
+        metrics.producer_rebuilds + metrics.aborts > 0,
+        "a commit was given up on: {metrics:?} {counts:?}"
+    );
+    assert!(metrics.records_parked > 0, "{metrics:?}");
 }
 
 #[test]

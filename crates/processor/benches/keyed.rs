@@ -37,7 +37,7 @@
 //!    always counted and published to the facade; "off" has no recorder behind it. Alone:
 //!    `BENCH_PARTS=metrics cargo bench -p kafka-eos-processor --bench keyed` (~3 minutes).
 //!
-//! 6. Parking: the workload of 1 (`BENCH_PARKING_RECORDS`, default 20000) with retries
+//! 6. Parking: the workload of 1 (`BENCH_PARKING_RECORDS`, default 60000) with retries
 //!    parked, once without failures and once with 1% of the keys failing each record's first
 //!    attempt (parked, retried after the default backoff); the healthy keys' records/s
 //!    compared, timed until every input record is done or parked. Alone:
@@ -374,7 +374,7 @@ fn no_key(_: &[u8]) -> bool {
 /// Part 6: the workload of part 1 with retries parking, without failures and with 1% of the
 /// keys failing their records' first attempts; returns the healthy keys' throughput ratio.
 fn parking_healthy(rt: &Runtime, topics: &Topics<'_>, rows: &mut Vec<Row>) -> BenchResult<f64> {
-    let n = env_usize("BENCH_PARKING_RECORDS").unwrap_or(20_000);
+    let n = env_usize("BENCH_PARKING_RECORDS").unwrap_or(60_000);
     let records = input_records(0..n, KEYS);
     let healthy = records.iter().filter(|r| !one_key_in_100(&r.key)).count();
     let mut healthy_rates = Vec::new();

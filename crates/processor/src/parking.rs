@@ -9,6 +9,7 @@
 //! in `parking/batch.rs`; they reach this state only once the batch committed.
 
 mod batch;
+mod cache;
 mod reader;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -76,6 +77,8 @@ pub(crate) struct Parking {
     partitions: HashMap<Tp, Partition>,
     /// The consumer generation the partitions were loaded for.
     generation: Option<u64>,
+    /// Parked records in memory (bounded): due keys read back without a scan.
+    cache: cache::Cache,
 }
 
 impl Parking {
@@ -86,7 +89,14 @@ impl Parking {
             per_key: per_key.max(1),
             partitions: HashMap::new(),
             generation: None,
+            cache: cache::Cache::default(),
         }
+    }
+
+    /// Forgets the parked keys: the next batch loads them again from the parking topic
+    /// (after a batch that did not commit as far as the pipeline knows, but may have).
+    pub(crate) fn reload(&mut self) {
+        self.generation = None;
     }
 
     pub(crate) fn partition(&self, tp: &Tp) -> Option<&Partition> {
@@ -117,6 +127,7 @@ impl Parking {
             return Ok(());
         }
         self.partitions.clear();
+        self.cache.clear();
         let assigned: HashSet<Tp> = assignment
             .elements()
             .iter()
@@ -163,17 +174,23 @@ impl Parking {
         now_ms: i64,
     ) -> Result<Vec<Polled>, Error> {
         self.check_releases(reader).await?;
+        let mut out = Vec::new();
         let mut due: HashMap<(Tp, Key), ParkedKey> = HashMap::new();
         let mut from: HashMap<i32, i64> = HashMap::new();
         for (tp, partition) in &self.partitions {
             for (key, state) in partition.parked.due(now_ms) {
+                let id = (tp.clone(), key.clone());
+                if let Some(records) = self.cache.records(&id, state.count, self.per_key) {
+                    out.extend(records);
+                    continue;
+                }
                 let start = from.entry(tp.1).or_insert(state.scan_from);
                 *start = (*start).min(state.scan_from);
-                due.insert((tp.clone(), key.clone()), *state);
+                due.insert(id, *state);
             }
         }
         if due.is_empty() {
-            return Ok(Vec::new());
+            return Ok(out);
         }
         let collect = DueRecords {
             per_key: self.per_key,
@@ -182,7 +199,6 @@ impl Parking {
         };
         let from = from.into_iter().map(|(p, at)| (p, Some(at))).collect();
         let (collected, ends) = reader.scan(from, collect).await?;
-        let mut out = Vec::new();
         let DueRecords { due, mut found, .. } = collected;
         for ((tp, key), mut state) in due {
             let records = found.remove(&(tp.clone(), key.clone()));
@@ -199,10 +215,16 @@ impl Parking {
                 if let Some(end) = ends.get(&tp.1) {
                     partition.known_end = partition.known_end.max(*end);
                 }
-                partition.parked.set(key, Some(state));
+                partition.parked.set(key.clone(), Some(state));
             }
             if let Some(records) = records {
-                out.extend(records.into_values().map(|(_, polled)| polled));
+                let records: Vec<Polled> =
+                    records.into_values().map(|(_, polled)| polled).collect();
+                if records.len() as u64 == state.count {
+                    // all of them: the key's next retries need no read
+                    self.cache.fill((tp, key), records.clone());
+                }
+                out.extend(records);
             }
         }
         Ok(out)
@@ -250,9 +272,11 @@ impl Parking {
 
     /// Applies a committed batch's changes.
     pub(crate) fn apply(&mut self, changes: Changes, metrics: &Metrics) {
-        for ((tp, key), change) in changes {
-            let partition = self.partitions.entry(tp).or_default();
-            partition.parked.set(key, Some(change.key));
+        for ((tp, key), change, parked) in changes {
+            let partition = self.partitions.entry(tp.clone()).or_default();
+            let before = partition.parked.get(&key).map_or(0, |k| k.count);
+            partition.parked.set(key.clone(), Some(change.key));
+            self.cache.committed((tp, key), before, &change.key, parked);
         }
         self.publish(metrics);
     }

@@ -291,6 +291,11 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                     context.lag().committed(&batch);
                 }
                 Err(Step::Rewind) => {
+                    // the batch may have committed after all (a commit whose outcome was
+                    // unknown): the parked keys are read again from the parking topic
+                    if let Some(p) = self.parking.as_mut() {
+                        p.reload();
+                    }
                     self.replays.rewound(&batch);
                     batch::rewind(consumer, &batch).await;
                 }

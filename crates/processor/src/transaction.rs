@@ -341,7 +341,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                 }
                 let next = state.send(sink, self.park(pk, msg)).await;
                 if next == Next::Continue {
-                    pk.parked_behind(&tp, &msg.key);
+                    pk.parked_behind(&tp, msg);
                     state.parked.fetch_add(1, Ordering::Relaxed);
                 }
                 return next;
@@ -427,7 +427,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                     }
                     let next = state.send(sink, self.park(pk, msg)).await;
                     if next == Next::Continue {
-                        pk.parked_failed(&tp, &msg.key, offset, failed_ms, due_ms);
+                        pk.parked_failed(&tp, msg, failed_ms, due_ms);
                         state.parked.fetch_add(1, Ordering::Relaxed);
                     }
                     return next;

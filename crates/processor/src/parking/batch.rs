@@ -10,6 +10,7 @@ use kafka_eos_core::parked::{self, Key, ParkedKey};
 use kafka_eos_core::OwnedRecord;
 
 use super::{KeyPolicy, Parking, Tp};
+use crate::batch::Polled;
 
 /// A key's state after this batch, and how many of its parked records the batch finished.
 #[derive(Debug, Clone, Copy)]
@@ -21,14 +22,16 @@ pub(crate) struct Change {
     pub blocked: bool,
 }
 
-/// A batch's changes: each changed key's new state.
-pub(crate) type Changes = Vec<((Tp, Key), Change)>;
+/// A batch's changes: each changed key's new state, and the records it parked (in order).
+pub(crate) type Changes = Vec<((Tp, Key), Change, Vec<Polled>)>;
 
 /// The parked keys as one batch sees them.
 pub(crate) struct BatchParking<'a> {
     parking: &'a Parking,
     now_ms: i64,
     changes: Mutex<HashMap<(Tp, Key), Change>>,
+    /// The records parked in this batch, per key, in order (for the cache).
+    parked: Mutex<HashMap<(Tp, Key), Vec<Polled>>>,
 }
 
 impl<'a> BatchParking<'a> {
@@ -37,6 +40,7 @@ impl<'a> BatchParking<'a> {
             parking,
             now_ms,
             changes: Mutex::new(HashMap::new()),
+            parked: Mutex::new(HashMap::new()),
         }
     }
 
@@ -99,21 +103,26 @@ impl<'a> BatchParking<'a> {
     }
 
     /// A record of the key parks behind its parked records.
-    pub(crate) fn parked_behind(&self, tp: &Tp, key: &Key) {
-        self.change(tp, key, |c| c.key.count += 1);
+    pub(crate) fn parked_behind(&self, tp: &Tp, msg: &Polled) {
+        self.change(tp, &msg.key, |c| c.key.count += 1);
+        self.remember(tp, msg);
     }
 
-    /// A record (at source `offset`) that was not parked failed its first attempt and
-    /// parks, due at `due_ms`.
-    pub(crate) fn parked_failed(
-        &self,
-        tp: &Tp,
-        key: &Key,
-        offset: i64,
-        failed_ms: i64,
-        due_ms: i64,
-    ) {
-        self.change(tp, key, |c| {
+    /// Keeps a copy of a parked record, for the cache once the batch commits.
+    fn remember(&self, tp: &Tp, msg: &Polled) {
+        if let Ok(mut parked) = self.parked.lock() {
+            parked
+                .entry((tp.clone(), msg.key.clone()))
+                .or_default()
+                .push(msg.clone());
+        }
+    }
+
+    /// A record that was not parked failed its first attempt and parks, due at `due_ms`.
+    pub(crate) fn parked_failed(&self, tp: &Tp, msg: &Polled, failed_ms: i64, due_ms: i64) {
+        let offset = msg.offset;
+        self.remember(tp, msg);
+        self.change(tp, &msg.key, |c| {
             // the key's earlier records are done: a read of its parked records skips any
             // older park records of it still in the topic
             c.key.upto = c.key.upto.max(offset - 1);
@@ -180,14 +189,22 @@ impl<'a> BatchParking<'a> {
 
     /// The batch's changes, and their state records (one per changed key).
     pub(crate) fn finish(self) -> (Changes, Vec<OwnedRecord>) {
+        let mut parked = self.parked.into_inner().unwrap_or_default();
         let changes: Changes = self
             .changes
             .into_inner()
-            .map(|c| c.into_iter().collect())
+            .map(|c| {
+                c.into_iter()
+                    .map(|(id, change)| {
+                        let records = parked.remove(&id).unwrap_or_default();
+                        (id, change, records)
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         let records = changes
             .iter()
-            .map(|((tp, key), c): &((Tp, Key), Change)| {
+            .map(|((tp, key), c, _)| {
                 parked::state_record(
                     &self.parking.topic,
                     &tp.0,
