@@ -217,3 +217,84 @@ impl<'a> BatchParking<'a> {
         (changes, records)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use kafka_eos_core::parked::{ParkedPartition, ParkingRecord};
+
+    use super::*;
+
+    fn record(key: &'static [u8], offset: i64) -> Polled {
+        Polled {
+            topic: Arc::from("in"),
+            partition: 0,
+            offset,
+            timestamp: None,
+            key: Some(Bytes::from_static(key)),
+            value: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// The state records a batch writes, folded after its park records, give the state
+    /// the batch leaves in memory: a rebuild from the topic agrees with the running state.
+    #[test]
+    fn the_records_a_batch_writes_fold_into_the_state_it_keeps() {
+        let parking = Parking::new("parked".into(), KeyPolicy::Hold, 100);
+        let tp: Tp = (Arc::from("in"), 0);
+        let batch = BatchParking::new(&parking, 1_000);
+        let (a, b) = (record(b"a", 10), record(b"b", 11));
+        assert!(!batch.is_parked(&tp, &a.key));
+        batch.parked_failed(&tp, &a, 900, 1_500);
+        assert!(batch.is_parked(&tp, &a.key) && batch.is_blocked(&tp, &a.key));
+        batch.parked_behind(&tp, &record(b"a", 12));
+        // b is dead-lettered under Hold: held, nothing parked
+        batch.dead_lettered(&tp, &b.key, 11);
+        assert!(batch.is_parked(&tp, &b.key));
+        assert_eq!(batch.head_failures(&tp, &a.key), (1, 900));
+        let (changes, records) = batch.finish();
+        assert_eq!((changes.len(), records.len()), (2, 2));
+
+        let mut folded = ParkedPartition::default();
+        let mut offset = 0;
+        for ((_, key), _, parked) in &changes {
+            for p in parked {
+                folded.apply(
+                    &ParkingRecord::Park {
+                        source_offset: p.offset,
+                    },
+                    key.clone(),
+                    offset,
+                );
+                offset += 1;
+            }
+        }
+        for r in &records {
+            let parsed =
+                ParkingRecord::parse(r.headers.iter().map(|(n, v)| (n.as_str(), v.as_deref())))
+                    .unwrap()
+                    .unwrap();
+            folded.apply(
+                &parsed,
+                r.key.as_deref().map(Bytes::copy_from_slice),
+                offset,
+            );
+            offset += 1;
+        }
+        for ((_, key), change, _) in &changes {
+            let got = folded.get(key).copied().unwrap();
+            let want = change.key;
+            assert_eq!(
+                (got.count, got.attempts, got.due_ms, got.held, got.upto),
+                (want.count, want.attempts, want.due_ms, want.held, want.upto),
+                "{key:?}"
+            );
+        }
+        let a_state = folded.get(&a.key).unwrap();
+        assert_eq!((a_state.count, a_state.upto, a_state.due_ms), (2, 9, 1_500));
+        assert!(folded.get(&b.key).unwrap().held);
+    }
+}

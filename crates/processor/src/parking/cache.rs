@@ -78,3 +78,82 @@ impl Cache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn record(offset: i64) -> Polled {
+        Polled {
+            topic: Arc::from("in"),
+            partition: 0,
+            offset,
+            timestamp: None,
+            key: Some(Bytes::from_static(b"k")),
+            value: Some(offset.to_string().into_bytes()),
+            headers: Vec::new(),
+        }
+    }
+
+    fn id() -> (Tp, Key) {
+        ((Arc::from("in"), 0), Some(Bytes::from_static(b"k")))
+    }
+
+    fn state(count: u64, upto: i64) -> ParkedKey {
+        ParkedKey {
+            count,
+            upto,
+            ..ParkedKey::new(0)
+        }
+    }
+
+    fn offsets(records: Option<Vec<Polled>>) -> Option<Vec<i64>> {
+        records.map(|r| r.iter().map(|p| p.offset).collect())
+    }
+
+    #[test]
+    fn a_key_is_cached_whole_from_its_first_park_until_it_is_done() {
+        let mut cache = Cache::default();
+        cache.committed(id(), 0, &state(1, 4), vec![record(5)]);
+        assert_eq!(offsets(cache.records(&id(), 1, 10)), Some(vec![5]));
+        cache.committed(id(), 1, &state(2, 4), vec![record(7)]);
+        assert_eq!(
+            offsets(cache.records(&id(), 2, 1)),
+            Some(vec![5]),
+            "at most n"
+        );
+        // the head is done
+        cache.committed(id(), 2, &state(1, 5), Vec::new());
+        assert_eq!(offsets(cache.records(&id(), 1, 10)), Some(vec![7]));
+        // a count that does not match is not trusted
+        assert_eq!(offsets(cache.records(&id(), 3, 10)), None);
+        cache.committed(id(), 1, &state(0, 7), Vec::new());
+        assert_eq!(
+            offsets(cache.records(&id(), 0, 10)),
+            None,
+            "done: forgotten"
+        );
+        assert_eq!(cache.records, 0);
+    }
+
+    #[test]
+    fn a_key_with_records_only_in_the_topic_or_too_many_is_not_cached() {
+        let mut cache = Cache::default();
+        // it had parked records before the batch, not in the cache
+        cache.committed(id(), 3, &state(4, -1), vec![record(9)]);
+        assert!(cache.records(&id(), 4, 10).is_none());
+        // filled from a read of all of them
+        cache.fill(id(), vec![record(1), record(2)]);
+        assert_eq!(offsets(cache.records(&id(), 2, 10)), Some(vec![1, 2]));
+        let many: Vec<Polled> = (0..=CACHED_RECORDS as i64).map(record).collect();
+        cache.fill(id(), many);
+        assert!(cache
+            .records(&id(), CACHED_RECORDS as u64 + 1, 10)
+            .is_none());
+        assert_eq!(cache.records, 0);
+    }
+}
