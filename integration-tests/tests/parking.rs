@@ -16,8 +16,8 @@ use kafka_eos_processor::{
     MetricsSnapshot, Output, Pipeline, PipelineBuilder, Processor,
 };
 use kafka_eos_testkit::{
-    check_exactly_once, read_committed, test_seed, wait_until, write_records, Cluster, Collector,
-    Record,
+    check_exactly_once, read_committed, test_seed, verify_topic, wait_until, write_records,
+    Cluster, Collector, Record,
 };
 
 /// Fails a record of the orders `failing` picks until it has failed `times` times
@@ -161,14 +161,7 @@ fn failing_keys_park_while_the_others_commit_and_run_in_order_when_due() {
     );
     let metrics = run_until(&cluster, &names, p, token, expected.len());
 
-    let output = read_committed(
-        &cluster.bootstrap_servers(),
-        &names.output,
-        expected.len(),
-        Duration::from_millis(500),
-    )
-    .unwrap();
-    let report = check_exactly_once(&expected, &output);
+    let report = verify_topic(&cluster.bootstrap_servers(), &names.output, &expected).unwrap();
     assert!(report.is_exactly_once(), "{report} (seed {seed})");
     // parking, not replays: no batch aborted, no record taken twice from the input
     assert_eq!(metrics.aborts, 0, "{metrics:?}");
@@ -240,14 +233,7 @@ fn a_new_instance_recovers_the_parked_keys_of_a_stopped_one() {
         &token,
     );
     let metrics = run_until(&cluster, &names, second, token, expected.len());
-    let output = read_committed(
-        &cluster.bootstrap_servers(),
-        &names.output,
-        expected.len(),
-        Duration::from_millis(500),
-    )
-    .unwrap();
-    let report = check_exactly_once(&expected, &output);
+    let report = verify_topic(&cluster.bootstrap_servers(), &names.output, &expected).unwrap();
     assert!(
         report.is_exactly_once(),
         "{report} (seed {seed}, {parked_keys} parked keys)"
@@ -294,14 +280,7 @@ fn a_key_parked_longer_than_the_transaction_timeout_runs_when_due() {
         started.elapsed() >= wait,
         "the parked key ran before it was due"
     );
-    let output = read_committed(
-        &cluster.bootstrap_servers(),
-        &names.output,
-        expected.len(),
-        Duration::from_millis(500),
-    )
-    .unwrap();
-    let report = check_exactly_once(&expected, &output);
+    let report = verify_topic(&cluster.bootstrap_servers(), &names.output, &expected).unwrap();
     assert!(report.is_exactly_once(), "{report} (seed {seed})");
     assert_eq!(metrics.aborts, 0, "{metrics:?}");
     assert!(metrics.records_parked >= 1, "{metrics:?}");

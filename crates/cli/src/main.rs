@@ -132,8 +132,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
             match args.command {
                 ParkedCommand::List(args) => {
                     let keys = parked::list(
-                        &args.bootstrap_servers,
-                        &args.topic,
+                        &args.parking.bootstrap_servers,
+                        &args.parking.topic,
                         args.source_topic.as_deref(),
                     )?;
                     if args.json {

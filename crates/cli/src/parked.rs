@@ -52,9 +52,9 @@ pub enum ParkedCommand {
     Release(ReleaseArgs),
 }
 
-/// Arguments of `parked list`.
+/// The parking topic, and where it is.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ListArgs {
+pub struct ParkingTopic {
     /// bootstrap.servers of the cluster.
     #[arg(
         long = "bootstrap-servers",
@@ -65,6 +65,14 @@ pub struct ListArgs {
     /// The parking topic.
     #[arg(long)]
     pub topic: String,
+}
+
+/// Arguments of `parked list`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ListArgs {
+    /// The parking topic.
+    #[command(flatten)]
+    pub parking: ParkingTopic,
     /// Only the keys of this input topic.
     #[arg(long)]
     pub source_topic: Option<String>,
@@ -76,16 +84,9 @@ pub struct ListArgs {
 /// Arguments of `parked release`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReleaseArgs {
-    /// bootstrap.servers of the cluster.
-    #[arg(
-        long = "bootstrap-servers",
-        visible_alias = "bootstrap",
-        env = "KAFKA_BOOTSTRAP_SERVERS"
-    )]
-    pub bootstrap_servers: String,
     /// The parking topic.
-    #[arg(long)]
-    pub topic: String,
+    #[command(flatten)]
+    pub parking: ParkingTopic,
     /// The input topic of the key.
     #[arg(long)]
     pub source_topic: String,
@@ -164,16 +165,16 @@ pub fn list(
 /// Releases `args.key`: writes a release record to its parking partition (unless
 /// `--dry-run`); returns the key as it was.
 pub fn release(args: &ReleaseArgs) -> Result<Parked, CliError> {
-    let parked = list(
-        &args.bootstrap_servers,
-        &args.topic,
-        Some(&args.source_topic),
-    )?;
+    let ParkingTopic {
+        bootstrap_servers,
+        topic,
+    } = &args.parking;
+    let parked = list(bootstrap_servers, topic, Some(&args.source_topic))?;
     let found = parked
         .into_iter()
         .find(|p| p.key.as_deref() == Some(args.key.as_str()))
         .ok_or_else(|| CliError::NotParked {
-            topic: args.topic.clone(),
+            topic: topic.clone(),
             source_topic: args.source_topic.clone(),
             key: args.key.clone(),
         })?;
@@ -181,11 +182,11 @@ pub fn release(args: &ReleaseArgs) -> Result<Parked, CliError> {
         return Ok(found);
     }
     let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", &args.bootstrap_servers)
+        .set("bootstrap.servers", bootstrap_servers)
         .set("enable.idempotence", "true")
         .create()?;
     let record = parked::release_record(
-        &args.topic,
+        topic,
         &args.source_topic,
         found.partition,
         Some(args.key.as_bytes()),

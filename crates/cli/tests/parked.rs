@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{cluster, topics};
-use kafka_eos_cli::parked::{self, ReleaseArgs};
+use kafka_eos_cli::parked::{self, ParkingTopic, ReleaseArgs};
 use kafka_eos_cli::CliError;
 use kafka_eos_processor::{
     BoxError, CancellationToken, ErrorPolicy, Input, KeyPolicy, Output, PipelineBuilder, Processor,
@@ -95,8 +95,10 @@ fn a_held_key_is_listed_and_released_through_the_cli() {
 
     // a dry run writes nothing: k3 stays held
     let mut args = ReleaseArgs {
-        bootstrap_servers: bootstrap.clone(),
-        topic: parking.clone(),
+        parking: ParkingTopic {
+            bootstrap_servers: bootstrap.clone(),
+            topic: parking.clone(),
+        },
         source_topic: input.clone(),
         key: "k3".into(),
         dry_run: true,
