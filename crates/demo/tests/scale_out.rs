@@ -31,7 +31,12 @@ fn a_second_keyed_instance_joins_while_records_are_in_flight() {
 /// parked keys along (the new owner folds the parking partition first).
 #[test]
 fn a_second_instance_joins_while_keys_are_parked() {
-    let mut run = WorkerRun::prepare("parked-scale", 8, 6_000);
+    let mut run = WorkerRun::prepare("parked-scale", 8, 14_000);
+    assert!(
+        run.expected.len() >= 50_000,
+        "{} records",
+        run.expected.len()
+    );
     run.spec.concurrency = 16;
     run.spec.work_ms = 5;
     run.spec.failures = Failures {
