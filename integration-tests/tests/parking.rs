@@ -253,7 +253,7 @@ fn a_key_parked_longer_than_the_transaction_timeout_runs_when_due() {
     let seed = test_seed();
     let cluster = Cluster::from_env().unwrap();
     let names = Topics::create_unique(&cluster, "park-long", 2).unwrap();
-    let (_, input, expected) = order_records(500, seed);
+    let (_, input, expected) = order_records(14_000, seed);
     write_records(&cluster.bootstrap_servers(), &names.input, &input).unwrap();
     let attempts = Arc::new(Mutex::new(HashMap::new()));
     let processor = Flaky {
@@ -288,6 +288,68 @@ fn a_key_parked_longer_than_the_transaction_timeout_runs_when_due() {
         let counts = broker.transaction_counts();
         assert_eq!(counts.timed_out, 0, "{counts:?}");
     }
+}
+
+/// A parking topic with fewer partitions than the input stops the pipeline at start with
+/// an error naming both topics; so does a parking topic that does not exist.
+#[test]
+fn a_parking_topic_with_too_few_partitions_is_refused_at_start() {
+    let cluster = Cluster::from_env().unwrap();
+    let names = Topics::unique(&cluster, "park-copart");
+    cluster.create_topic(&names.input, 4).unwrap();
+    cluster.create_topic(&names.output, 4).unwrap();
+    cluster.create_topic(&names.parked, 2).unwrap();
+    let run = |parked: &str| {
+        let mut names = names.clone();
+        names.parked = parked.to_owned();
+        let token = CancellationToken::new();
+        let processor = Flaky {
+            output: names.output.clone(),
+            failing: one_in_20,
+            times: 1,
+            attempts: Arc::default(),
+        };
+        let p = pipeline(
+            &cluster,
+            &names,
+            processor,
+            KeyPolicy::Release,
+            fast(),
+            &token,
+        );
+        runtime()
+            .block_on(async { tokio::time::timeout(Duration::from_secs(30), p.run()).await })
+            .expect("run() did not return")
+    };
+    let err = run(&names.parked).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            kafka_eos_processor::Error::Copartitioning {
+                parking_partitions: 2,
+                input_partitions: 4,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(&names.parked) && text.contains(&names.input),
+        "{text}"
+    );
+    let missing = cluster.unique_topic("no-such-parking");
+    let err = run(&missing).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            kafka_eos_processor::Error::Copartitioning {
+                parking_partitions: 0,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]

@@ -107,3 +107,23 @@ fn an_empty_bootstrap_is_rejected_at_build() {
     );
     assert!(err.to_string().contains("bootstrap.servers"), "{err}");
 }
+
+#[test]
+fn a_parking_topic_must_be_its_own_and_needs_exactly_once() {
+    use kafka_eos_processor::config::Mode;
+    use kafka_eos_processor::KeyPolicy;
+    let err = config_error(base().parking_topic("in", KeyPolicy::Release));
+    assert!(err.to_string().contains("parking_topic"), "{err}");
+    let err = config_error(base().parking_topic("", KeyPolicy::Release));
+    assert!(err.to_string().contains("parking_topic"), "{err}");
+    let err = config_error(
+        base()
+            .mode(Mode::AtLeastOnce)
+            .parking_topic("in-parked", KeyPolicy::Hold),
+    );
+    assert!(err.to_string().contains("exactly-once"), "{err}");
+    assert!(base()
+        .parking_topic("in-parked", KeyPolicy::Hold)
+        .build(Nothing, RawBytes)
+        .is_ok());
+}
