@@ -151,11 +151,10 @@ fn produce_errors_are_recovered() {
     });
 }
 
-#[test]
-fn a_commit_whose_response_is_lost_is_not_replayed() {
-    // The commit takes effect, but its response comes after the pipeline gave up on it
-    // (two 1 s attempts): the outcome is unknown. Replaying the batch from its start would
-    // duplicate it; the pipeline resumes from the committed offsets instead.
+/// The commit takes effect, but its response comes after the pipeline gave up on it (two
+/// 1 s attempts): the outcome is unknown. Replaying the batch from its start would
+/// duplicate it; the pipeline resumes from the committed offsets instead.
+fn lose_a_commit_response(failures: Failures) -> MetricsSnapshot {
     let (counts, metrics) = run_tuned(
         |b| {
             b.operation_timeout(Duration::from_secs(1)).retry_policy(
@@ -164,7 +163,7 @@ fn a_commit_whose_response_is_lost_is_not_replayed() {
                     .initial_backoff(Duration::from_millis(50)),
             )
         },
-        Failures::default(),
+        failures,
         |f| {
             f.add_response_latency(ApiKey::EndTxn, Duration::from_secs(4));
             std::thread::sleep(Duration::from_secs(3));
@@ -175,6 +174,12 @@ fn a_commit_whose_response_is_lost_is_not_replayed() {
         metrics.producer_rebuilds + metrics.aborts > 0,
         "a commit was given up on: {metrics:?} {counts:?}"
     );
+    metrics
+}
+
+#[test]
+fn a_commit_whose_response_is_lost_is_not_replayed() {
+    lose_a_commit_response(Failures::default());
 }
 
 /// The same with parked keys: the batch whose commit landed unknown to the pipeline had
@@ -182,28 +187,10 @@ fn a_commit_whose_response_is_lost_is_not_replayed() {
 /// the parking topic (its memory may lag the commit), so none is lost or run twice.
 #[test]
 fn a_lost_commit_response_with_parked_keys_loses_and_repeats_nothing() {
-    let (counts, metrics) = run_tuned(
-        |b| {
-            b.operation_timeout(Duration::from_secs(1)).retry_policy(
-                RetryPolicy::default()
-                    .max_attempts(2)
-                    .initial_backoff(Duration::from_millis(50)),
-            )
-        },
-        Failures {
-            transient: 0.1,
-            permanent: 0,
-        },
-        |f| {
-            f.add_response_latency(ApiKey::EndTxn, Duration::from_secs(4));
-            std::thread::sleep(Duration::from_secs(3));
-            f.add_response_latency(ApiKey::EndTxn, Duration::ZERO);
-        },
-    );
-    assert!(
-        metrics.producer_rebuilds + metrics.aborts > 0,
-        "a commit was given up on: {metrics:?} {counts:?}"
-    );
+    let metrics = lose_a_commit_response(Failures {
+        transient: 0.1,
+        permanent: 0,
+    });
     assert!(metrics.records_parked > 0, "{metrics:?}");
 }
 

@@ -53,6 +53,21 @@ impl Processor for Flaky {
     }
 }
 
+/// A seed, a cluster and fresh topics with `partitions` partitions, the events of `orders`
+/// orders written to the input, and the expected output.
+fn prepare(
+    prefix: &str,
+    partitions: i32,
+    orders: u64,
+) -> (u64, Cluster, Topics, Vec<Record>, Vec<Record>) {
+    let seed = test_seed();
+    let cluster = Cluster::from_env().unwrap();
+    let names = Topics::create_unique(&cluster, prefix, partitions).unwrap();
+    let (_, input, expected) = order_records(orders, seed);
+    write_records(&cluster.bootstrap_servers(), &names.input, &input).unwrap();
+    (seed, cluster, names, input, expected)
+}
+
 fn pipeline(
     cluster: &Cluster,
     names: &Topics,
@@ -137,12 +152,8 @@ fn failing_order(order: u64) -> bool {
 
 #[test]
 fn failing_keys_park_while_the_others_commit_and_run_in_order_when_due() {
-    let seed = test_seed();
-    let cluster = Cluster::from_env().unwrap();
-    let names = Topics::create_unique(&cluster, "park", 4).unwrap();
-    let (_, input, expected) = order_records(14_000, seed);
+    let (seed, cluster, names, input, expected) = prepare("park", 4, 14_000);
     assert!(input.len() >= 50_000, "{} records", input.len());
-    write_records(&cluster.bootstrap_servers(), &names.input, &input).unwrap();
     let attempts = Arc::new(Mutex::new(HashMap::new()));
     let processor = Flaky {
         output: names.output.clone(),
@@ -190,11 +201,7 @@ fn failing_keys_park_while_the_others_commit_and_run_in_order_when_due() {
 
 #[test]
 fn a_new_instance_recovers_the_parked_keys_of_a_stopped_one() {
-    let seed = test_seed();
-    let cluster = Cluster::from_env().unwrap();
-    let names = Topics::create_unique(&cluster, "park-recover", 4).unwrap();
-    let (_, input, expected) = order_records(3_000, seed);
-    write_records(&cluster.bootstrap_servers(), &names.input, &input).unwrap();
+    let (seed, cluster, names, _, expected) = prepare("park-recover", 4, 3_000);
     let attempts = Arc::new(Mutex::new(HashMap::new()));
     // the first instance parks the failing keys (due in 10 s: durable, whoever retries
     // them), and stops before they are due
@@ -250,11 +257,7 @@ fn a_new_instance_recovers_the_parked_keys_of_a_stopped_one() {
 /// in order, once due.
 #[test]
 fn a_key_parked_longer_than_the_transaction_timeout_runs_when_due() {
-    let seed = test_seed();
-    let cluster = Cluster::from_env().unwrap();
-    let names = Topics::create_unique(&cluster, "park-long", 2).unwrap();
-    let (_, input, expected) = order_records(14_000, seed);
-    write_records(&cluster.bootstrap_servers(), &names.input, &input).unwrap();
+    let (seed, cluster, names, _, expected) = prepare("park-long", 2, 14_000);
     let attempts = Arc::new(Mutex::new(HashMap::new()));
     let processor = Flaky {
         output: names.output.clone(),
@@ -354,11 +357,7 @@ fn a_parking_topic_with_too_few_partitions_is_refused_at_start() {
 
 #[test]
 fn a_held_key_waits_for_an_operator_and_then_runs_in_order() {
-    let seed = test_seed();
-    let cluster = Cluster::from_env().unwrap();
-    let names = Topics::create_unique(&cluster, "park-hold", 2).unwrap();
-    let (_, input, expected) = order_records(1_000, seed);
-    write_records(&cluster.bootstrap_servers(), &names.input, &input).unwrap();
+    let (seed, cluster, names, _, expected) = prepare("park-hold", 2, 1_000);
     // order 7's first record always fails: dead-lettered after 4 attempts, its key held
     let poison = |event: &OrderEvent| event.order == 7 && event.seq == 0;
     let attempts = Arc::new(Mutex::new(HashMap::new()));

@@ -38,7 +38,7 @@ pub(crate) struct Polled {
 
 impl Polled {
     /// Copies `msg` out of the consumer, its topic shared through `topics`.
-    fn copy<M: Message>(msg: &M, topics: &mut Vec<Arc<str>>) -> Self {
+    pub(crate) fn copy<M: Message>(msg: &M, topics: &mut Vec<Arc<str>>) -> Self {
         let topic = match topics.iter().find(|t| &***t == msg.topic()) {
             Some(t) => Arc::clone(t),
             None => {

@@ -15,7 +15,6 @@ mod reader;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use bytes::Bytes;
 use kafka_eos_core::parked::{self, Key, ParkedKey, ParkedPartition, ParkingRecord};
 use kafka_eos_core::Metrics;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
@@ -345,25 +344,14 @@ impl Visit for DueRecords {
         if records.len() >= self.per_key {
             return;
         }
-        let m = s.message;
-        let headers = m
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|h| (h.key.to_owned(), h.value.map(Bytes::copy_from_slice)))
-                    .collect()
-            })
-            .unwrap_or_default();
+        // the parked copy of the source record, back in its source's place
         let ((topic, partition), key) = id;
-        let polled = Polled {
-            topic,
-            partition,
-            offset: source_offset,
-            timestamp: m.timestamp().to_millis(),
-            key,
-            value: m.payload().map(<[u8]>::to_vec),
-            headers: parked::source_headers(headers),
-        };
+        let mut polled = Polled::copy(s.message, &mut Vec::new());
+        polled.topic = topic;
+        polled.partition = partition;
+        polled.offset = source_offset;
+        polled.key = key;
+        polled.headers = parked::source_headers(polled.headers);
         records.insert(source_offset, (s.parking_offset, polled));
     }
 }
