@@ -147,7 +147,6 @@ mod stats;
 mod store;
 
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "redis"))]
-mod redact;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod sql_error;
 #[cfg(any(feature = "postgres", feature = "mysql"))]

@@ -8,10 +8,10 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::error::{Error, Result, StoreKind};
 use crate::key::IdempotencyKey;
-use crate::redact::redact;
 use crate::sql_error::SqlContext;
 use crate::store::{Claim, ClaimToken, Completion, IdempotencyStore};
 use crate::table::TableName;
+use kafka_eos_sql::redact_url as redact;
 
 /// The pool's size when [`PostgresStore::connect`] makes it.
 pub const POOL_SIZE: u32 = 8;

@@ -8,8 +8,8 @@ use redis::{AsyncCommands, RedisError, Script};
 
 use crate::error::{Error, Result, StoreKind};
 use crate::key::IdempotencyKey;
-use crate::redact::redact;
 use crate::store::{Claim, ClaimToken, Completion, IdempotencyStore};
+use kafka_eos_sql::redact_url as redact;
 
 /// The prefix of every key the store writes, by default.
 pub const DEFAULT_PREFIX: &str = "kafka-eos:idempotency:";

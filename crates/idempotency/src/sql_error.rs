@@ -35,28 +35,16 @@ impl SqlContext {
         }
     }
 
-    /// An error of this store, classified.
+    /// An error of this store, classified (see `kafka_eos_sql`).
     pub(crate) fn classify(&self, e: sqlx::Error) -> Error {
         let store = self.store;
-        let unavailable = match &e {
-            sqlx::Error::Database(db) => {
-                if matches!(db.code().as_deref(), Some("42P01" | "42S02")) {
-                    return Error::MissingTable {
-                        table: self.table.to_string(),
-                        create: self.create.clone(),
-                    };
-                }
-                transient_sqlstate(db.code().as_deref()) || transient_mysql(db.as_ref())
-            }
-            sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::Protocol(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed => true,
-            _ => false,
-        };
-        if unavailable {
+        if kafka_eos_sql::is_missing_table(&e) {
+            return Error::MissingTable {
+                table: self.table.to_string(),
+                create: self.create.clone(),
+            };
+        }
+        if kafka_eos_sql::is_transient(&e) {
             Error::Unavailable {
                 store,
                 source: Box::new(e),
@@ -70,46 +58,12 @@ impl SqlContext {
     }
 }
 
-/// SQLSTATEs a retry can get past: connection exceptions (class 08), serialization failures
-/// and deadlocks (40001, 40P01), insufficient resources (class 53), a server shutting down or
-/// starting (57P01-57P03), a cancelled statement or a lock not available (57014, 55P03), an
-/// interrupted statement (MariaDB's 70100: `KILL`).
-fn transient_sqlstate(code: Option<&str>) -> bool {
-    let Some(code) = code else { return false };
-    code.starts_with("08")
-        || code.starts_with("53")
-        || matches!(
-            code,
-            "40001" | "40P01" | "57P01" | "57P02" | "57P03" | "57014" | "55P03" | "70100"
-        )
-}
-
-/// MariaDB / MySQL errors a retry can get past under the generic SQLSTATE HY000: a lock wait
-/// timeout (1205), a server shutting down (1053), too many connections (1040), a killed
-/// connection (1927).
-#[cfg(feature = "mysql")]
-fn transient_mysql(db: &dyn sqlx::error::DatabaseError) -> bool {
-    db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-        .is_some_and(|e| matches!(e.number(), 1040 | 1053 | 1205 | 1927))
-}
-
-#[cfg(not(feature = "mysql"))]
-fn transient_mysql(_db: &dyn sqlx::error::DatabaseError) -> bool {
-    false
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn connection_losses_and_conflicts_are_transient_and_syntax_is_not() {
-        for code in ["08006", "57P01", "40001", "40P01", "53300", "70100"] {
-            assert!(transient_sqlstate(Some(code)), "{code}");
-        }
-        for code in ["42601", "42501", "23505", "HY000"] {
-            assert!(!transient_sqlstate(Some(code)), "{code}");
-        }
+    fn a_lost_pool_is_unavailable_and_a_missing_row_is_not() {
         let sql = SqlContext {
             store: StoreKind::Postgres,
             table: TableName::new("t").unwrap(),

@@ -91,8 +91,9 @@ impl Backoff {
     }
 
     /// The wait before attempt `failed + 1` after `failed` failures (`failed` >= 1) of the
-    /// record identified by `seed`.
-    pub(crate) fn after(&self, failed: u32, seed: u64) -> Duration {
+    /// record identified by `seed` (the jitter is a hash of `seed` and `failed`: the same
+    /// record waits the same on every instance).
+    pub fn after(&self, failed: u32, seed: u64) -> Duration {
         let steps = failed.saturating_sub(1).min(64);
         let max = self.max.as_secs_f64();
         let mut wait = self.initial.as_secs_f64();

@@ -78,6 +78,7 @@ pub use failure::{Failure, FailureKind};
 pub use parking::KeyPolicy;
 pub use pipeline::Pipeline;
 pub use processor::{Input, Output, Processor, Sequential, SequentialProcessor};
+pub use signals::cancel_on_signal;
 pub use startup::DEFAULT_STARTUP_TIMEOUT;
 
 pub use kafka_eos_config as config;

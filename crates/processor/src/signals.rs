@@ -2,8 +2,10 @@
 
 use tokio_util::sync::CancellationToken;
 
-/// Cancels `token` on SIGINT or (Unix) SIGTERM.
-pub(crate) async fn cancel_on_signal(token: CancellationToken) {
+/// Cancels `token` on SIGINT or (Unix) SIGTERM (what
+/// [`PipelineBuilder::stop_on_signals`](crate::PipelineBuilder::stop_on_signals) runs; spawn
+/// it for other loops that stop on a token).
+pub async fn cancel_on_signal(token: CancellationToken) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

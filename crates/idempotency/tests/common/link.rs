@@ -16,7 +16,13 @@ pub struct Link {
 impl Link {
     /// Listens on 127.0.0.1 and forwards each connection to `target` (`host:port`).
     pub async fn to(target: &str) -> Link {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::on(0, target).await
+    }
+
+    /// [`Link::to`] on `port` of 127.0.0.1 (0: any): a link cut and opened again on its port
+    /// is a server that came back.
+    pub async fn on(port: u16, target: &str) -> Link {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let tasks: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
         let target = target.to_owned();

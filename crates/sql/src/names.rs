@@ -1,8 +1,22 @@
-//! A store URL fit for an error message: its password replaced by `***`.
+//! Names written into SQL, and URLs written into messages.
+
+/// Whether `name` can be written into SQL as it is: `table` or `schema.table`, each part
+/// letters, digits and `_`, not starting with a digit, at most 63 bytes (PostgreSQL's limit;
+/// MariaDB allows 64).
+pub fn is_valid_table_name(name: &str) -> bool {
+    let part_ok = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 63
+            && !p.starts_with(|c: char| c.is_ascii_digit())
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let mut parts = name.split('.');
+    parts.clone().count() <= 2 && parts.all(part_ok)
+}
 
 /// `url` with the password of its user info (`scheme://user:password@host`) replaced by
 /// `***`; anything without one is returned as it is.
-pub(crate) fn redact(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
         return url.to_owned();
     };
@@ -24,7 +38,7 @@ pub(crate) fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::*;
 
     #[test]
     fn the_password_is_hidden_and_the_rest_kept() {
@@ -45,7 +59,17 @@ mod tests {
             ("not a url", "not a url"),
         ];
         for (url, shown) in cases {
-            assert_eq!(redact(url), shown, "{url}");
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn only_plain_identifiers_are_table_names() {
+        for ok in ["idempotency", "app.idempotency_keys", "_t1"] {
+            assert!(is_valid_table_name(ok), "{ok}");
+        }
+        for bad in ["", "1t", "t;drop table x", "a.b.c", "t-1", "\"t\"", "a."] {
+            assert!(!is_valid_table_name(bad), "{bad}");
         }
     }
 }

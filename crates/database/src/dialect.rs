@@ -1,0 +1,75 @@
+//! [`Dialect`]: what differs between PostgreSQL and MariaDB for the sink: the offsets table's
+//! statements and the upsert/increment SQL of [`Upsert`](crate::Upsert).
+
+use futures::future::BoxFuture;
+
+/// One partition's stored position: topic, partition, next offset to process.
+pub type StoredOffset = (String, i32, i64);
+
+/// A database the sink writes to: [`sqlx::Postgres`] (feature `postgres`) or
+/// [`sqlx::MySql`] for MariaDB and MySQL (feature `mysql`).
+///
+/// The offsets table has one row per (group, topic, partition) with the next offset to
+/// process. It is advanced inside the batch's transaction with a compare-and-set
+/// (`... WHERE next_offset = <the offset this batch started from>`), so a transaction built on
+/// a position another instance has since moved commits nothing: it is the sink's fence.
+pub trait Dialect: sqlx::Database + Sized {
+    /// The database's name in messages (`PostgreSQL`, `MariaDB/MySQL`).
+    const DISPLAY_NAME: &'static str;
+
+    /// The SQL that creates the offsets table `table` (idempotent: `IF NOT EXISTS`).
+    fn create_offsets_table(table: &str) -> String;
+
+    /// `INSERT` of `keys` then `columns` (bound in that order), updating `columns` when a row
+    /// with the same `keys` exists.
+    fn upsert(table: &str, keys: &[&str], columns: &[&str]) -> String;
+
+    /// `INSERT` of `keys` then `columns` (bound in that order), adding the bound `columns` to
+    /// the stored ones when a row with the same `keys` exists.
+    fn increment(table: &str, keys: &[&str], columns: &[&str]) -> String;
+
+    /// Runs `sql` (one statement without parameters).
+    #[doc(hidden)]
+    fn execute_raw<'c>(
+        conn: &'c mut Self::Connection,
+        sql: &'c str,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
+
+    /// Every stored position of `group`.
+    #[doc(hidden)]
+    fn read_offsets<'c>(
+        conn: &'c mut Self::Connection,
+        table: &'c str,
+        group: &'c str,
+    ) -> BoxFuture<'c, Result<Vec<StoredOffset>, sqlx::Error>>;
+
+    /// Moves one partition's position from `from` (`None`: no row yet) to `to`; `false` when
+    /// the stored position is not `from` any more (another instance moved it).
+    #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
+    fn advance_offset<'c>(
+        conn: &'c mut Self::Connection,
+        table: &'c str,
+        group: &'c str,
+        topic: &'c str,
+        partition: i32,
+        from: Option<i64>,
+        to: i64,
+    ) -> BoxFuture<'c, Result<bool, sqlx::Error>>;
+}
+
+/// `(k1, k2, c1)` and `($1, $2, $3)`-style placeholders made by `placeholder(i)`.
+pub(crate) fn insert_head(
+    table: &str,
+    keys: &[&str],
+    columns: &[&str],
+    placeholder: impl Fn(usize) -> String,
+) -> String {
+    let all: Vec<&str> = keys.iter().chain(columns).copied().collect();
+    let values: Vec<String> = (1..=all.len()).map(placeholder).collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES ({})",
+        all.join(", "),
+        values.join(", ")
+    )
+}
