@@ -7,6 +7,15 @@ pub enum DemoError {
     /// The pipeline failed.
     #[error("pipeline: {0}")]
     Pipeline(#[from] kafka_eos_processor::Error),
+    /// The database sink failed (`--sink postgres|mariadb`).
+    #[error("database sink: {0}")]
+    Database(#[from] kafka_eos_database::Error),
+    /// Reading or preparing the demo's tables failed.
+    #[error("database: {0}")]
+    Sql(#[from] sqlx::Error),
+    /// The database's tables are not f(input) (`--sink postgres|mariadb`).
+    #[error("exactly-once check of the tables failed: {0}")]
+    TablesNotExactlyOnce(crate::database::TablesOutcome),
     /// The embedded broker failed.
     #[error("embedded broker: {0}")]
     Broker(#[from] kafka_eos_broker::Error),

@@ -16,7 +16,7 @@ pub const FENCED: u8 = 3;
 pub fn code_of(error: &DemoError) -> u8 {
     match error {
         e if e.is_fenced() => FENCED,
-        DemoError::NotExactlyOnce(_) => NOT_EXACTLY_ONCE,
+        DemoError::NotExactlyOnce(_) | DemoError::TablesNotExactlyOnce(_) => NOT_EXACTLY_ONCE,
         _ => FAILED,
     }
 }

@@ -9,9 +9,12 @@
 //! - [`run`] and [`report`]: the demo itself: input written, workers killed and restarted,
 //!   output verified.
 //! - [`verify`]: re-reads a run's topics and checks output = f(input).
+//! - [`database`]: the demo into PostgreSQL or MariaDB (`--sink`): the tables, the workers'
+//!   processor, the check of the tables against the input.
 //!
 //! Not published: it shows the library at work and drives the end-to-end suites.
 
+pub mod database;
 pub mod error;
 pub mod exit;
 pub mod orders;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use kafka_eos_demo::{exit, run, verify, worker, DemoError};
+use kafka_eos_demo::{database, exit, run, verify, worker, DemoError};
 
 /// Order events through the exactly-once pipeline, with workers killed and restarted, verified.
 #[derive(Debug, Parser)]
@@ -38,6 +38,16 @@ fn init_tracing(default: &str) {
 
 fn main_result(cli: Cli) -> Result<(), DemoError> {
     match cli.command {
+        None if cli.demo.sink != database::Sink::Kafka => {
+            init_tracing("warn");
+            let report = database::run::run(&cli.demo, std::env::current_exe()?)?;
+            report.print();
+            if report.passed() {
+                Ok(())
+            } else {
+                Err(DemoError::TablesNotExactlyOnce(report.outcome))
+            }
+        }
         None => {
             init_tracing("warn");
             let report = run::run(&cli.demo, std::env::current_exe()?)?;

@@ -86,16 +86,31 @@ pub fn generate(orders: u64, seed: u64) -> Vec<OrderEvent> {
     out
 }
 
-/// The pipeline's function: the result record of one event (key, value). Deterministic, so
-/// the verifier can recompute it from the input alone.
-pub fn result_of(event: &OrderEvent) -> (String, String) {
-    let status = match event.kind {
+/// The order's status after an event of `kind`.
+pub fn status_of(kind: Kind) -> &'static str {
+    match kind {
         Kind::Created => "AWAITING_PAYMENT",
         Kind::Paid => "PAID",
         Kind::Shipped => "SHIPPED",
         Kind::Cancelled => "CANCELLED",
-    };
-    let fee = event.amount_cents * 3 / 100;
+    }
+}
+
+/// The fee an event earns its merchant: 3% of the order amount, in cents.
+pub fn fee_of(event: &OrderEvent) -> u64 {
+    event.amount_cents * 3 / 100
+}
+
+/// The merchant an order belongs to (64 merchants).
+pub fn merchant_of(order: u64) -> u64 {
+    order % 64
+}
+
+/// The pipeline's function: the result record of one event (key, value). Deterministic, so
+/// the verifier can recompute it from the input alone.
+pub fn result_of(event: &OrderEvent) -> (String, String) {
+    let status = status_of(event.kind);
+    let fee = fee_of(event);
     (
         event.key(),
         format!(

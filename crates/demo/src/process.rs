@@ -42,6 +42,12 @@ pub struct WorkerSpec {
     pub log_dir: PathBuf,
     /// Worker `i` serves its metrics at this address's port + `i` (`None`: no endpoint).
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Where the results go (`--sink`).
+    pub sink: crate::database::Sink,
+    /// The database of `--sink postgres|mariadb` (`None`: the worker's default).
+    pub database_url: Option<String>,
+    /// Prefix of the tables of `--sink postgres|mariadb`.
+    pub tables: String,
 }
 
 impl WorkerSpec {
@@ -70,6 +76,9 @@ impl WorkerSpec {
             default_log_filter: "warn".into(),
             log_dir,
             metrics_addr: None,
+            sink: crate::database::Sink::Kafka,
+            database_url: None,
+            tables: "kafka_eos_demo".into(),
         })
     }
 
@@ -98,6 +107,20 @@ impl WorkerSpec {
             .args(["--concurrency", &self.concurrency.to_string()])
             .args(self.at_least_once.then_some("--at-least-once"))
             .arg("--stop-on-stdin-eof")
+            .args([
+                "--sink",
+                match self.sink {
+                    crate::database::Sink::Kafka => "kafka",
+                    crate::database::Sink::Postgres => "postgres",
+                    crate::database::Sink::Mariadb => "mariadb",
+                },
+            ])
+            .args(["--tables", &self.tables])
+            .args(
+                self.database_url
+                    .iter()
+                    .flat_map(|url| ["--database-url", url.as_str()]),
+            )
             .args(
                 self.metrics_addr
                     .and_then(|base| crate::run::worker_metrics_addr(base, instance))

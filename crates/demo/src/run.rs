@@ -62,6 +62,15 @@ pub struct DemoArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Where the pipeline writes: the output topic (`kafka`), or PostgreSQL / MariaDB tables
+    /// through the exactly-once database sink (an order-status table upserted by order id and
+    /// a per-merchant fee balance incremented per event; no poison records nor
+    /// always-failing orders then: the sink stops at those).
+    #[arg(long, value_enum, default_value_t = crate::database::Sink::Kafka)]
+    pub sink: crate::database::Sink,
+    /// The database of `--sink postgres|mariadb` (default: this machine's `test` database).
+    #[arg(long)]
+    pub database_url: Option<String>,
     /// Serve each worker's metrics for Prometheus: worker `i` at this address's port + `i`
     /// (`http://HOST:PORT+i/metrics`, the URLs are printed; a restarted worker serves
     /// again at its port).
@@ -88,7 +97,7 @@ fn with_poison(events: Vec<Record>, poison: u32) -> Vec<Record> {
     input
 }
 
-fn progress(hidden: bool, bar: ProgressBar) -> ProgressBar {
+pub(crate) fn progress_bar(hidden: bool, bar: ProgressBar) -> ProgressBar {
     if hidden {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
@@ -156,7 +165,7 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
     // 1. the input: order events, plus poison records
     let events = generate(args.orders, args.seed);
     let input = with_poison(input_records(&events), args.poison);
-    let spinner = progress(
+    let spinner = progress_bar(
         args.no_progress,
         ProgressBar::new_spinner().with_message(format!("writing {} input records", input.len())),
     );
@@ -196,72 +205,12 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
     for (i, addr) in metrics_addrs.iter().enumerate() {
         println!("worker {i} metrics: http://{addr}/metrics");
     }
-    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed ^ 0x5eed);
-    let started = Instant::now();
-    let mut workers = (0..args.workers)
-        .map(|i| spec.spawn(i, 0))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut retired: Vec<WorkerProcess> = Vec::new();
-    let mut thresholds: Vec<f64> = (0..args.crashes)
-        .map(|_| rng.gen_range(0.05..0.9))
-        .collect();
-    thresholds.sort_by(|a, b| a.total_cmp(b));
-    let bar = progress(args.no_progress, ProgressBar::new(expected.len() as u64));
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} results  {per_sec}  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let mut kills = 0u32;
-    let mut last_progress = (0usize, Instant::now());
-    let stalled_after = Duration::from_secs(120);
-    loop {
+    let driven = drive(args, &spec, expected.len(), || {
         let done = collector.count_of(&topics.output);
-        bar.set_position(done as u64);
-        if done != last_progress.0 {
-            last_progress = (done, Instant::now());
-        }
-        if done >= expected.len()
-            && collector.count_of(&topics.dlq) >= expected_dead
-            && kills as usize >= thresholds.len()
-        {
-            break;
-        }
-        if last_progress.1.elapsed() > stalled_after {
-            bar.abandon_with_message("no progress for 120 s");
-            break;
-        }
-        let fraction = done as f64 / expected.len() as f64;
-        if (kills as usize) < thresholds.len()
-            && (fraction >= thresholds[kills as usize] || done >= expected.len())
-        {
-            let victim = rng.gen_range(0..workers.len());
-            let (instance, life) = (workers[victim].instance, workers[victim].life + 1);
-            let _ = workers[victim].kill(); // SIGKILL
-            kills += 1;
-            bar.set_message(format!(
-                "killed worker {instance} (kill {kills}/{})",
-                args.crashes
-            ));
-            std::thread::sleep(Duration::from_millis(rng.gen_range(50..400)));
-            let next = spec.spawn(instance, life)?;
-            retired.push(std::mem::replace(&mut workers[victim], next));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let elapsed = last_progress
-        .1
-        .duration_since(started)
-        .as_secs_f64()
-        .max(0.001);
-    bar.finish_with_message("all results read; lingering to catch duplicates");
-    // linger: a duplicate written late would show up here
-    std::thread::sleep(Duration::from_millis(1500));
-
-    // 4. graceful stop: close the workers' stdin
-    workers.iter_mut().for_each(WorkerProcess::request_stop);
-    for w in &mut workers {
-        w.stop(Duration::from_secs(30));
-    }
+        (done, collector.count_of(&topics.dlq) >= expected_dead)
+    })?;
+    let (retired, workers, kills, elapsed) =
+        (driven.retired, driven.workers, driven.kills, driven.elapsed);
     let (outputs, dlq) = collector.stop(&topics.output, &topics.dlq);
     let outcome = crate::verify::check(&input, &outputs, &dlq);
 
@@ -302,6 +251,100 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
         in_flight_peak,
         concurrency: args.concurrency,
         log_dir: spec.log_dir,
+    })
+}
+
+/// The worker processes of a run once it is over.
+pub(crate) struct Driven {
+    /// Killed lives.
+    pub retired: Vec<WorkerProcess>,
+    /// The last lives, stopped gracefully.
+    pub workers: Vec<WorkerProcess>,
+    /// SIGKILLs sent.
+    pub kills: u32,
+    /// Seconds from the first start to the last progress.
+    pub elapsed: f64,
+}
+
+/// Starts `args.workers` workers of `spec`, kills one with SIGKILL (and starts its next
+/// life) at `args.crashes` random points of the progress, until `progress()` says `total`
+/// results are done (and its flag that everything else is) or nothing moves for 120 s; then
+/// lingers (a late duplicate would show) and stops the workers gracefully.
+pub(crate) fn drive(
+    args: &DemoArgs,
+    spec: &WorkerSpec,
+    total: usize,
+    mut progress: impl FnMut() -> (usize, bool),
+) -> Result<Driven, DemoError> {
+    let expected_len = total;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed ^ 0x5eed);
+    let started = Instant::now();
+    let mut workers = (0..args.workers)
+        .map(|i| spec.spawn(i, 0))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut retired: Vec<WorkerProcess> = Vec::new();
+    let mut thresholds: Vec<f64> = (0..args.crashes)
+        .map(|_| rng.gen_range(0.05..0.9))
+        .collect();
+    thresholds.sort_by(|a, b| a.total_cmp(b));
+    let bar = progress_bar(args.no_progress, ProgressBar::new(expected_len as u64));
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} results  {per_sec}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut kills = 0u32;
+    let mut last_progress = (0usize, Instant::now());
+    let stalled_after = Duration::from_secs(120);
+    loop {
+        let (done, rest_done) = progress();
+        bar.set_position(done as u64);
+        if done != last_progress.0 {
+            last_progress = (done, Instant::now());
+        }
+        if done >= expected_len && rest_done && kills as usize >= thresholds.len() {
+            break;
+        }
+        if last_progress.1.elapsed() > stalled_after {
+            bar.abandon_with_message("no progress for 120 s");
+            break;
+        }
+        let fraction = done as f64 / expected_len as f64;
+        if (kills as usize) < thresholds.len()
+            && (fraction >= thresholds[kills as usize] || done >= expected_len)
+        {
+            let victim = rng.gen_range(0..workers.len());
+            let (instance, life) = (workers[victim].instance, workers[victim].life + 1);
+            let _ = workers[victim].kill(); // SIGKILL
+            kills += 1;
+            bar.set_message(format!(
+                "killed worker {instance} (kill {kills}/{})",
+                args.crashes
+            ));
+            std::thread::sleep(Duration::from_millis(rng.gen_range(50..400)));
+            let next = spec.spawn(instance, life)?;
+            retired.push(std::mem::replace(&mut workers[victim], next));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let elapsed = last_progress
+        .1
+        .duration_since(started)
+        .as_secs_f64()
+        .max(0.001);
+    bar.finish_with_message("all results read; lingering to catch duplicates");
+    // linger: a duplicate written late would show up here
+    std::thread::sleep(Duration::from_millis(1500));
+
+    // graceful stop: close the workers' stdin
+    workers.iter_mut().for_each(WorkerProcess::request_stop);
+    for w in &mut workers {
+        w.stop(Duration::from_secs(30));
+    }
+    Ok(Driven {
+        retired,
+        workers,
+        kills,
+        elapsed,
     })
 }
 

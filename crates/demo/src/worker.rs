@@ -75,6 +75,16 @@ pub struct WorkerArgs {
     /// Stop when standard input closes (the demo's graceful stop).
     #[arg(long)]
     pub stop_on_stdin_eof: bool,
+    /// Where the results go: the output topic, or PostgreSQL / MariaDB tables (through
+    /// `kafka-eos-database`).
+    #[arg(long, value_enum, default_value_t = crate::database::Sink::Kafka)]
+    pub sink: crate::database::Sink,
+    /// The database of `--sink postgres|mariadb` (default: this machine's `test` database).
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Prefix of the tables of `--sink postgres|mariadb`.
+    #[arg(long, default_value = "kafka_eos_demo")]
+    pub tables: String,
     /// Serve the pipeline's metrics for Prometheus at `http://HOST:PORT/metrics`.
     #[arg(long, value_name = "HOST:PORT")]
     pub metrics_addr: Option<std::net::SocketAddr>,
@@ -134,14 +144,17 @@ fn line(instance: u32, m: &Metrics) -> MetricsLine {
     }
 }
 
-fn print_metrics(instance: u32, m: &Metrics) {
-    if let Ok(json) = serde_json::to_string(&line(instance, m)) {
+fn print_metrics(line: &MetricsLine) {
+    if let Ok(json) = serde_json::to_string(line) {
         println!("{METRICS_PREFIX}{json}");
     }
 }
 
 /// Runs the worker until shutdown.
 pub async fn run(args: WorkerArgs) -> Result<(), DemoError> {
+    if args.sink != crate::database::Sink::Kafka {
+        return crate::database::run_worker(args).await;
+    }
     let token = CancellationToken::new();
     let mut builder = PipelineBuilder::new();
     if let Some(addr) = args.metrics_addr {
@@ -193,7 +206,28 @@ pub async fn run(args: WorkerArgs) -> Result<(), DemoError> {
         JsonCodec::<OrderEvent>::new(),
     )?;
     let metrics = pipeline.metrics();
+    let instance = args.instance;
+    serve(
+        &args,
+        token,
+        move || line(instance, &metrics),
+        pipeline.run(),
+    )
+    .await?;
+    Ok(())
+}
 
+/// Runs `work` until it ends, stopping it through `token` when standard input closes (with
+/// `--stop-on-stdin-eof`), and prints `line()` every half second and at the end.
+pub(crate) async fn serve<E>(
+    args: &WorkerArgs,
+    token: CancellationToken,
+    line: impl Fn() -> MetricsLine + Send + Sync + 'static,
+    work: impl std::future::Future<Output = Result<(), E>>,
+) -> Result<(), DemoError>
+where
+    DemoError: From<E>,
+{
     if args.stop_on_stdin_eof {
         let t = token.clone();
         std::thread::spawn(move || {
@@ -203,21 +237,21 @@ pub async fn run(args: WorkerArgs) -> Result<(), DemoError> {
             t.cancel();
         });
     }
+    let line = std::sync::Arc::new(line);
     let reporter = {
-        let metrics = metrics.clone();
-        let instance = args.instance;
+        let line = std::sync::Arc::clone(&line);
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_millis(500));
             loop {
                 every.tick().await;
-                print_metrics(instance, &metrics);
+                print_metrics(&line());
             }
         })
     };
-    tracing::info!(instance = args.instance, "worker started");
-    let result = pipeline.run().await;
+    tracing::info!(instance = args.instance, sink = ?args.sink, "worker started");
+    let result = work.await;
     reporter.abort();
-    print_metrics(args.instance, &metrics);
+    print_metrics(&line());
     result.map_err(DemoError::from)
 }
 
