@@ -48,6 +48,7 @@ broker PORT="9092" PARTITIONS="1":
 examples:
     cargo run -p kafka-eos-examples --example quickstart
     cargo run -p kafka-eos-examples --example dead_letters
+    cargo run -p kafka-eos-examples --example kafka_to_postgres
     cargo test -p kafka-eos-examples
     cargo test --manifest-path examples/standalone/Cargo.toml
 
