@@ -10,6 +10,9 @@ pub enum DemoError {
     /// The database sink failed (`--sink postgres|mariadb`).
     #[error("database sink: {0}")]
     Database(#[from] kafka_eos_database::Error),
+    /// An idempotency store could not be set up (`--side-effects`).
+    #[error("idempotency store: {0}")]
+    Idempotency(#[from] kafka_eos_idempotency::Error),
     /// Reading or preparing the demo's tables failed.
     #[error("database: {0}")]
     Sql(#[from] sqlx::Error),

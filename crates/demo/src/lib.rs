@@ -15,6 +15,7 @@
 //! Not published: it shows the library at work and drives the end-to-end suites.
 
 pub mod database;
+pub mod effects;
 pub mod error;
 pub mod exit;
 pub mod orders;

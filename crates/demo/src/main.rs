@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// One instance of the order pipeline (the demo starts these; so do the crash suites).
-    Worker(worker::WorkerArgs),
+    Worker(Box<worker::WorkerArgs>),
     /// Check that a run's output topic is exactly f(input topic).
     Verify(verify::VerifyArgs),
 }
@@ -63,7 +63,7 @@ fn main_result(cli: Cli) -> Result<(), DemoError> {
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?
-                .block_on(worker::run(args))
+                .block_on(worker::run(*args))
         }
         Some(Command::Verify(args)) => {
             init_tracing("warn");

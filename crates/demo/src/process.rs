@@ -48,6 +48,10 @@ pub struct WorkerSpec {
     pub database_url: Option<String>,
     /// Prefix of the tables of `--sink postgres|mariadb`.
     pub tables: String,
+    /// The side effect's guard (`--side-effects`; `None`: no side effect).
+    pub side_effects: Option<crate::effects::Guard>,
+    /// Prefix of the effects log and the stores' tables and keys.
+    pub effects_prefix: String,
 }
 
 impl WorkerSpec {
@@ -79,6 +83,8 @@ impl WorkerSpec {
             sink: crate::database::Sink::Kafka,
             database_url: None,
             tables: "kafka_eos_demo".into(),
+            side_effects: None,
+            effects_prefix: "kafka_eos_demo".into(),
         })
     }
 
@@ -116,6 +122,12 @@ impl WorkerSpec {
                 },
             ])
             .args(["--tables", &self.tables])
+            .args(["--effects-prefix", &self.effects_prefix])
+            .args(
+                self.side_effects
+                    .iter()
+                    .flat_map(|guard| ["--side-effects", guard.name()]),
+            )
             .args(
                 self.database_url
                     .iter()

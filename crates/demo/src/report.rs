@@ -40,6 +40,8 @@ pub struct DemoReport {
     pub concurrency: usize,
     /// Where the workers' logs are.
     pub log_dir: PathBuf,
+    /// The side effects' runs (`--side-effects`).
+    pub effects: Option<crate::effects::EffectsOutcome>,
 }
 
 impl DemoReport {
@@ -50,6 +52,7 @@ impl DemoReport {
         self.outcome.holds()
             && self.dead_lettered == self.poison + self.always_failing
             && self.still_parked == 0
+            && self.effects.is_none_or(|e| e.holds())
     }
 
     /// Prints the report.
@@ -121,6 +124,9 @@ impl DemoReport {
             ms(self.commit_latency_us.1)
         );
         println!("  worker logs                {}", self.log_dir.display());
+        if let Some(e) = &self.effects {
+            println!("  side effects               {e}");
+        }
         println!(
             "  verdict                    {}",
             if self.passed() {

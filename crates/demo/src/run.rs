@@ -71,6 +71,12 @@ pub struct DemoArgs {
     /// The database of `--sink postgres|mariadb` (default: this machine's `test` database).
     #[arg(long)]
     pub database_url: Option<String>,
+    /// A side effect per order event outside Kafka (a row appended to a PostgreSQL effects
+    /// log), guarded by this idempotency store; the run then checks that every effect ran,
+    /// and ran again at most once per record in flight of a killed worker. With `postgres`
+    /// or `layered`, the store's connections are also terminated every 3 s (outages).
+    #[arg(long, value_enum)]
+    pub side_effects: Option<crate::effects::Guard>,
     /// Serve each worker's metrics for Prometheus: worker `i` at this address's port + `i`
     /// (`http://HOST:PORT+i/metrics`, the URLs are printed; a restarted worker serves
     /// again at its port).
@@ -205,10 +211,26 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
     for (i, addr) in metrics_addrs.iter().enumerate() {
         println!("worker {i} metrics: http://{addr}/metrics");
     }
+    let effects = match args.side_effects {
+        Some(guard) => Some(Effects::prepare(guard, &mut spec)?),
+        None => None,
+    };
+    let mut outages = 0u32;
+    let mut last_outage = Instant::now();
     let driven = drive(args, &spec, expected.len(), || {
+        if let Some(e) = &effects {
+            if e.guard.uses_postgres() && last_outage.elapsed() > Duration::from_secs(3) {
+                outages += e.outage(&spec.effects_prefix);
+                last_outage = Instant::now();
+            }
+        }
         let done = collector.count_of(&topics.output);
         (done, collector.count_of(&topics.dlq) >= expected_dead)
     })?;
+    let effects = match effects {
+        Some(e) => Some(e.outcome(&events, driven.kills, args.concurrency, outages)?),
+        None => None,
+    };
     let (retired, workers, kills, elapsed) =
         (driven.retired, driven.workers, driven.kills, driven.elapsed);
     let (outputs, dlq) = collector.stop(&topics.output, &topics.dlq);
@@ -251,7 +273,74 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
         in_flight_peak,
         concurrency: args.concurrency,
         log_dir: spec.log_dir,
+        effects,
     })
+}
+
+/// The effects log of a run with `--side-effects`, read from the demo's thread.
+struct Effects {
+    guard: crate::effects::Guard,
+    log: crate::effects::EffectLog,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Effects {
+    /// A fresh log (and store tables) for this run's workers.
+    fn prepare(guard: crate::effects::Guard, spec: &mut WorkerSpec) -> Result<Self, DemoError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        spec.side_effects = Some(guard);
+        spec.effects_prefix = format!(
+            "kafka_eos_demo_fx_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let log = runtime.block_on(crate::effects::EffectLog::connect(&spec.effects_prefix))?;
+        runtime.block_on(log.recreate(&spec.effects_prefix))?;
+        println!(
+            "side effects guarded by {}: log {}_effects",
+            guard.name(),
+            spec.effects_prefix
+        );
+        Ok(Effects {
+            guard,
+            log,
+            runtime,
+        })
+    }
+
+    /// Terminates the stores' connections; 1 if any was.
+    fn outage(&self, prefix: &str) -> u32 {
+        match self
+            .runtime
+            .block_on(self.log.cut_store_connections(prefix))
+        {
+            Ok(n) => u32::from(n > 0),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot inject a store outage");
+                0
+            }
+        }
+    }
+
+    /// The log against the events.
+    fn outcome(
+        &self,
+        events: &[crate::orders::OrderEvent],
+        kills: u32,
+        concurrency: usize,
+        outages: u32,
+    ) -> Result<crate::effects::EffectsOutcome, DemoError> {
+        let (ran, runs) = self.runtime.block_on(self.log.counts())?;
+        Ok(crate::effects::EffectsOutcome {
+            guard: Some(self.guard),
+            events: events.len() as i64,
+            ran,
+            extra_runs: runs - ran,
+            allowed_extra: i64::from(kills) * concurrency as i64,
+            outages,
+        })
+    }
 }
 
 /// The worker processes of a run once it is over.

@@ -85,6 +85,14 @@ pub struct WorkerArgs {
     /// Prefix of the tables of `--sink postgres|mariadb`.
     #[arg(long, default_value = "kafka_eos_demo")]
     pub tables: String,
+    /// A side effect per record outside Kafka (a row appended to an effects log), guarded
+    /// by this idempotency store (see [`crate::effects`]).
+    #[arg(long, value_enum)]
+    pub side_effects: Option<crate::effects::Guard>,
+    /// Prefix of the effects log, the stores' tables and keys, and the stores' PostgreSQL
+    /// `application_name`.
+    #[arg(long, default_value = "kafka_eos_demo")]
+    pub effects_prefix: String,
     /// Serve the pipeline's metrics for Prometheus at `http://HOST:PORT/metrics`.
     #[arg(long, value_name = "HOST:PORT")]
     pub metrics_addr: Option<std::net::SocketAddr>,
@@ -196,25 +204,57 @@ pub async fn run(args: WorkerArgs) -> Result<(), DemoError> {
     } else {
         builder.parking_topic(&args.parked, KeyPolicy::Release)
     };
-    let pipeline = builder.build(
-        OrderProcessor::new(args.output.clone(), args.pause_every)
-            .with_work(Duration::from_millis(args.work_ms))
-            .with_failures(Failures {
-                transient: args.transient_failures,
-                permanent: args.permanent_failures,
-            }),
-        JsonCodec::<OrderEvent>::new(),
-    )?;
-    let metrics = pipeline.metrics();
-    let instance = args.instance;
-    serve(
-        &args,
+    let inner = OrderProcessor::new(args.output.clone(), args.pause_every)
+        .with_work(Duration::from_millis(args.work_ms))
+        .with_failures(Failures {
+            transient: args.transient_failures,
+            permanent: args.permanent_failures,
+        });
+    let run = Serve {
+        args: &args,
+        builder,
         token,
-        move || line(instance, &metrics),
-        pipeline.run(),
-    )
-    .await?;
-    Ok(())
+    };
+    match args.side_effects {
+        None => run.serve(inner).await,
+        Some(guard) => crate::effects::with_guard(guard, &args.effects_prefix, inner, run).await,
+    }
+}
+
+/// The pipeline of a worker, once its processor is known.
+struct Serve<'a> {
+    args: &'a WorkerArgs,
+    builder: PipelineBuilder,
+    token: CancellationToken,
+}
+
+impl Serve<'_> {
+    async fn serve<P: kafka_eos_processor::Processor<Input = OrderEvent>>(
+        self,
+        processor: P,
+    ) -> Result<(), DemoError> {
+        let pipeline = self
+            .builder
+            .build(processor, JsonCodec::<OrderEvent>::new())?;
+        let metrics = pipeline.metrics();
+        let instance = self.args.instance;
+        serve(
+            self.args,
+            self.token,
+            move || line(instance, &metrics),
+            pipeline.run(),
+        )
+        .await
+    }
+}
+
+impl crate::effects::GuardedRun for Serve<'_> {
+    async fn run<S: kafka_eos_idempotency::IdempotencyStore>(
+        self,
+        processor: crate::effects::Guarded<S>,
+    ) -> Result<(), DemoError> {
+        self.serve(processor).await
+    }
 }
 
 /// Runs `work` until it ends, stopping it through `token` when standard input closes (with
