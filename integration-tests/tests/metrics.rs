@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use kafka_eos_integration_tests::{runtime, Topics};
 use kafka_eos_processor::metric_names::{
-    CONSUMER_LAG_RECORDS, CONSUMER_LAG_SECONDS, RECORDS_IN, RECORDS_OUT, TRANSACTIONS_COMMITTED,
+    CONSUMER_LAG_RECORDS, CONSUMER_LAG_SECONDS, HOT_KEY_SHARE, RECORDS_IN, RECORDS_OUT,
+    TRANSACTIONS_ABORTED, TRANSACTIONS_COMMITTED,
 };
 use kafka_eos_processor::{BoxError, Input, Output, PipelineBuilder, Processor, RawBytes};
 use kafka_eos_testkit::{
@@ -183,6 +184,92 @@ fn metered_run(cluster: &Cluster, names: &Topics, expected: &[Record]) {
         );
     }
     assert_eq!(sum(page, CONSUMER_LAG_SECONDS), 0.0, "{page}");
+}
+
+/// Copies each record; fails the first attempt of offset 100 (the batch aborts and replays).
+struct FailOnce {
+    output: String,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+impl Processor for FailOnce {
+    type Input = Option<Vec<u8>>;
+    async fn process(&self, i: Input<Option<Vec<u8>>>) -> Result<Vec<Output>, BoxError> {
+        if i.offset == 100 && !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err("the first attempt of offset 100 fails".into());
+        }
+        let key = i.key.map(Vec::from).unwrap_or_default();
+        Ok(vec![Output::new(
+            &self.output,
+            key,
+            i.value.unwrap_or_default(),
+        )])
+    }
+}
+
+/// 10,000 keys once each, and a planted key (`merchant-42`) in 4,000 more records among
+/// them, on one partition: the pipeline's sketch names the planted key with its share
+/// (4/14), served as `kafka_eos_hot_key_share`; the failed first attempt shows as an abort
+/// with cause `retry`.
+#[test]
+fn a_planted_hot_key_and_an_abort_by_cause_are_served() {
+    let cluster = Cluster::from_env().unwrap();
+    let names = Topics::create_unique(&cluster, "hot-keys", 1).unwrap();
+    let mut input = Vec::new();
+    for i in 0..10_000 {
+        input.push(Record::new(format!("order-{i}"), format!("v{i}")));
+        if i % 5 < 2 {
+            input.push(Record::new("merchant-42", format!("m{i}")));
+        }
+    }
+    let bootstrap = cluster.bootstrap_servers();
+    write_records(&bootstrap, &names.input, &input).unwrap();
+    let addr = free_addr();
+    let pipeline = PipelineBuilder::new()
+        .bootstrap_servers(&bootstrap)
+        .group_id(&names.group)
+        .input_topic(&names.input)
+        .hot_key_alert(0.2)
+        .metrics_addr(addr)
+        .build(
+            FailOnce {
+                output: names.output.clone(),
+                failed: Default::default(),
+            },
+            RawBytes,
+        )
+        .unwrap();
+    let hot_keys = pipeline.hot_keys();
+    let shutdown = pipeline.shutdown_token();
+    let rt = runtime();
+    let running = rt.spawn(pipeline.run());
+    let read = read_committed(
+        &bootstrap,
+        &names.output,
+        input.len(),
+        Duration::from_millis(300),
+    )
+    .unwrap();
+    let page = rt.block_on(scrape(addr)).unwrap();
+    shutdown.cancel();
+    rt.block_on(running).unwrap().unwrap();
+
+    assert!(check_exactly_once(&input, &read).is_exactly_once());
+    let top = hot_keys.top(&names.input, 0);
+    assert_eq!(top[0].key.as_deref(), Some(&b"merchant-42"[..]), "{top:?}");
+    let hottest = hot_keys.hottest();
+    let share = hottest[0].3;
+    // 4,000 of 14,000 records (a replayed batch counts again: a little more)
+    assert!((0.26..=0.32).contains(&share), "share {share}");
+    let served = samples(&page, HOT_KEY_SHARE);
+    assert_eq!(served.len(), 1, "{page}");
+    assert!((served[0].1 - share).abs() < 0.05, "{page}");
+    let retry_aborts: f64 = samples(&page, TRANSACTIONS_ABORTED)
+        .iter()
+        .filter(|(labels, _)| labels.iter().any(|(k, v)| k == "cause" && v == "retry"))
+        .map(|(_, v)| v)
+        .sum();
+    assert!(retry_aborts >= 1.0, "{page}");
 }
 
 #[test]

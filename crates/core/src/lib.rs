@@ -27,6 +27,7 @@
 mod delivery;
 pub mod dlq_headers;
 mod error;
+pub mod hot_keys;
 pub mod lag;
 mod metrics;
 pub mod parked;
@@ -37,7 +38,7 @@ mod retry;
 mod transactional_id;
 
 pub use self::metrics::{
-    names as metric_names, Metrics, MetricsSnapshot, ATTEMPT_BUCKETS, LATENCY_RESERVOIR,
+    names as metric_names, AbortCause, Metrics, MetricsSnapshot, ATTEMPT_BUCKETS, LATENCY_RESERVOIR,
 };
 pub use delivery::{Deliveries, DeliveryContext, OutputProducer};
 pub use error::{classify, Error, ErrorKind, Operation, Result, SendError};

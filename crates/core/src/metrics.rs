@@ -19,6 +19,49 @@ pub const LATENCY_RESERVOIR: usize = 1024;
 /// after later attempts count in the last bucket.
 pub const ATTEMPT_BUCKETS: usize = 8;
 
+/// Why a transaction was aborted (the label `cause` of `kafka_eos_transactions_aborted_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbortCause {
+    /// Records failed and will be retried: the batch is replayed.
+    Retry,
+    /// A record stops the pipeline (undecodable under `ErrorPolicy::Stop`, `Failure::stop`,
+    /// attempts spent under `ErrorPolicy::Stop`).
+    Stop,
+    /// A Kafka or delivery error inside the transaction (a failed send, an abortable or
+    /// fatal error of begin, send offsets or commit).
+    Error,
+    /// The pipeline stopped with a transaction open.
+    Shutdown,
+    /// An abort whose caller named no cause ([`TransactionalProducer::abort`](crate::TransactionalProducer::abort)).
+    Other,
+}
+
+impl AbortCause {
+    /// Every cause, in the order of [`MetricsSnapshot::aborts_by_cause`].
+    pub const ALL: [AbortCause; 5] = [
+        AbortCause::Retry,
+        AbortCause::Stop,
+        AbortCause::Error,
+        AbortCause::Shutdown,
+        AbortCause::Other,
+    ];
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            AbortCause::Retry => "retry",
+            AbortCause::Stop => "stop",
+            AbortCause::Error => "error",
+            AbortCause::Shutdown => "shutdown",
+            AbortCause::Other => "other",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// Lock-free counters (plus a small latency reservoir) shared by producer and pipeline.
 ///
 /// Cheap to update from any thread; read with [`Metrics::snapshot`]. After
@@ -30,6 +73,8 @@ pub struct Metrics {
     transactions_begun: AtomicU64,
     commits: AtomicU64,
     aborts: AtomicU64,
+    aborts_by_cause: [AtomicU64; 5],
+    fencings: AtomicU64,
     retries: AtomicU64,
     records_polled: AtomicU64,
     records_replayed: AtomicU64,
@@ -60,6 +105,10 @@ pub struct MetricsSnapshot {
     pub commits: u64,
     /// Transactions aborted.
     pub aborts: u64,
+    /// Transactions aborted, by [`AbortCause`] (in the order of [`AbortCause::ALL`]).
+    pub aborts_by_cause: [u64; 5],
+    /// Times this pipeline's producer found itself fenced by a newer instance (it stops).
+    pub fencings: u64,
     /// Retried operations (each retry counts once).
     pub retries: u64,
     /// Input records taken from the consumer, replays included (a record processed again
@@ -135,7 +184,10 @@ impl Metrics {
             facade.process_calls.absolute(s.process_calls);
             facade.transactions_begun.absolute(s.transactions_begun);
             facade.commits.absolute(s.commits);
-            facade.aborts.absolute(s.aborts);
+            for (counter, n) in facade.aborts.iter().zip(s.aborts_by_cause) {
+                counter.absolute(n);
+            }
+            facade.fencings.absolute(s.fencings);
             facade.retries.absolute(s.retries);
             facade.send_failures.absolute(s.send_failures);
             facade.producer_rebuilds.absolute(s.producer_rebuilds);
@@ -191,11 +243,20 @@ impl Metrics {
         }
     }
 
-    /// Counts an abort.
-    pub fn record_abort(&self) {
+    /// Counts an abort, and why.
+    pub fn record_abort(&self, cause: AbortCause) {
         self.aborts.fetch_add(1, Ordering::Relaxed);
+        self.aborts_by_cause[cause.index()].fetch_add(1, Ordering::Relaxed);
         if let Some(f) = self.facade() {
-            f.aborts.increment(1);
+            f.aborts[cause.index()].increment(1);
+        }
+    }
+
+    /// Counts a fencing: the producer was fenced by a newer instance.
+    pub fn record_fenced(&self) {
+        self.fencings.fetch_add(1, Ordering::Relaxed);
+        if let Some(f) = self.facade() {
+            f.fencings.increment(1);
         }
     }
 
@@ -332,6 +393,10 @@ impl Metrics {
             transactions_begun: self.transactions_begun.load(Ordering::Relaxed),
             commits: self.commits.load(Ordering::Relaxed),
             aborts: self.aborts.load(Ordering::Relaxed),
+            aborts_by_cause: std::array::from_fn(|i| {
+                self.aborts_by_cause[i].load(Ordering::Relaxed)
+            }),
+            fencings: self.fencings.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
             records_polled: self.records_polled.load(Ordering::Relaxed),
             records_replayed: self.records_replayed.load(Ordering::Relaxed),
@@ -380,7 +445,7 @@ mod tests {
         for ms in 1..=100u64 {
             m.record_commit(Duration::from_millis(ms));
         }
-        m.record_abort();
+        m.record_abort(AbortCause::Retry);
         m.record_retry();
         m.record_retry();
         m.record_polled(12, 2);

@@ -12,7 +12,7 @@ use tracing::Instrument;
 
 use crate::delivery::{Deliveries, OutputProducer};
 use crate::error::{Error, Operation, Result, SendError};
-use crate::metrics::Metrics;
+use crate::metrics::{AbortCause, Metrics};
 use crate::record::OwnedRecord;
 use crate::retry::RetryPolicy;
 
@@ -380,8 +380,13 @@ impl TransactionalProducer {
     }
 
     /// Aborts the open transaction (outputs are discarded; the caller rewinds the
-    /// consumer to its committed offsets).
+    /// consumer to its committed offsets), counted as [`AbortCause::Other`].
     pub async fn abort(&mut self) -> Result<()> {
+        self.abort_because(AbortCause::Other).await
+    }
+
+    /// [`TransactionalProducer::abort`], counted under `cause`.
+    pub async fn abort_because(&mut self, cause: AbortCause) -> Result<()> {
         let span = self.span();
         let timeout = self.timeout;
         self.retry
@@ -399,7 +404,7 @@ impl TransactionalProducer {
         {
             tracing::warn!(parent: &span, unreported = self.producer.unreported(), "delivery reports of the aborted transaction still missing");
         }
-        self.metrics.record_abort();
+        self.metrics.record_abort(cause);
         self.open = None;
         tracing::info!(parent: &span, "transaction aborted");
         Ok(())

@@ -74,6 +74,7 @@ pub struct PipelineBuilder {
     metrics: Arc<Metrics>,
     parking: Option<(String, KeyPolicy)>,
     metrics_addr: Option<SocketAddr>,
+    hot_key_alert: f64,
 }
 
 impl Default for PipelineBuilder {
@@ -105,6 +106,7 @@ impl PipelineBuilder {
             metrics: Arc::new(Metrics::new()),
             parking: None,
             metrics_addr: None,
+            hot_key_alert: crate::hot_keys::DEFAULT_HOT_KEY_ALERT,
         }
     }
 
@@ -316,6 +318,16 @@ impl PipelineBuilder {
         self
     }
 
+    /// Logs a warning naming a key when it holds at least this share (0 to 1; default 0.5)
+    /// of a partition's recent records: its records run one at a time, so the partition
+    /// goes no faster than that key ([`Pipeline::hot_keys`](crate::Pipeline::hot_keys) and
+    /// the gauge `kafka_eos_hot_key_share` show the shares at any time). `1.0` logs only a
+    /// partition with a single key.
+    pub fn hot_key_alert(mut self, share: f64) -> Self {
+        self.hot_key_alert = share;
+        self
+    }
+
     /// Validates the settings (ours, and every librdkafka property by librdkafka's own
     /// parser) and returns the pipeline. Nothing connects yet: a bad setting fails here
     /// with [`Error::Config`], naming it.
@@ -356,6 +368,13 @@ impl PipelineBuilder {
                 "metrics_addr",
                 addr.to_string(),
                 "needs a port: port 0 would pick one nobody can find to scrape",
+            );
+        }
+        if !(self.hot_key_alert > 0.0 && self.hot_key_alert <= 1.0) {
+            return invalid(
+                "hot_key_alert",
+                self.hot_key_alert.to_string(),
+                "must be a share above 0, at most 1",
             );
         }
         if self.max_attempts == 0 {
@@ -402,6 +421,7 @@ impl PipelineBuilder {
             startup_timeout: self.startup_timeout,
             metrics: self.metrics,
             metrics_addr: self.metrics_addr,
+            hot_keys: Arc::new(crate::hot_keys::HotKeyMonitor::new(self.hot_key_alert)),
             limits: self.limits,
             backoff: self.backoff,
             rate: self.limits.rate.map(RateLimiter::new),

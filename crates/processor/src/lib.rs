@@ -26,7 +26,7 @@
 //! | `kafka_eos_process_calls_total` | counter | | processor calls (attempts) |
 //! | `kafka_eos_transactions_begun_total` | counter | | transactions begun |
 //! | `kafka_eos_transactions_committed_total` | counter | | transactions committed |
-//! | `kafka_eos_transactions_aborted_total` | counter | | transactions aborted |
+//! | `kafka_eos_transactions_aborted_total` | counter | `cause` (`retry`, `stop`, `error`, `shutdown`, `other`) | transactions aborted, by why: records to retry (the batch replays), a record that stops the pipeline, a Kafka or delivery error, a shutdown with a transaction open, an abort not named |
 //! | `kafka_eos_retries_total` | counter | | Kafka operations retried |
 //! | `kafka_eos_record_retries_total` | counter | `attempt` (`1`..`7`, `8+`) | records scheduled for another attempt, by the attempt that failed |
 //! | `kafka_eos_send_failures_total` | counter | | failed sends |
@@ -41,6 +41,8 @@
 //! | `kafka_eos_records_parked_total` | counter | | records written to the parking topic |
 //! | `kafka_eos_parked_keys` | gauge | | keys parked now |
 //! | `kafka_eos_parked_records` | gauge | | records parked now |
+//! | `kafka_eos_hot_key_share` | gauge | `topic`, `partition` | the hottest key's share of the partition's recent records polled ([`Pipeline::hot_keys`] names the keys) |
+//! | `kafka_eos_fencings_total` | counter | | times this pipeline's producer was fenced by a newer instance (it stops) |
 //!
 //! The lag comes from librdkafka's statistics (`statistics.interval.ms`, 1 s by default):
 //! the README's "Metrics" section says how and why.
@@ -56,6 +58,7 @@ mod context;
 mod dead_letter;
 mod error;
 mod failure;
+mod hot_keys;
 mod metrics_endpoint;
 mod parking;
 mod pipeline;
@@ -75,6 +78,7 @@ pub use context::EosConsumerContext;
 pub use dead_letter::ErrorPolicy;
 pub use error::{BoxError, Error, Result};
 pub use failure::{Failure, FailureKind};
+pub use hot_keys::{HotKeyMonitor, DEFAULT_HOT_KEY_ALERT};
 pub use parking::KeyPolicy;
 pub use pipeline::Pipeline;
 pub use processor::{Input, Output, Processor, Sequential, SequentialProcessor};

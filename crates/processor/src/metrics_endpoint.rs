@@ -93,6 +93,11 @@ impl MetricsEndpoint {
         Ok(endpoint)
     }
 
+    /// Publishes the hot keys' gauges where the other metrics go.
+    pub(crate) fn publish_hot_keys(&self, hot_keys: &crate::hot_keys::HotKeyMonitor, group: &str) {
+        hot_keys.publish(self.target.clone(), MetricsTarget::labels(group));
+    }
+
     async fn serve(addr: Option<SocketAddr>, metrics: &Metrics, group: &str) -> Result<Self> {
         let labels = MetricsTarget::labels(group);
         let Some(addr) = addr else {

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use kafka_eos_config::{Mode, PipelineConfig};
 use kafka_eos_core::{
-    Deliveries, Error as CoreError, Metrics, Operation, RetryPolicy, TransactionalProducer,
+    AbortCause, Deliveries, Error as CoreError, Metrics, Operation, RetryPolicy,
+    TransactionalProducer,
 };
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use tokio_util::sync::CancellationToken;
@@ -21,6 +22,7 @@ use crate::consumer_lag::with_statistics;
 use crate::context::EosConsumerContext;
 use crate::dead_letter::ErrorPolicy;
 use crate::error::{Error, Result};
+use crate::hot_keys::HotKeyMonitor;
 use crate::metrics_endpoint::MetricsEndpoint;
 use crate::parking::{Parking, Reader};
 use crate::processor::Processor;
@@ -61,6 +63,8 @@ pub struct Pipeline<P: Processor, C: Codec<Item = P::Input>> {
     pub(crate) metrics: Arc<Metrics>,
     /// Where the metrics are served (`None`: the application's recorder only).
     pub(crate) metrics_addr: Option<SocketAddr>,
+    /// The hottest keys of each partition polled.
+    pub(crate) hot_keys: Arc<HotKeyMonitor>,
     /// Failed attempts per record of the batch being replayed.
     pub(crate) attempts: Attempts,
     pub(crate) replays: Replays,
@@ -103,6 +107,12 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         Arc::clone(&self.metrics)
     }
 
+    /// The hottest keys of each partition this pipeline polls (shared: read it while the
+    /// pipeline runs).
+    pub fn hot_keys(&self) -> Arc<HotKeyMonitor> {
+        Arc::clone(&self.hot_keys)
+    }
+
     /// A token that stops the pipeline gracefully when cancelled.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
@@ -127,6 +137,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         let group = self.config.group_id();
         let _endpoint =
             MetricsEndpoint::start(self.metrics_addr, &self.metrics, context.lag(), group).await?;
+        _endpoint.publish_hot_keys(&self.hot_keys, group);
         let consumer: Arc<StreamConsumer<EosConsumerContext>> = Arc::new(
             with_statistics(self.config.consumer_config()?)
                 .create_with_context(context.clone())
@@ -172,7 +183,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         let result = self
             .run_loop(&consumer, &context, reader.as_ref(), &mut sink)
             .await;
-        if let Err(e) = sink.abort().await {
+        if let Err(e) = sink.abort(AbortCause::Shutdown).await {
             tracing::warn!(error = %e, "abort on shutdown failed");
         }
         let flush = match &sink {
@@ -277,6 +288,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             if batch.is_empty() && !parking_waits {
                 continue;
             }
+            self.hot_keys.observe(&batch);
             let replayed = self.replays.count(&batch);
             self.metrics
                 .record_polled(batch.len() as u64, replayed as u64);
@@ -299,7 +311,12 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                     self.replays.rewound(&batch);
                     batch::rewind(consumer, &batch).await;
                 }
-                Err(Step::Fail(e)) => return Err(e),
+                Err(Step::Fail(e)) => {
+                    if e.is_fenced() {
+                        self.metrics.record_fenced();
+                    }
+                    return Err(e);
+                }
             }
         }
     }

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 
-use kafka_eos_core::{Error as CoreError, ErrorKind};
+use kafka_eos_core::{AbortCause, Error as CoreError, ErrorKind};
 
 use crate::error::Error;
 use crate::sink::Sink;
@@ -25,7 +25,7 @@ impl From<CoreError> for Step {
 
 /// The transaction controls recovery needs: the seam between the recovery rules and Kafka.
 pub(crate) trait Transactions {
-    /// Aborts the open transaction, if any.
+    /// Aborts the open transaction, if any (after an error: [`AbortCause::Error`]).
     fn abort(&mut self) -> impl Future<Output = Result<(), CoreError>> + Send;
     /// Replaces the producer (`None`: this side cannot, as the at-least-once producer).
     fn rebuild(&mut self) -> impl Future<Output = Option<Result<(), CoreError>>> + Send;
@@ -33,7 +33,7 @@ pub(crate) trait Transactions {
 
 impl Transactions for Sink {
     async fn abort(&mut self) -> Result<(), CoreError> {
-        Sink::abort(self).await
+        Sink::abort(self, AbortCause::Error).await
     }
 
     async fn rebuild(&mut self) -> Option<Result<(), CoreError>> {

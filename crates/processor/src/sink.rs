@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_eos_core::{
-    Deliveries, Error as CoreError, Metrics, Operation, OwnedRecord, SendError,
+    AbortCause, Deliveries, Error as CoreError, Metrics, Operation, OwnedRecord, SendError,
     TransactionalProducer,
 };
 
@@ -60,9 +60,9 @@ impl Sink {
 
     /// Aborts the transaction (exactly once), or lets the records already handed over
     /// arrive and forgets their outcome (at least once: the batch is replayed anyway).
-    pub(crate) async fn abort(&mut self) -> Result<(), CoreError> {
+    pub(crate) async fn abort(&mut self, cause: AbortCause) -> Result<(), CoreError> {
         match self {
-            Sink::Txn(p) if p.in_transaction() => p.abort().await,
+            Sink::Txn(p) if p.in_transaction() => p.abort_because(cause).await,
             Sink::Txn(_) => Ok(()),
             Sink::Plain { producer, .. } => {
                 let _ = producer.settle().await;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kafka_eos_core::{Error as CoreError, Operation, OwnedRecord, SendError};
+use kafka_eos_core::{AbortCause, Error as CoreError, Operation, OwnedRecord, SendError};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -136,7 +136,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                         }
                         ErrorPolicy::Stop => {
                             drop(state);
-                            let _ = sink.abort().await; // it purges what is still in flight
+                            let _ = sink.abort(AbortCause::Stop).await; // it purges what is still in flight
                             return Err(Step::Fail(Error::Decode {
                                 topic: topic.to_owned(),
                                 partition,
@@ -226,7 +226,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             parked,
         } = state;
         if let Some(error) = stop.into_inner().ok().flatten() {
-            let _ = sink.abort().await; // it purges what is still in flight
+            let _ = sink.abort(AbortCause::Stop).await; // it purges what is still in flight
             return Err(Step::Fail(error));
         }
         let retry = retry.into_inner().unwrap_or_default();
@@ -234,7 +234,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             for (id, at_ms) in retry {
                 self.attempts.failed(id, at_ms);
             }
-            if let Err(e) = sink.abort().await {
+            if let Err(e) = sink.abort(AbortCause::Retry).await {
                 return Err(recover(sink, e).await);
             }
             // back off before the replay (a shutdown cuts the wait short)

@@ -19,7 +19,8 @@ pub(super) struct Facade {
     pub(super) process_calls: Counter,
     pub(super) transactions_begun: Counter,
     pub(super) commits: Counter,
-    pub(super) aborts: Counter,
+    pub(super) aborts: [Counter; 5],
+    pub(super) fencings: Counter,
     pub(super) retries: Counter,
     pub(super) record_retries: [Counter; ATTEMPT_BUCKETS],
     pub(super) send_failures: Counter,
@@ -60,6 +61,19 @@ impl Facade {
             labels.push(Label::new("attempt", attempt));
             recorder.register_counter(&Key::from_parts(names::RECORD_RETRIES, labels), &METADATA)
         });
+        recorder.describe_counter(
+            KeyName::from_const_str(names::TRANSACTIONS_ABORTED),
+            None,
+            "Transactions aborted, by cause: retry, stop, error, shutdown, other".into(),
+        );
+        let aborts = super::AbortCause::ALL.map(|cause| {
+            let mut labels = labels.to_vec();
+            labels.push(Label::new("cause", cause.label()));
+            recorder.register_counter(
+                &Key::from_parts(names::TRANSACTIONS_ABORTED, labels),
+                &METADATA,
+            )
+        });
         recorder.describe_histogram(
             KeyName::from_const_str(names::COMMIT_LATENCY),
             Some(Unit::Seconds),
@@ -85,7 +99,11 @@ impl Facade {
             process_calls: counter(names::PROCESS_CALLS, "Calls of the processor (attempts)"),
             transactions_begun: counter(names::TRANSACTIONS_BEGUN, "Transactions begun"),
             commits: counter(names::TRANSACTIONS_COMMITTED, "Transactions committed"),
-            aborts: counter(names::TRANSACTIONS_ABORTED, "Transactions aborted"),
+            aborts,
+            fencings: counter(
+                names::FENCINGS,
+                "Times this pipeline's producer was fenced by a newer instance (it stops)",
+            ),
             retries: counter(names::RETRIES, "Kafka operations retried"),
             record_retries,
             send_failures: counter(names::SEND_FAILURES, "Failed sends"),

@@ -17,7 +17,8 @@ pub const PROCESS_CALLS: &str = "kafka_eos_process_calls_total";
 pub const TRANSACTIONS_BEGUN: &str = "kafka_eos_transactions_begun_total";
 /// Counter: transactions committed.
 pub const TRANSACTIONS_COMMITTED: &str = "kafka_eos_transactions_committed_total";
-/// Counter: transactions aborted.
+/// Counter, label `cause` (`retry`, `stop`, `error`, `shutdown`, `other`: see
+/// [`AbortCause`](crate::metrics::AbortCause)): transactions aborted.
 pub const TRANSACTIONS_ABORTED: &str = "kafka_eos_transactions_aborted_total";
 /// Counter: Kafka operations retried (a timed-out commit, a coordinator not available...).
 pub const RETRIES: &str = "kafka_eos_retries_total";
@@ -53,11 +54,17 @@ pub const PARKED_KEYS: &str = "kafka_eos_parked_keys";
 /// Gauge: records parked now, over the assigned partitions.
 pub const PARKED_RECORDS: &str = "kafka_eos_parked_records";
 
+/// Gauge, labels `topic`, `partition`: the hottest key's share (0 to 1) of the partition's
+/// recent records polled (a space-saving sketch; the key is logged, not a label).
+pub const HOT_KEY_SHARE: &str = "kafka_eos_hot_key_share";
+/// Counter: times this pipeline's producer was fenced by a newer instance (it then stops).
+pub const FENCINGS: &str = "kafka_eos_fencings_total";
+
 /// The label every pipeline metric carries: the consumer group.
 pub const LABEL_GROUP: &str = "group";
 
 /// Every metric name above.
-pub const ALL: [&str; 22] = [
+pub const ALL: [&str; 24] = [
     RECORDS_IN,
     RECORDS_OUT,
     RECORDS_POLLED,
@@ -80,4 +87,6 @@ pub const ALL: [&str; 22] = [
     RECORDS_PARKED,
     PARKED_KEYS,
     PARKED_RECORDS,
+    HOT_KEY_SHARE,
+    FENCINGS,
 ];
