@@ -7,8 +7,15 @@
 //! count exceeds `total / k` is guaranteed to hold a counter, so a key with a large share is
 //! never missed, whatever the number of distinct keys. Every `window` keys all counts
 //! (and the total) are halved, so the shares follow the recent stream.
+//!
+//! Per record: one hash of the key and one map look-up; a key that takes a counter over
+//! reuses the counter's buffer (no allocation once the counters are full). Keys are told
+//! apart by a 64-bit hash: two keys with the same hash (odds about 1 in 2^64 per pair)
+//! would share a counter.
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 /// One key's counter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,9 +36,9 @@ pub struct HotKeys {
     total: u64,
     seen: u64,
     counters: Vec<HotKey>,
-    /// Counter of each keyed key, and of the keyless records.
-    index: HashMap<Vec<u8>, usize>,
-    keyless: Option<usize>,
+    /// Counter of each key, by the key's hash.
+    index: HashMap<u64, usize>,
+    hasher: RandomState,
 }
 
 impl HotKeys {
@@ -45,7 +52,7 @@ impl HotKeys {
             seen: 0,
             counters: Vec::with_capacity(k),
             index: HashMap::with_capacity(k),
-            keyless: None,
+            hasher: RandomState::new(),
         }
     }
 
@@ -53,17 +60,13 @@ impl HotKeys {
     pub fn observe(&mut self, key: Option<&[u8]>) {
         self.total += 1;
         self.seen += 1;
-        let found = match key {
-            Some(k) => self.index.get(k).copied(),
-            None => self.keyless,
-        };
-        match found {
+        let hash = self.hasher.hash_one(key);
+        match self.index.get(&hash).copied() {
             Some(i) => self.counters[i].count += 1,
             None if self.counters.len() < self.k => {
-                let owned = key.map(<[u8]>::to_vec);
-                self.point(&owned, Some(self.counters.len()));
+                self.index.insert(hash, self.counters.len());
                 self.counters.push(HotKey {
-                    key: owned,
+                    key: key.map(<[u8]>::to_vec),
                     count: 1,
                     error: 0,
                 });
@@ -75,17 +78,19 @@ impl HotKeys {
                     .enumerate()
                     .min_by_key(|(_, c)| c.count)
                     .map_or((0, 0), |(i, c)| (i, c.count));
-                let owned = key.map(<[u8]>::to_vec);
-                let old = std::mem::replace(
-                    &mut self.counters[i],
-                    HotKey {
-                        key: owned.clone(),
-                        count: min + 1,
-                        error: min,
-                    },
-                );
-                self.point(&old.key, None);
-                self.point(&owned, Some(i));
+                let old = self.hasher.hash_one(self.counters[i].key.as_deref());
+                self.index.remove(&old);
+                self.index.insert(hash, i);
+                let c = &mut self.counters[i];
+                match (&mut c.key, key) {
+                    (Some(buffer), Some(k)) => {
+                        buffer.clear();
+                        buffer.extend_from_slice(k);
+                    }
+                    (slot, k) => *slot = k.map(<[u8]>::to_vec),
+                }
+                c.count = min + 1;
+                c.error = min;
             }
         }
         if self.seen >= self.window {
@@ -95,19 +100,6 @@ impl HotKeys {
                 c.count /= 2;
                 c.error /= 2;
             }
-        }
-    }
-
-    /// Points `key` at counter `i` (`None`: at none).
-    fn point(&mut self, key: &Option<Vec<u8>>, i: Option<usize>) {
-        match (key, i) {
-            (Some(k), Some(i)) => {
-                self.index.insert(k.clone(), i);
-            }
-            (Some(k), None) => {
-                self.index.remove(k);
-            }
-            (None, i) => self.keyless = i,
         }
     }
 

@@ -72,25 +72,26 @@ impl HotKeyMonitor {
             return;
         };
         let mut touched: Vec<(Arc<str>, i32)> = Vec::new();
-        for msg in batch {
+        // one look-up per run of records of one partition (the consumer hands them so)
+        for run in batch.chunk_by(|a, b| a.partition == b.partition && a.topic == b.topic) {
+            let msg = &run[0];
             let key = (Arc::clone(&msg.topic), msg.partition);
-            let p = match partitions.get_mut(&key) {
-                Some(p) => p,
-                None => partitions.entry(key.clone()).or_insert_with(|| Partition {
-                    keys: HotKeys::new(COUNTERS, WINDOW),
-                    gauge: target.as_ref().map(|(target, labels)| {
-                        let mut labels = labels.clone();
-                        labels.push(Label::new("topic", msg.topic.to_string()));
-                        labels.push(Label::new("partition", msg.partition.to_string()));
-                        target.with(|r| {
-                            r.register_gauge(&Key::from_parts(HOT_KEY_SHARE, labels), &METADATA)
-                        })
-                    }),
-                    warned: None,
+            let p = partitions.entry(key.clone()).or_insert_with(|| Partition {
+                keys: HotKeys::new(COUNTERS, WINDOW),
+                gauge: target.as_ref().map(|(target, labels)| {
+                    let mut labels = labels.clone();
+                    labels.push(Label::new("topic", msg.topic.to_string()));
+                    labels.push(Label::new("partition", msg.partition.to_string()));
+                    target.with(|r| {
+                        r.register_gauge(&Key::from_parts(HOT_KEY_SHARE, labels), &METADATA)
+                    })
                 }),
-            };
-            p.keys.observe(msg.key.as_deref());
-            if touched.last() != Some(&key) && !touched.contains(&key) {
+                warned: None,
+            });
+            for msg in run {
+                p.keys.observe(msg.key.as_deref());
+            }
+            if !touched.contains(&key) {
                 touched.push(key);
             }
         }
