@@ -208,8 +208,8 @@ impl Processor for FailOnce {
 }
 
 /// 10,000 keys once each, and a planted key (`merchant-42`) in 4,000 more records among
-/// them, on one partition: the pipeline's sketch names the planted key with its share
-/// (4/14), served as `kafka_eos_hot_key_share`; the failed first attempt shows as an abort
+/// them, on one partition: the pipeline's sketch (of a sample of the records) names the
+/// planted key with its share (4/14), served as `kafka_eos_hot_key_share`; the failed first attempt shows as an abort
 /// with cause `retry`.
 #[test]
 fn a_planted_hot_key_and_an_abort_by_cause_are_served() {
@@ -259,8 +259,9 @@ fn a_planted_hot_key_and_an_abort_by_cause_are_served() {
     assert_eq!(top[0].key.as_deref(), Some(&b"merchant-42"[..]), "{top:?}");
     let hottest = hot_keys.hottest();
     let share = hottest[0].3;
-    // 4,000 of 14,000 records (a replayed batch counts again: a little more)
-    assert!((0.26..=0.32).contains(&share), "share {share}");
+    // 4,000 of 14,000 records, estimated from a sample of one in 16 (about 875 records:
+    // a standard error of 0.015; a replayed batch is sampled again)
+    assert!((0.22..=0.36).contains(&share), "share {share}");
     let served = samples(&page, HOT_KEY_SHARE);
     assert_eq!(served.len(), 1, "{page}");
     assert!((served[0].1 - share).abs() < 0.05, "{page}");

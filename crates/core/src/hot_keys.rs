@@ -36,6 +36,8 @@ pub struct HotKeys {
     total: u64,
     seen: u64,
     counters: Vec<HotKey>,
+    /// The hash of each counter's key.
+    hashes: Vec<u64>,
     /// Counter of each key, by the key's hash.
     index: HashMap<u64, usize>,
     hasher: RandomState,
@@ -51,6 +53,7 @@ impl HotKeys {
             total: 0,
             seen: 0,
             counters: Vec::with_capacity(k),
+            hashes: Vec::with_capacity(k),
             index: HashMap::with_capacity(k),
             hasher: RandomState::new(),
         }
@@ -65,6 +68,7 @@ impl HotKeys {
             Some(i) => self.counters[i].count += 1,
             None if self.counters.len() < self.k => {
                 self.index.insert(hash, self.counters.len());
+                self.hashes.push(hash);
                 self.counters.push(HotKey {
                     key: key.map(<[u8]>::to_vec),
                     count: 1,
@@ -78,9 +82,9 @@ impl HotKeys {
                     .enumerate()
                     .min_by_key(|(_, c)| c.count)
                     .map_or((0, 0), |(i, c)| (i, c.count));
-                let old = self.hasher.hash_one(self.counters[i].key.as_deref());
-                self.index.remove(&old);
+                self.index.remove(&self.hashes[i]);
                 self.index.insert(hash, i);
+                self.hashes[i] = hash;
                 let c = &mut self.counters[i];
                 match (&mut c.key, key) {
                     (Some(buffer), Some(k)) => {
