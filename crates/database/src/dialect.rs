@@ -28,6 +28,10 @@ pub trait Dialect: sqlx::Database + Sized {
     /// the stored ones when a row with the same `keys` exists.
     fn increment(table: &str, keys: &[&str], columns: &[&str]) -> String;
 
+    /// The offsets table's statements on `table`.
+    #[doc(hidden)]
+    fn offsets_sql(table: &str) -> OffsetsSql;
+
     /// Runs `sql` (one statement without parameters).
     #[doc(hidden)]
     fn execute_raw<'c>(
@@ -73,3 +77,83 @@ pub(crate) fn insert_head(
         values.join(", ")
     )
 }
+
+/// The offsets table's statements, in a dialect: `read` binds the group; `update` the new
+/// offset, group, topic, partition and old offset; `insert` the group, topic, partition and
+/// offset (doing nothing on a row that exists).
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+pub struct OffsetsSql {
+    pub read: String,
+    pub update: String,
+    pub insert: String,
+}
+
+/// The driver-typed methods of [`Dialect`], the same for every sqlx driver but for the
+/// connection type: run the dialect's [`OffsetsSql`].
+macro_rules! offsets_by_sqlx {
+    ($conn:ty) => {
+        fn execute_raw<'c>(
+            conn: &'c mut $conn,
+            sql: &'c str,
+        ) -> futures::future::BoxFuture<'c, Result<(), sqlx::Error>> {
+            use futures::FutureExt;
+            async move { sqlx::query(sql).execute(conn).await.map(drop) }.boxed()
+        }
+
+        fn read_offsets<'c>(
+            conn: &'c mut $conn,
+            table: &'c str,
+            group: &'c str,
+        ) -> futures::future::BoxFuture<'c, Result<Vec<$crate::dialect::StoredOffset>, sqlx::Error>>
+        {
+            use futures::FutureExt;
+            async move {
+                sqlx::query_as::<_, (String, i32, i64)>(&Self::offsets_sql(table).read)
+                    .bind(group)
+                    .fetch_all(conn)
+                    .await
+            }
+            .boxed()
+        }
+
+        fn advance_offset<'c>(
+            conn: &'c mut $conn,
+            table: &'c str,
+            group: &'c str,
+            topic: &'c str,
+            partition: i32,
+            from: Option<i64>,
+            to: i64,
+        ) -> futures::future::BoxFuture<'c, Result<bool, sqlx::Error>> {
+            use futures::FutureExt;
+            async move {
+                let sql = Self::offsets_sql(table);
+                let done = match from {
+                    Some(from) => {
+                        sqlx::query(&sql.update)
+                            .bind(to)
+                            .bind(group)
+                            .bind(topic)
+                            .bind(partition)
+                            .bind(from)
+                            .execute(conn)
+                            .await?
+                    }
+                    None => {
+                        sqlx::query(&sql.insert)
+                            .bind(group)
+                            .bind(topic)
+                            .bind(partition)
+                            .bind(to)
+                            .execute(conn)
+                            .await?
+                    }
+                };
+                Ok(done.rows_affected() == 1)
+            }
+            .boxed()
+        }
+    };
+}
+pub(crate) use offsets_by_sqlx;

@@ -1,10 +1,8 @@
 //! MariaDB and MySQL (feature `mysql`).
 
-use futures::future::BoxFuture;
-use futures::FutureExt;
 use sqlx::MySql;
 
-use crate::dialect::{insert_head, Dialect, StoredOffset};
+use crate::dialect::{insert_head, offsets_by_sqlx, Dialect, OffsetsSql};
 
 impl Dialect for MySql {
     const DISPLAY_NAME: &'static str = "MariaDB/MySQL";
@@ -36,64 +34,21 @@ impl Dialect for MySql {
         format!("{head} ON DUPLICATE KEY UPDATE {}", set.join(", "))
     }
 
-    fn execute_raw<'c>(
-        conn: &'c mut sqlx::MySqlConnection,
-        sql: &'c str,
-    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
-        async move { sqlx::query(sql).execute(conn).await.map(drop) }.boxed()
-    }
-
-    fn read_offsets<'c>(
-        conn: &'c mut sqlx::MySqlConnection,
-        table: &'c str,
-        group: &'c str,
-    ) -> BoxFuture<'c, Result<Vec<StoredOffset>, sqlx::Error>> {
-        async move {
-            sqlx::query_as::<_, (String, i32, i64)>(&format!(
+    // InnoDB's UPDATE reads the latest committed row (and locks it) whatever the isolation
+    // level: a position another transaction moved fails the compare
+    fn offsets_sql(table: &str) -> OffsetsSql {
+        OffsetsSql {
+            read: format!(
                 "SELECT topic, kafka_partition, next_offset FROM {table} WHERE group_id = ?"
-            ))
-            .bind(group)
-            .fetch_all(conn)
-            .await
+            ),
+            update: format!(
+                "UPDATE {table} SET next_offset = ? WHERE group_id = ? AND topic = ? AND kafka_partition = ? AND next_offset = ?"
+            ),
+            insert: format!(
+                "INSERT IGNORE INTO {table} (group_id, topic, kafka_partition, next_offset) VALUES (?, ?, ?, ?)"
+            ),
         }
-        .boxed()
     }
 
-    fn advance_offset<'c>(
-        conn: &'c mut sqlx::MySqlConnection,
-        table: &'c str,
-        group: &'c str,
-        topic: &'c str,
-        partition: i32,
-        from: Option<i64>,
-        to: i64,
-    ) -> BoxFuture<'c, Result<bool, sqlx::Error>> {
-        async move {
-            // InnoDB's UPDATE reads the latest committed row (and locks it) whatever the
-            // isolation level: a position another transaction moved fails the compare
-            let done = match from {
-                Some(from) => sqlx::query(&format!(
-                    "UPDATE {table} SET next_offset = ? WHERE group_id = ? AND topic = ? AND kafka_partition = ? AND next_offset = ?"
-                ))
-                .bind(to)
-                .bind(group)
-                .bind(topic)
-                .bind(partition)
-                .bind(from)
-                .execute(conn)
-                .await?,
-                None => sqlx::query(&format!(
-                    "INSERT IGNORE INTO {table} (group_id, topic, kafka_partition, next_offset) VALUES (?, ?, ?, ?)"
-                ))
-                .bind(group)
-                .bind(topic)
-                .bind(partition)
-                .bind(to)
-                .execute(conn)
-                .await?,
-            };
-            Ok(done.rows_affected() == 1)
-        }
-        .boxed()
-    }
+    offsets_by_sqlx!(sqlx::MySqlConnection);
 }

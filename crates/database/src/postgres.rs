@@ -1,10 +1,8 @@
 //! PostgreSQL (feature `postgres`).
 
-use futures::future::BoxFuture;
-use futures::FutureExt;
 use sqlx::Postgres;
 
-use crate::dialect::{insert_head, Dialect, StoredOffset};
+use crate::dialect::{insert_head, offsets_by_sqlx, Dialect, OffsetsSql};
 
 impl Dialect for Postgres {
     const DISPLAY_NAME: &'static str = "PostgreSQL";
@@ -44,62 +42,19 @@ impl Dialect for Postgres {
         )
     }
 
-    fn execute_raw<'c>(
-        conn: &'c mut sqlx::PgConnection,
-        sql: &'c str,
-    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
-        async move { sqlx::query(sql).execute(conn).await.map(drop) }.boxed()
-    }
-
-    fn read_offsets<'c>(
-        conn: &'c mut sqlx::PgConnection,
-        table: &'c str,
-        group: &'c str,
-    ) -> BoxFuture<'c, Result<Vec<StoredOffset>, sqlx::Error>> {
-        async move {
-            sqlx::query_as::<_, (String, i32, i64)>(&format!(
+    fn offsets_sql(table: &str) -> OffsetsSql {
+        OffsetsSql {
+            read: format!(
                 "SELECT topic, kafka_partition, next_offset FROM {table} WHERE group_id = $1"
-            ))
-            .bind(group)
-            .fetch_all(conn)
-            .await
+            ),
+            update: format!(
+                "UPDATE {table} SET next_offset = $1 WHERE group_id = $2 AND topic = $3 AND kafka_partition = $4 AND next_offset = $5"
+            ),
+            insert: format!(
+                "INSERT INTO {table} (group_id, topic, kafka_partition, next_offset) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
+            ),
         }
-        .boxed()
     }
 
-    fn advance_offset<'c>(
-        conn: &'c mut sqlx::PgConnection,
-        table: &'c str,
-        group: &'c str,
-        topic: &'c str,
-        partition: i32,
-        from: Option<i64>,
-        to: i64,
-    ) -> BoxFuture<'c, Result<bool, sqlx::Error>> {
-        async move {
-            let done = match from {
-                Some(from) => sqlx::query(&format!(
-                    "UPDATE {table} SET next_offset = $1 WHERE group_id = $2 AND topic = $3 AND kafka_partition = $4 AND next_offset = $5"
-                ))
-                .bind(to)
-                .bind(group)
-                .bind(topic)
-                .bind(partition)
-                .bind(from)
-                .execute(conn)
-                .await?,
-                None => sqlx::query(&format!(
-                    "INSERT INTO {table} (group_id, topic, kafka_partition, next_offset) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
-                ))
-                .bind(group)
-                .bind(topic)
-                .bind(partition)
-                .bind(to)
-                .execute(conn)
-                .await?,
-            };
-            Ok(done.rows_affected() == 1)
-        }
-        .boxed()
-    }
+    offsets_by_sqlx!(sqlx::PgConnection);
 }

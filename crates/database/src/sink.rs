@@ -131,14 +131,9 @@ where
     /// Runs until the shutdown token is cancelled (`Ok`) or an error another attempt
     /// cannot fix (see [`Error`]).
     pub async fn run(mut self) -> Result<()> {
-        let signals = self
-            .stop_on_signals
-            .then(|| tokio::spawn(kafka_eos_processor::cancel_on_signal(self.shutdown.clone())));
-        let result = self.run_until_stopped().await;
-        if let Some(task) = signals {
-            task.abort();
-        }
-        result
+        let token = self.shutdown.clone();
+        let on_signals = self.stop_on_signals;
+        kafka_eos_processor::stopping_on_signals(token, on_signals, self.run_until_stopped()).await
     }
 
     async fn run_until_stopped(&mut self) -> Result<()> {

@@ -84,6 +84,19 @@ pub struct DemoArgs {
     pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
+impl DemoArgs {
+    /// The settings of a command line (`args[0]` is the program's name), as the binary
+    /// parses them: what the suites run the demo with.
+    pub fn from_args(args: &[&str]) -> Result<Self, clap::Error> {
+        #[derive(clap::Parser)]
+        struct Demo {
+            #[command(flatten)]
+            args: DemoArgs,
+        }
+        <Demo as clap::Parser>::try_parse_from(args).map(|d| d.args)
+    }
+}
+
 /// The input: the events' records with `poison` undecodable records spread among them.
 fn with_poison(events: Vec<Record>, poison: u32) -> Vec<Record> {
     let every = (events.len() / (poison as usize + 1)).max(1);

@@ -5,19 +5,12 @@
 //! non-idempotent increment per event) is the sum over the input.
 #![cfg(test)] // test code: clippy.toml lets it unwrap and panic
 
-use clap::Parser;
 use kafka_eos_demo::database::run::{run, TablesReport};
 use kafka_eos_demo::run::DemoArgs;
 
-#[derive(Debug, Parser)]
-struct Demo {
-    #[command(flatten)]
-    args: DemoArgs,
-}
-
 fn demo(sink: &str) -> TablesReport {
     let seed = kafka_eos_testkit::test_seed().to_string();
-    let demo = Demo::parse_from([
+    let args = DemoArgs::from_args(&[
         "kafka-eos-demo",
         "--sink",
         sink,
@@ -28,8 +21,9 @@ fn demo(sink: &str) -> TablesReport {
         "--seed",
         &seed,
         "--no-progress",
-    ]);
-    let report = run(&demo.args, env!("CARGO_BIN_EXE_kafka-eos-demo").into()).unwrap();
+    ])
+    .unwrap();
+    let report = run(&args, env!("CARGO_BIN_EXE_kafka-eos-demo").into()).unwrap();
     report.print();
     assert!(report.outcome.events >= 50_000, "{}", report.outcome);
     assert_eq!(report.kills, 5);

@@ -9,18 +9,11 @@
 //! Kafka output is still exactly f(input).
 #![cfg(test)] // test code: clippy.toml lets it unwrap and panic
 
-use clap::Parser;
 use kafka_eos_demo::run::{run, DemoArgs};
-
-#[derive(Debug, Parser)]
-struct Demo {
-    #[command(flatten)]
-    args: DemoArgs,
-}
 
 fn guarded_by(guard: &str) {
     let seed = kafka_eos_testkit::test_seed().to_string();
-    let demo = Demo::parse_from([
+    let args = DemoArgs::from_args(&[
         "kafka-eos-demo",
         "--side-effects",
         guard,
@@ -31,8 +24,9 @@ fn guarded_by(guard: &str) {
         "--seed",
         &seed,
         "--no-progress",
-    ]);
-    let report = run(&demo.args, env!("CARGO_BIN_EXE_kafka-eos-demo").into()).unwrap();
+    ])
+    .unwrap();
+    let report = run(&args, env!("CARGO_BIN_EXE_kafka-eos-demo").into()).unwrap();
     report.print();
     let effects = report
         .effects

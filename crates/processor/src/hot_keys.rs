@@ -102,7 +102,7 @@ impl HotKeyMonitor {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                if x % SAMPLE_ONE_IN == 0 {
+                if x.is_multiple_of(SAMPLE_ONE_IN) {
                     p.keys.observe(msg.key.as_deref());
                 }
             }

@@ -82,7 +82,7 @@ pub use hot_keys::{HotKeyMonitor, DEFAULT_HOT_KEY_ALERT};
 pub use parking::KeyPolicy;
 pub use pipeline::Pipeline;
 pub use processor::{Input, Output, Processor, Sequential, SequentialProcessor};
-pub use signals::cancel_on_signal;
+pub use signals::{cancel_on_signal, stopping_on_signals};
 pub use startup::DEFAULT_STARTUP_TIMEOUT;
 
 pub use kafka_eos_config as config;

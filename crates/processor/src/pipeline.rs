@@ -28,7 +28,7 @@ use crate::parking::{Parking, Reader};
 use crate::processor::Processor;
 use crate::recovery::Step;
 use crate::scheduler::{InFlight, Limits, RateLimiter};
-use crate::signals::cancel_on_signal;
+use crate::signals::stopping_on_signals;
 use crate::sink::Sink;
 use crate::startup::await_cluster;
 
@@ -122,14 +122,8 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
     /// unrecoverable error (fenced, a record under [`ErrorPolicy::Stop`], a retry
     /// budget spent while rebuilding, no broker reachable within the start-up timeout).
     pub async fn run(mut self) -> Result<()> {
-        let signals = self
-            .stop_on_signals
-            .then(|| tokio::spawn(cancel_on_signal(self.shutdown.clone())));
-        let result = self.run_until_stopped().await;
-        if let Some(task) = signals {
-            task.abort();
-        }
-        result
+        let token = self.shutdown.clone();
+        stopping_on_signals(token, self.stop_on_signals, self.run_until_stopped()).await
     }
 
     async fn run_until_stopped(&mut self) -> Result<()> {

@@ -29,3 +29,18 @@ pub async fn cancel_on_signal(token: CancellationToken) {
     tracing::info!("signal received: finishing the current batch and stopping");
     token.cancel();
 }
+
+/// Runs `work`; with `on_signals`, SIGINT or SIGTERM meanwhile cancels `token` (the loop
+/// behind `work` then stops gracefully).
+pub async fn stopping_on_signals<F: std::future::Future>(
+    token: CancellationToken,
+    on_signals: bool,
+    work: F,
+) -> F::Output {
+    let signals = on_signals.then(|| tokio::spawn(cancel_on_signal(token)));
+    let result = work.await;
+    if let Some(task) = signals {
+        task.abort();
+    }
+    result
+}
