@@ -15,7 +15,7 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{sb, Api};
+use super::{authorized, sb, Api};
 use crate::error::Error;
 use crate::state::State;
 use crate::topic_config::{default_of, validate, TopicConfigs};
@@ -53,9 +53,16 @@ impl Api for MetadataRequest {
     }
 }
 
-fn topic_metadata(state: &State, topics: &Topics, name: &str) -> MetadataResponseTopic {
+fn topic_metadata(
+    state: &State,
+    topics: &Topics,
+    name: &str,
+    operations: i32,
+) -> MetadataResponseTopic {
     let node = BrokerId(state.config.node_id);
-    let base = MetadataResponseTopic::default().with_name(Some(TopicName(sb(name))));
+    let base = MetadataResponseTopic::default()
+        .with_name(Some(TopicName(sb(name))))
+        .with_topic_authorized_operations(operations);
     if validate_name(name).is_err() {
         return base.with_error_code(ResponseError::InvalidTopicException.code());
     }
@@ -91,13 +98,22 @@ pub(crate) fn metadata(state: &State, req: MetadataRequest, version: i16) -> Met
         ),
     };
     let auto_create = version < 4 || req.allow_auto_topic_creation;
+    // asked for from v8 (the cluster's only up to v10: DescribeCluster took it over)
+    let topic_operations = authorized::reported(
+        version >= 8 && req.include_topic_authorized_operations,
+        authorized::TOPIC,
+    );
+    let cluster_operations = authorized::reported(
+        (8..=10).contains(&version) && req.include_cluster_authorized_operations,
+        authorized::CLUSTER,
+    );
     let response_topics = match requested {
         None => topics
             .iter()
             .map(|(n, _)| n.clone())
             .collect::<Vec<_>>()
             .iter()
-            .map(|n| topic_metadata(state, &topics, n))
+            .map(|n| topic_metadata(state, &topics, n, topic_operations))
             .collect(),
         Some(names) => names
             .iter()
@@ -105,7 +121,7 @@ pub(crate) fn metadata(state: &State, req: MetadataRequest, version: i16) -> Met
                 if auto_create && validate_name(n).is_ok() {
                     state.auto_create(&mut topics, n);
                 }
-                topic_metadata(state, &topics, n)
+                topic_metadata(state, &topics, n, topic_operations)
             })
             .collect(),
     };
@@ -121,6 +137,7 @@ pub(crate) fn metadata(state: &State, req: MetadataRequest, version: i16) -> Met
             None
         })
         .with_controller_id(BrokerId(state.config.node_id))
+        .with_cluster_authorized_operations(cluster_operations)
         .with_topics(response_topics)
 }
 
@@ -434,7 +451,10 @@ pub(crate) fn describe_cluster(
     let r = DescribeClusterResponse::default()
         .with_cluster_id(sb(&state.config.cluster_id))
         .with_controller_id(BrokerId(state.config.node_id))
-        .with_cluster_authorized_operations(i32::MIN);
+        .with_cluster_authorized_operations(authorized::reported(
+            req.include_cluster_authorized_operations,
+            authorized::CLUSTER,
+        ));
     // endpoint type 1 = brokers, 2 = controllers (KIP-919); this node is both
     let r = if version >= 1 {
         r.with_endpoint_type(req.endpoint_type)

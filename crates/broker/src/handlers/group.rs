@@ -19,9 +19,6 @@ use crate::group::{
     GROUP_TYPE,
 };
 
-/// Authorized operations of a group without an authorizer: READ (3), DELETE (6), DESCRIBE (8).
-const GROUP_AUTHORIZED_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
-
 impl From<GroupError> for ResponseError {
     fn from(e: GroupError) -> Self {
         match e {
@@ -336,7 +333,7 @@ pub(crate) fn describe_groups(
                 }
             };
             if version >= 3 && req.include_authorized_operations {
-                described.with_authorized_operations(GROUP_AUTHORIZED_OPERATIONS)
+                described.with_authorized_operations(super::authorized::GROUP)
             } else {
                 described
             }

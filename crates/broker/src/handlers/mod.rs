@@ -3,6 +3,7 @@
 //! code.
 
 pub(crate) mod admin;
+pub(crate) mod authorized;
 pub(crate) mod configs;
 pub(crate) mod fetch;
 pub(crate) mod group;

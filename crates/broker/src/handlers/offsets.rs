@@ -48,8 +48,10 @@ impl Api for ListOffsetsRequest {
 pub(crate) fn list_offsets(
     state: &State,
     req: ListOffsetsRequest,
-    _version: i16,
+    version: i16,
 ) -> ListOffsetsResponse {
+    // the leader epoch exists from v4 on: -1 (its default) is all an older one may carry
+    let epoch = if version >= 4 { 0 } else { -1 };
     let read_committed = req.isolation_level == 1;
     let topics = state.topics();
     let result = req
@@ -64,7 +66,7 @@ pub(crate) fn list_offsets(
                     let r = ListOffsetsPartitionResponse::default()
                         .with_partition_index(p.partition_index)
                         .with_timestamp(-1)
-                        .with_leader_epoch(0);
+                        .with_leader_epoch(epoch);
                     let Some(log) = topics.partition(&name, p.partition_index) else {
                         return r
                             .with_error_code(ResponseError::UnknownTopicOrPartition.code())
