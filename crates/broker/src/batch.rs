@@ -271,6 +271,34 @@ pub(crate) fn record_timestamps(batch: &[u8], header: &BatchHeader) -> Option<Ve
     Some(out)
 }
 
+/// The indexes of the records of an uncompressed batch that have no key (a null key). `None`
+/// for a compressed or unreadable batch (not inspected).
+pub(crate) fn keyless_records(batch: &[u8], header: &BatchHeader) -> Option<Vec<i32>> {
+    if header.compression() != 0 {
+        return None;
+    }
+    let mut pos = HEADER_LEN;
+    let mut keyless = Vec::new();
+    for index in 0..header.records_count {
+        let (len, n) = read_varint(batch.get(pos..)?)?;
+        let start = pos + n;
+        let end = start.checked_add(usize::try_from(len).ok()?)?;
+        let rec = batch.get(start..end)?;
+        let mut p = 1; // attributes
+        for _ in 0..2 {
+            // timestamp delta, offset delta
+            let (_, n) = read_varint(rec.get(p..)?)?;
+            p += n;
+        }
+        let (key_len, _) = read_varint(rec.get(p..)?)?;
+        if key_len < 0 {
+            keyless.push(index);
+        }
+        pos = end;
+    }
+    Some(keyless)
+}
+
 fn read_varint(b: &[u8]) -> Option<(i64, usize)> {
     let mut z: u64 = 0;
     for (i, byte) in b.iter().enumerate().take(10) {
@@ -335,5 +363,52 @@ mod tests {
             records_count: 3,
         };
         assert_eq!(h.last_sequence(), 0);
+    }
+}
+
+#[cfg(test)]
+mod keyless_tests {
+    use super::*;
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+
+    #[test]
+    fn the_records_without_a_key_are_named() {
+        let record = |key: Option<&'static str>| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: 0,
+            sequence: -1,
+            timestamp: 0,
+            key: key.map(|k| Bytes::from_static(k.as_bytes())),
+            value: Some(Bytes::from_static(b"v")),
+            headers: Default::default(),
+        };
+        let mut records = vec![
+            record(Some("a")),
+            record(None),
+            record(Some("c")),
+            record(None),
+        ];
+        for (i, r) in records.iter_mut().enumerate() {
+            // offset - sequence constant: the encoder keeps them in one batch
+            r.offset = i as i64;
+            r.sequence = i as i32;
+        }
+        let mut buf = BytesMut::new();
+        let options = RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        };
+        RecordBatchEncoder::encode(&mut buf, &records, &options).unwrap();
+        let b = buf.freeze();
+        let h = parse_header(&b);
+        assert_eq!(keyless_records(&b, &h), Some(vec![1, 3]));
     }
 }

@@ -28,6 +28,14 @@
 //! of retention and compaction (topic configs are stored and reported), ACLs/SASL/TLS,
 //! quotas, the KIP-848 consumer protocol, fetch sessions (KIP-227: every fetch is a full
 //! fetch, which clients accept), topic ids in Fetch (v13+), KIP-890 transactions v2.
+//! Records without a key are refused on a compacted topic (INVALID_RECORD, each named by
+//! its index in its batch, as Kafka's log validator) in uncompressed batches only: the
+//! broker does not decompress batches, so a compressed one is not inspected.
+//!
+//! Every advertised version of every API is answered at that version
+//! (`tests/api_versions.rs` sends each a request naming a topic, a group and a
+//! transactional id); authorized operations, when asked for, are reported as Kafka reports
+//! them without an authorizer: every operation of the resource.
 
 mod background;
 mod batch;

@@ -28,8 +28,11 @@ pub(crate) struct AbortedTxn {
 }
 
 /// Why a produce to this partition failed (mapped to Kafka error codes by the handler).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum AppendError {
+    /// Records without a key sent to a compacted topic (`cleanup.policy` has `compact`):
+    /// their indexes in the batch. Kafka refuses the whole batch (INVALID_RECORD).
+    KeylessOnCompacted(Vec<i32>),
     Batch(BatchError),
     /// An idempotent producer must send one batch per partition and request.
     InvalidRecord,
@@ -50,6 +53,8 @@ pub(crate) struct AppendPolicy {
     pub log_append_time: bool,
     /// `max.message.bytes`: the largest batch accepted.
     pub max_batch_bytes: usize,
+    /// `cleanup.policy` has `compact`: every record needs a key.
+    pub compacted: bool,
 }
 
 /// The result of appending a produce request's records.
@@ -113,6 +118,17 @@ impl PartitionLog {
             .any(|(_, data)| data.len() > policy.max_batch_bytes)
         {
             return Err(AppendError::MessageTooLarge);
+        }
+        if policy.compacted {
+            // uncompressed batches only: a compressed one is not inspected
+            let keyless: Vec<i32> = batches
+                .iter()
+                .filter_map(|(h, data)| batch::keyless_records(data, h))
+                .flatten()
+                .collect();
+            if !keyless.is_empty() {
+                return Err(AppendError::KeylessOnCompacted(keyless));
+            }
         }
         let idempotent = batches.iter().any(|(h, _)| h.producer_id >= 0);
         if idempotent && batches.len() != 1 {

@@ -119,6 +119,13 @@ impl TopicConfigs {
     }
 
     /// Whether the broker stamps batches with its own clock (`LogAppendTime`).
+    /// `cleanup.policy` has `compact` (records need keys).
+    pub fn compacted(&self) -> bool {
+        self.get("cleanup.policy")
+            .is_some_and(|p| p.split(',').any(|p| p.trim() == "compact"))
+    }
+
+    /// `message.timestamp.type=LogAppendTime`.
     pub fn log_append_time(&self) -> bool {
         self.get("message.timestamp.type") == Some("LogAppendTime")
     }

@@ -254,3 +254,64 @@ fn a_batch_over_the_topics_max_message_bytes_is_rejected() {
     assert!(ok.is_ok(), "{ok:?}");
     assert_eq!(broker.offsets("small", 0).unwrap().0, 1);
 }
+
+/// As Kafka's log validator: a record without a key sent to a compacted topic rejects its
+/// batch with INVALID_RECORD, naming each keyless record by its index in the batch (v8+);
+/// keyed records are taken.
+#[test]
+fn a_keyless_record_on_a_compacted_topic_is_rejected() {
+    use common::raw::{batch, produce_request, ProducerFields, RawClient, Rec};
+    use kafka_eos_broker::protocol::ResponseError;
+    use rdkafka::admin::{NewTopic, TopicReplication};
+
+    let broker = broker();
+    let a = admin(&broker);
+    let compacted =
+        NewTopic::new("compacted", 1, TopicReplication::Fixed(1)).set("cleanup.policy", "compact");
+    assert!(block_on(a.create_topics([&compacted], &AdminOptions::new())).unwrap()[0].is_ok());
+    let mut raw = RawClient::connect(broker.local_addr());
+    let keyed = |v: &str| Rec {
+        key: Some(bytes::Bytes::from(format!("k-{v}"))),
+        ..Rec::value(v)
+    };
+    for version in [3, 7, 8, 10] {
+        // one batch of four (sequences counting with the offsets keep the encoder from
+        // splitting it; no producer id: not idempotent)
+        let one_batch = ProducerFields {
+            base_sequence: 0,
+            ..ProducerFields::NONE
+        };
+        let records = batch(
+            &[keyed("a"), Rec::value("b"), keyed("c"), Rec::value("d")],
+            one_batch,
+        );
+        let r = raw.request(version, &produce_request("compacted", 0, records, -1));
+        let p = &r.responses[0].partition_responses[0];
+        assert_eq!(
+            p.error_code,
+            ResponseError::InvalidRecord.code(),
+            "v{version}"
+        );
+        if version >= 8 {
+            let indexes: Vec<i32> = p.record_errors.iter().map(|e| e.batch_index).collect();
+            assert_eq!(indexes, [1, 3], "v{version}: {:?}", p.record_errors);
+            let message = p
+                .error_message
+                .as_ref()
+                .map(|m| m.to_string())
+                .unwrap_or_default();
+            assert!(message.contains("without key"), "{message}");
+        }
+        let records = batch(&[keyed("a"), keyed("c")], one_batch);
+        let r = raw.request(version, &produce_request("compacted", 0, records, -1));
+        assert_eq!(
+            r.responses[0].partition_responses[0].error_code, 0,
+            "v{version}"
+        );
+    }
+    assert_eq!(
+        broker.offsets("compacted", 0).unwrap().0,
+        8,
+        "only the keyed batches"
+    );
+}

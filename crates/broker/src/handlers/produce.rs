@@ -1,7 +1,10 @@
 //! Produce: validation, idempotence and transaction checks, appends.
 
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
@@ -41,8 +44,9 @@ fn failed(index: i32, code: i16) -> PartitionProduceResponse {
         .with_log_start_offset(-1)
 }
 
-fn append_error_code(e: AppendError) -> ResponseError {
+fn append_error_code(e: &AppendError) -> ResponseError {
     match e {
+        AppendError::KeylessOnCompacted(_) => ResponseError::InvalidRecord,
         AppendError::Batch(BatchError::Corrupt) => ResponseError::CorruptMessage,
         AppendError::Batch(BatchError::UnsupportedMagic) => {
             ResponseError::UnsupportedForMessageFormat
@@ -58,7 +62,7 @@ fn append_error_code(e: AppendError) -> ResponseError {
 }
 
 /// Handles a Produce request (the caller sends no response for acks=0).
-pub(crate) fn produce(state: &State, req: ProduceRequest, _version: i16) -> ProduceResponse {
+pub(crate) fn produce(state: &State, req: ProduceRequest, version: i16) -> ProduceResponse {
     if !matches!(req.acks, -1..=1) {
         return req.fail(0, ResponseError::InvalidRequiredAcks.code());
     }
@@ -79,6 +83,7 @@ pub(crate) fn produce(state: &State, req: ProduceRequest, _version: i16) -> Prod
                             now_ms: now,
                             log_append_time: t.configs.log_append_time(),
                             max_batch_bytes: t.configs.max_message_bytes(),
+                            compacted: t.configs.compacted(),
                         });
                         let (Some(policy), Some(log)) = (policy, topics.partition_mut(&topic, p.index)) else {
                             return failed(p.index, ResponseError::UnknownTopicOrPartition.code());
@@ -97,9 +102,29 @@ pub(crate) fn produce(state: &State, req: ProduceRequest, _version: i16) -> Prod
                                     .with_log_start_offset(log.log_start_offset())
                             }
                             Err(e) => {
-                                let code = append_error_code(e);
+                                let code = append_error_code(&e);
                                 tracing::debug!(topic = %topic, partition = p.index, error = ?code, "produce rejected");
-                                failed(p.index, code.code())
+                                let r = failed(p.index, code.code());
+                                match e {
+                                    // as Kafka's LogValidator: each keyless record, and why (v8+)
+                                    AppendError::KeylessOnCompacted(indexes) if version >= 8 => {
+                                        let message = format!(
+                                            "Compacted topic cannot accept message without key in topic partition {topic}-{}.",
+                                            p.index
+                                        );
+                                        let errors = indexes
+                                            .into_iter()
+                                            .map(|i| {
+                                                BatchIndexAndErrorMessage::default()
+                                                    .with_batch_index(i)
+                                                    .with_batch_index_error_message(Some(StrBytes::from_string(message.clone())))
+                                            })
+                                            .collect();
+                                        r.with_record_errors(errors)
+                                            .with_error_message(Some(StrBytes::from_string(message)))
+                                    }
+                                    _ => r,
+                                }
                             }
                         }
                     })
