@@ -119,6 +119,7 @@ where
                 url: kafka_eos_sql::redact_url(&self.url),
                 source,
             })?;
+        let stats = Arc::new(Stats::new(config.group_id()));
         Ok(DatabaseSink {
             config,
             pool,
@@ -130,7 +131,7 @@ where
             backoff: self.backoff,
             shutdown: self.shutdown,
             stop_on_signals: self.stop_on_signals,
-            stats: Arc::new(Stats::default()),
+            stats,
         })
     }
 }

@@ -17,6 +17,7 @@
 //! | database down | the batch rolls back and runs again with backoff |
 //! | processor error | the batch rolls back and runs again, up to `max_attempts`, then the sink stops naming the record |
 //! | writes | [`Upsert`]: "insert or update by key" and "insert or add to" in the database's dialect |
+//! | metrics | [`DatabaseSink::stats`] in process; through the `metrics` facade: [`metric_names`] (records, transactions by outcome, commit latency) |
 //!
 //! ## Why sqlx
 //!
@@ -91,7 +92,7 @@ pub use error::{Error, Result};
 pub use offsets::DEFAULT_OFFSETS_TABLE;
 pub use processor::DatabaseProcessor;
 pub use sink::DatabaseSink;
-pub use stats::{Stats, StatsSnapshot};
+pub use stats::{metric_names, Stats, StatsSnapshot};
 pub use upsert::Upsert;
 
 pub use sqlx;

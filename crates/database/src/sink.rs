@@ -10,6 +10,7 @@ use kafka_eos_processor::{Backoff, BoxError, CancellationToken, Codec, Input};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use sqlx::Pool;
+use tracing::Instrument;
 
 use crate::builder::DatabaseSinkBuilder;
 use crate::dialect::Dialect;
@@ -228,9 +229,18 @@ where
         let mut record_failures: std::collections::HashMap<usize, u32> = Default::default();
         let mut database_failures = 0;
         loop {
-            match self.attempt(batch, &span).await {
+            let started = std::time::Instant::now();
+            let attempt = self
+                .attempt(batch, &span)
+                .instrument(tracing::debug_span!(
+                    "database_batch",
+                    records = batch.len(),
+                    partitions = span.len()
+                ))
+                .await;
+            match attempt {
                 Ok(true) => {
-                    self.committed(consumer, &span, batch.len());
+                    self.committed(consumer, &span, batch.len(), started.elapsed());
                     return Ok(());
                 }
                 Ok(false) => {
@@ -308,8 +318,14 @@ where
 
     /// After a commit: the positions move on, and the group's Kafka offsets follow (for lag
     /// tools; asynchronous, best effort).
-    fn committed(&self, consumer: &BaseConsumer<SinkContext>, span: &Span, records: usize) {
-        self.stats.committed(records as u64);
+    fn committed(
+        &self,
+        consumer: &BaseConsumer<SinkContext>,
+        span: &Span,
+        records: usize,
+        took: Duration,
+    ) {
+        self.stats.committed(records as u64, took);
         let mut positions = consumer.context().positions();
         let mut tpl = TopicPartitionList::new();
         for ((topic, partition), (_, to)) in span {

@@ -298,6 +298,7 @@ async fn two_sinks_and_failures_apply_each_record_once<DB: Server>()
 where
     Ledger<DB>: DatabaseProcessor<DB, Input = i64>,
 {
+    let metrics = recorder();
     let db = any_pool(DB::URL).await;
     let cluster = Cluster::from_env().unwrap();
     let n = 12_000;
@@ -313,6 +314,33 @@ where
     assert_eq!(done, n as i64);
     assert_eq!(events(&db, &t).await, n as i64);
     assert_eq!(balances(&db, &t).await, expected);
+    // the metrics facade counted what committed, and the rollbacks of the failures
+    let page = metrics.render();
+    let sample = |series: &str| -> f64 {
+        page.lines()
+            .find(|l| l.starts_with(series))
+            .and_then(|l| l.rsplit_once(' '))
+            .map_or(0.0, |(_, v)| v.parse().unwrap())
+    };
+    let records = format!("kafka_eos_database_records_total{{group=\"{group}\"}}");
+    assert_eq!(sample(&records), n as f64, "{page}");
+    let rolled_back = format!(
+        "kafka_eos_database_transactions_total{{group=\"{group}\",outcome=\"rolled_back\"}}"
+    );
+    assert!(sample(&rolled_back) >= 1.0, "{page}");
+}
+
+/// The Prometheus recorder of this test binary, installed once.
+fn recorder() -> metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .install_recorder()
+                .unwrap()
+        })
+        .clone()
 }
 
 /// The sink reaches the database through a link that is cut for 3 s mid-run (the server
