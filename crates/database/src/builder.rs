@@ -24,6 +24,7 @@ pub struct DatabaseSinkBuilder<DB, P, C> {
     codec: C,
     offsets_table: String,
     create_offsets_table: bool,
+    dead_letter_table: Option<String>,
     max_attempts: u32,
     backoff: Backoff,
     connect_timeout: Duration,
@@ -46,6 +47,7 @@ where
             codec,
             offsets_table: DEFAULT_OFFSETS_TABLE.to_owned(),
             create_offsets_table: true,
+            dead_letter_table: None,
             max_attempts: 5,
             backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(5)),
             connect_timeout: Duration::from_secs(10),
@@ -70,8 +72,19 @@ where
         self
     }
 
+    /// Writes the records the sink gives up on (undecodable, or failing `max_attempts`
+    /// times) into this table, in the transaction of their batch, instead of stopping: the
+    /// topic, partition, offset, key and value, the error, the attempts and the time.
+    /// Created when missing (with the offsets table, see
+    /// [`create_offsets_table`](Self::create_offsets_table); [`Dialect::dead_letter_sql`]
+    /// has the SQL).
+    pub fn dead_letter_table(mut self, table: impl Into<String>) -> Self {
+        self.dead_letter_table = Some(table.into());
+        self
+    }
+
     /// How many times a batch is run when the processor keeps failing on one of its
-    /// records, before the sink stops (default 5; at least 1).
+    /// records, before the sink stops or dead-letters the record (default 5; at least 1).
     pub fn max_attempts(mut self, n: u32) -> Self {
         self.max_attempts = n.max(1);
         self
@@ -109,6 +122,15 @@ where
         // the sink commits nothing to Kafka in a transaction: no producer, no transactional id
         let config = self.config.mode(Mode::AtLeastOnce).build()?;
         let offsets = OffsetsTable::new(&self.offsets_table, config.group_id())?;
+        if let Some(table) = self
+            .dead_letter_table
+            .as_ref()
+            .filter(|t| !kafka_eos_sql::is_valid_table_name(t))
+        {
+            return Err(Error::InvalidTable {
+                table: table.clone(),
+            });
+        }
         let pool = PoolOptions::<DB>::new()
             .max_connections(2)
             .acquire_timeout(self.connect_timeout)
@@ -127,6 +149,7 @@ where
             codec: self.codec,
             offsets,
             create_offsets_table: self.create_offsets_table,
+            dead_letter_table: self.dead_letter_table,
             max_attempts: self.max_attempts,
             backoff: self.backoff,
             shutdown: self.shutdown,

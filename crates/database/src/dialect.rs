@@ -32,6 +32,18 @@ pub trait Dialect: sqlx::Database + Sized {
     #[doc(hidden)]
     fn offsets_sql(table: &str) -> OffsetsSql;
 
+    /// The dead-letter table's statements on `table` (`create`: `CREATE TABLE IF NOT
+    /// EXISTS`; see [`DatabaseSinkBuilder::dead_letter_table`](crate::DatabaseSinkBuilder::dead_letter_table)).
+    fn dead_letter_sql(table: &str) -> DeadLetterSql;
+
+    /// Inserts one dead letter into `table`.
+    #[doc(hidden)]
+    fn insert_dead_letter<'c>(
+        conn: &'c mut Self::Connection,
+        table: &'c str,
+        row: &'c DeadLetterRow,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
+
     /// Runs `sql` (one statement without parameters).
     #[doc(hidden)]
     fn execute_raw<'c>(
@@ -89,6 +101,30 @@ pub struct OffsetsSql {
     pub insert: String,
 }
 
+/// The dead-letter table's statements, in a dialect.
+#[derive(Debug, Clone)]
+pub struct DeadLetterSql {
+    /// Creates the table if it is missing.
+    pub create: String,
+    /// Inserts one row (group, topic, partition, offset, key, value, error, attempts, time).
+    pub insert: String,
+}
+
+/// One record the sink gave up on, as a row of the dead-letter table.
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+pub struct DeadLetterRow {
+    pub group_id: String,
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub error: String,
+    pub attempts: i32,
+    pub failed_at_ms: i64,
+}
+
 /// The driver-typed methods of [`Dialect`], the same for every sqlx driver but for the
 /// connection type: run the dialect's [`OffsetsSql`].
 macro_rules! offsets_by_sqlx {
@@ -99,6 +135,30 @@ macro_rules! offsets_by_sqlx {
         ) -> futures::future::BoxFuture<'c, Result<(), sqlx::Error>> {
             use futures::FutureExt;
             async move { sqlx::query(sql).execute(conn).await.map(drop) }.boxed()
+        }
+
+        fn insert_dead_letter<'c>(
+            conn: &'c mut $conn,
+            table: &'c str,
+            row: &'c $crate::dialect::DeadLetterRow,
+        ) -> futures::future::BoxFuture<'c, Result<(), sqlx::Error>> {
+            use futures::FutureExt;
+            async move {
+                sqlx::query(&Self::dead_letter_sql(table).insert)
+                    .bind(&row.group_id)
+                    .bind(&row.topic)
+                    .bind(row.partition)
+                    .bind(row.offset)
+                    .bind(row.key.as_deref())
+                    .bind(row.value.as_deref())
+                    .bind(&row.error)
+                    .bind(row.attempts)
+                    .bind(row.failed_at_ms)
+                    .execute(conn)
+                    .await
+                    .map(drop)
+            }
+            .boxed()
         }
 
         fn read_offsets<'c>(

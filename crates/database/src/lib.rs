@@ -15,7 +15,7 @@
 //! | fence | each batch moves its partitions' rows with a compare-and-set: a batch built on a position another instance moved commits nothing |
 //! | batching | many records per transaction: `commit_max_records` / `commit_interval` of the [`PipelineConfig`](kafka_eos_processor::config::PipelineConfig), as in the Kafka pipeline |
 //! | database down | the batch rolls back and runs again with backoff |
-//! | processor error | the batch rolls back and runs again, up to `max_attempts`, then the sink stops naming the record |
+//! | processor error | the batch rolls back and runs again, up to `max_attempts`, then the sink stops naming the record, or with a [`dead_letter_table`](DatabaseSinkBuilder::dead_letter_table) writes it there in the batch's transaction (so does an undecodable record) |
 //! | writes | [`Upsert`]: "insert or update by key" and "insert or add to" in the database's dialect |
 //! | metrics | [`DatabaseSink::stats`] in process; through the `metrics` facade: [`metric_names`] (records, transactions by outcome, commit latency) |
 //!
@@ -87,7 +87,7 @@ mod stats;
 mod upsert;
 
 pub use builder::DatabaseSinkBuilder;
-pub use dialect::{Dialect, StoredOffset};
+pub use dialect::{DeadLetterSql, Dialect, StoredOffset};
 pub use error::{Error, Result};
 pub use offsets::DEFAULT_OFFSETS_TABLE;
 pub use processor::DatabaseProcessor;

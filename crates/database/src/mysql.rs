@@ -2,7 +2,7 @@
 
 use sqlx::MySql;
 
-use crate::dialect::{insert_head, offsets_by_sqlx, Dialect, OffsetsSql};
+use crate::dialect::{insert_head, offsets_by_sqlx, DeadLetterSql, Dialect, OffsetsSql};
 
 impl Dialect for MySql {
     const DISPLAY_NAME: &'static str = "MariaDB/MySQL";
@@ -46,6 +46,17 @@ impl Dialect for MySql {
             ),
             insert: format!(
                 "INSERT IGNORE INTO {table} (group_id, topic, kafka_partition, next_offset) VALUES (?, ?, ?, ?)"
+            ),
+        }
+    }
+
+    fn dead_letter_sql(table: &str) -> DeadLetterSql {
+        DeadLetterSql {
+            create: format!(
+                "CREATE TABLE IF NOT EXISTS {table} (\n  group_id VARCHAR(255) NOT NULL,\n  topic VARCHAR(255) NOT NULL,\n  kafka_partition INT NOT NULL,\n  kafka_offset BIGINT NOT NULL,\n  record_key LONGBLOB,\n  record_value LONGBLOB,\n  error TEXT NOT NULL,\n  attempts INT NOT NULL,\n  failed_at_ms BIGINT NOT NULL,\n  PRIMARY KEY (group_id, topic, kafka_partition, kafka_offset)\n) ENGINE = InnoDB"
+            ),
+            insert: format!(
+                "INSERT INTO {table} (group_id, topic, kafka_partition, kafka_offset, record_key, record_value, error, attempts, failed_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
             ),
         }
     }

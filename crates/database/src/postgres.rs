@@ -2,7 +2,7 @@
 
 use sqlx::Postgres;
 
-use crate::dialect::{insert_head, offsets_by_sqlx, Dialect, OffsetsSql};
+use crate::dialect::{insert_head, offsets_by_sqlx, DeadLetterSql, Dialect, OffsetsSql};
 
 impl Dialect for Postgres {
     const DISPLAY_NAME: &'static str = "PostgreSQL";
@@ -52,6 +52,17 @@ impl Dialect for Postgres {
             ),
             insert: format!(
                 "INSERT INTO {table} (group_id, topic, kafka_partition, next_offset) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
+            ),
+        }
+    }
+
+    fn dead_letter_sql(table: &str) -> DeadLetterSql {
+        DeadLetterSql {
+            create: format!(
+                "CREATE TABLE IF NOT EXISTS {table} (\n  group_id TEXT NOT NULL,\n  topic TEXT NOT NULL,\n  kafka_partition INTEGER NOT NULL,\n  kafka_offset BIGINT NOT NULL,\n  record_key BYTEA,\n  record_value BYTEA,\n  error TEXT NOT NULL,\n  attempts INTEGER NOT NULL,\n  failed_at_ms BIGINT NOT NULL,\n  PRIMARY KEY (group_id, topic, kafka_partition, kafka_offset)\n)"
+            ),
+            insert: format!(
+                "INSERT INTO {table} (group_id, topic, kafka_partition, kafka_offset, record_key, record_value, error, attempts, failed_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
             ),
         }
     }

@@ -13,7 +13,7 @@ use sqlx::Pool;
 use tracing::Instrument;
 
 use crate::builder::DatabaseSinkBuilder;
-use crate::dialect::Dialect;
+use crate::dialect::{DeadLetterRow, Dialect};
 use crate::error::{Error, Result};
 use crate::offsets::{Failed, OffsetsTable, Partition};
 use crate::processor::DatabaseProcessor;
@@ -41,7 +41,9 @@ use crate::stats::Stats;
 /// - **The database down** mid-run: the batch is rolled back and run again with backoff,
 ///   for as long as it takes (or until shutdown).
 /// - **A processor error**: rolled back and run again, up to `max_attempts`, then the sink
-///   stops with [`Error::Processor`].
+///   stops with [`Error::Processor`], or with a
+///   [`dead_letter_table`](crate::DatabaseSinkBuilder::dead_letter_table) writes the record
+///   there in the batch's transaction and goes on (an undecodable record too, at once).
 pub struct DatabaseSink<DB: Dialect, P, C> {
     pub(crate) config: PipelineConfig,
     pub(crate) pool: Pool<DB>,
@@ -49,6 +51,7 @@ pub struct DatabaseSink<DB: Dialect, P, C> {
     pub(crate) codec: C,
     pub(crate) offsets: OffsetsTable,
     pub(crate) create_offsets_table: bool,
+    pub(crate) dead_letter_table: Option<String>,
     pub(crate) max_attempts: u32,
     pub(crate) backoff: Backoff,
     pub(crate) shutdown: CancellationToken,
@@ -71,6 +74,8 @@ impl<DB: Dialect, P, C> std::fmt::Debug for DatabaseSink<DB, P, C> {
 enum Attempt {
     /// The processor failed on the batch's record `index`.
     Processor { index: usize, source: BoxError },
+    /// The batch's record `index` cannot be decoded.
+    Undecodable { index: usize, source: Error },
     /// The database failed in a way another run can get past.
     Transient {
         statement: &'static str,
@@ -141,6 +146,15 @@ where
         self.offsets
             .ensure(&self.pool, self.create_offsets_table)
             .await?;
+        if let (Some(table), true) = (&self.dead_letter_table, self.create_offsets_table) {
+            let create = DB::dead_letter_sql(table).create;
+            Failed::timed::<DB, _>("create dead-letter table", async {
+                let mut conn = self.pool.acquire().await?;
+                DB::execute_raw(&mut conn, &create).await
+            })
+            .await
+            .map_err(Failed::into_error::<DB>)?;
+        }
         let context = SinkContext::new(self.load_positions());
         let consumer: Arc<BaseConsumer<SinkContext>> = Arc::new(
             self.config
@@ -228,10 +242,12 @@ where
         // sink; records failing once each do not add up), and of the database
         let mut record_failures: std::collections::HashMap<usize, u32> = Default::default();
         let mut database_failures = 0;
+        // records given up on: written to the dead-letter table in the next run
+        let mut dead: BTreeMap<usize, (String, u32)> = BTreeMap::new();
         loop {
             let started = std::time::Instant::now();
             let attempt = self
-                .attempt(batch, &span)
+                .attempt(batch, &span, &dead)
                 .instrument(tracing::debug_span!(
                     "database_batch",
                     records = batch.len(),
@@ -241,6 +257,9 @@ where
             match attempt {
                 Ok(true) => {
                     self.committed(consumer, &span, batch.len(), started.elapsed());
+                    if !dead.is_empty() {
+                        self.stats.dead_lettered(dead.len() as u64);
+                    }
                     return Ok(());
                 }
                 Ok(false) => {
@@ -249,11 +268,25 @@ where
                     return self.reposition(consumer, &span).await;
                 }
                 Err(Attempt::Fatal(e)) => return Err(e),
+                Err(Attempt::Undecodable { index, source }) => {
+                    if self.dead_letter_table.is_none() {
+                        return Err(source);
+                    }
+                    tracing::warn!(error = %source, "undecodable record: dead-lettered in the batch's transaction");
+                    dead.insert(index, (source.to_string(), 1));
+                }
                 Err(Attempt::Processor { index, source }) => {
                     let failures = record_failures.entry(index).or_insert(0);
                     *failures += 1;
                     let processor_failures = *failures;
                     let record = &batch[index];
+                    if processor_failures >= self.max_attempts && self.dead_letter_table.is_some() {
+                        tracing::warn!(topic = %record.topic, partition = record.partition, offset = record.offset,
+                            attempts = processor_failures, error = %source, "the processor keeps failing: the record is dead-lettered in the batch's transaction");
+                        dead.insert(index, (source.to_string(), processor_failures));
+                        self.stats.rolled_back();
+                        continue;
+                    }
                     if processor_failures >= self.max_attempts {
                         return Err(Error::Processor {
                             topic: record.topic.to_string(),
@@ -285,10 +318,22 @@ where
 
     /// One run of the batch in one transaction: `true` once committed, `false` when a
     /// partition's stored position is not where the batch started (fenced).
-    async fn attempt(&mut self, batch: &[Raw], span: &Span) -> Result<bool, Attempt> {
+    async fn attempt(
+        &mut self,
+        batch: &[Raw],
+        span: &Span,
+        dead: &BTreeMap<usize, (String, u32)>,
+    ) -> Result<bool, Attempt> {
         let mut tx = Failed::timed::<DB, _>("begin", self.pool.begin()).await?;
         for (index, raw) in batch.iter().enumerate() {
-            let input = decode(&self.codec, raw).map_err(Attempt::Fatal)?;
+            if let Some((error, attempts)) = dead.get(&index) {
+                self.dead_letter(&mut tx, raw, error, *attempts).await?;
+                continue;
+            }
+            let input = match decode(&self.codec, raw) {
+                Ok(input) => input,
+                Err(source) => return Err(Attempt::Undecodable { index, source }),
+            };
             if let Err(source) = self.processor.process(input, &mut tx).await {
                 // a transient database error of the processor's own statements is the
                 // database's failure, not the record's
@@ -314,6 +359,38 @@ where
         }
         Failed::timed::<DB, _>("commit", tx.commit()).await?;
         Ok(true)
+    }
+
+    /// Writes `raw` to the dead-letter table, in `tx`.
+    async fn dead_letter(
+        &self,
+        tx: &mut DB::Connection,
+        raw: &Raw,
+        error: &str,
+        attempts: u32,
+    ) -> Result<(), Attempt> {
+        let Some(table) = &self.dead_letter_table else {
+            return Ok(());
+        };
+        let row = DeadLetterRow {
+            group_id: self.offsets.group.clone(),
+            topic: raw.topic.to_string(),
+            partition: raw.partition,
+            offset: raw.offset,
+            key: raw.key.as_deref().map(<[u8]>::to_vec),
+            value: raw.value.clone(),
+            error: error.to_owned(),
+            attempts: i32::try_from(attempts).unwrap_or(i32::MAX),
+            failed_at_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        };
+        Failed::timed::<DB, _>(
+            "insert dead letter",
+            DB::insert_dead_letter(tx, table, &row),
+        )
+        .await
+        .map_err(Attempt::from)
     }
 
     /// After a commit: the positions move on, and the group's Kafka offsets follow (for lag

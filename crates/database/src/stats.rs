@@ -6,6 +6,7 @@
 //! |---|---|---|---|
 //! | `kafka_eos_database_records_total` | counter | `group` | records whose rows and offsets committed |
 //! | `kafka_eos_database_transactions_total` | counter | `group`, `outcome` (`committed`, `rolled_back`, `fenced`) | database transactions, by how they ended |
+//! | `kafka_eos_database_dead_letters_total` | counter | `group` | records written to the dead-letter table (committed) |
 //! | `kafka_eos_database_commit_seconds` | histogram | `group` | a batch's transaction, from `BEGIN` to the end of `COMMIT` |
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +21,7 @@ pub struct Stats {
     transactions: AtomicU64,
     rollbacks: AtomicU64,
     fenced: AtomicU64,
+    dead_letters: AtomicU64,
 }
 
 /// A copy of [`Stats`] at one moment.
@@ -31,6 +33,8 @@ pub struct StatsSnapshot {
     pub transactions: u64,
     /// Transactions rolled back to run again (a processor error, the database down).
     pub rollbacks: u64,
+    /// Records written to the dead-letter table in committed transactions.
+    pub dead_letters: u64,
     /// Transactions that found their partition moved by another instance (nothing of them
     /// committed; the consumer was moved to the stored position).
     pub fenced: u64,
@@ -42,6 +46,8 @@ pub mod metric_names {
     pub const RECORDS: &str = "kafka_eos_database_records_total";
     /// Counter, label `outcome`: database transactions, by how they ended.
     pub const TRANSACTIONS: &str = "kafka_eos_database_transactions_total";
+    /// Counter: records written to the dead-letter table (committed).
+    pub const DEAD_LETTERS: &str = "kafka_eos_database_dead_letters_total";
     /// Histogram: a batch's transaction, `BEGIN` to the end of `COMMIT`, in seconds.
     pub const COMMIT_SECONDS: &str = "kafka_eos_database_commit_seconds";
 }
@@ -69,6 +75,12 @@ impl Stats {
         self.transaction("committed");
     }
 
+    pub(crate) fn dead_lettered(&self, records: u64) {
+        self.dead_letters.fetch_add(records, Ordering::Relaxed);
+        ::metrics::counter!(metric_names::DEAD_LETTERS, "group" => self.group.clone())
+            .increment(records);
+    }
+
     pub(crate) fn rolled_back(&self) {
         self.rollbacks.fetch_add(1, Ordering::Relaxed);
         self.transaction("rolled_back");
@@ -86,6 +98,7 @@ impl Stats {
             transactions: self.transactions.load(Ordering::Relaxed),
             rollbacks: self.rollbacks.load(Ordering::Relaxed),
             fenced: self.fenced.load(Ordering::Relaxed),
+            dead_letters: self.dead_letters.load(Ordering::Relaxed),
         }
     }
 }

@@ -30,6 +30,8 @@ struct Ledger<DB: Dialect> {
     /// Fail the first attempt of every record whose offset is 3 modulo this (0: none).
     fail_every: i64,
     failed: HashSet<(i32, i64)>,
+    /// Records of this amount fail on every attempt.
+    poison_amount: Option<i64>,
 }
 
 impl<DB: Dialect> Ledger<DB> {
@@ -43,6 +45,7 @@ impl<DB: Dialect> Ledger<DB> {
             ),
             fail_every,
             failed: HashSet::new(),
+            poison_amount: None,
         }
     }
 }
@@ -58,6 +61,9 @@ macro_rules! ledger {
                     && self.failed.insert((input.partition, input.offset))
                 {
                     return Err("injected failure".into());
+                }
+                if self.poison_amount == Some(input.value) {
+                    return Err(format!("amount {} is refused, always", input.value).into());
                 }
                 let account =
                     String::from_utf8_lossy(input.key.as_deref().unwrap_or_default()).into_owned();
@@ -85,14 +91,18 @@ ledger!(MySql, sqlx::MySqlConnection);
 trait Server: Dialect {
     const URL: &'static str;
     const PLACEHOLDERS: [&'static str; 2];
+    /// The dead letters' `error` column as text a driver-neutral pool reads.
+    const ERROR_TEXT: &'static str;
 }
 impl Server for Postgres {
     const URL: &'static str = POSTGRES_URL;
     const PLACEHOLDERS: [&'static str; 2] = ["$1", "$2"];
+    const ERROR_TEXT: &'static str = "error";
 }
 impl Server for MySql {
     const URL: &'static str = MYSQL_URL;
     const PLACEHOLDERS: [&'static str; 2] = ["?", "?"];
+    const ERROR_TEXT: &'static str = "CAST(error AS CHAR(255))";
 }
 
 struct Tables {
@@ -374,6 +384,101 @@ where
     assert_eq!(balances(&db, &t).await, expected);
 }
 
+/// 3,000 records, 3 of them not JSON numbers and 3 of an amount the processor always
+/// refuses: with a dead-letter table those 6 land there (key, value, error, attempts) in
+/// their batch's transaction, and every other record is applied once.
+async fn poison_records_are_dead_lettered_in_their_batch<DB: Server>()
+where
+    Ledger<DB>: DatabaseProcessor<DB, Input = i64>,
+{
+    let db = any_pool(DB::URL).await;
+    let cluster = Cluster::from_env().unwrap();
+    let (mut records, _) = ledger_input(3_000);
+    for i in [100, 1_500, 2_900] {
+        records[i] = Record::new(format!("account-{}", i % ACCOUNTS), "not a number");
+    }
+    // amount 500 is record i with i % 1000 == 499: 3 of them
+    let poison_amount = 500;
+    let mut expected: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for r in &records {
+        let Ok(amount) = r.value_text().parse::<i64>() else {
+            continue;
+        };
+        if amount == poison_amount {
+            continue;
+        }
+        let e = expected
+            .entry(String::from_utf8_lossy(&r.key).into_owned())
+            .or_default();
+        e.0 += amount;
+        e.1 += 1;
+    }
+    let (topic, group) = topic_with(&cluster, 2, &records).await;
+    let t = create_tables(&db).await;
+    let dead_letters = format!("{}_dlq", t.offsets);
+    let token = CancellationToken::new();
+    let mut ledger = Ledger::<DB>::new(&t, DB::PLACEHOLDERS, 0);
+    ledger.poison_amount = Some(poison_amount);
+    let sink = DatabaseSink::<DB, _, _>::builder(
+        config(&cluster, &topic, &group),
+        DB::URL,
+        ledger,
+        JsonCodec::<i64>::new(),
+    )
+    .offsets_table(&t.offsets)
+    .dead_letter_table(&dead_letters)
+    .max_attempts(2)
+    .backoff(kafka_eos_processor::Backoff::new(
+        Duration::from_millis(10),
+        Duration::from_millis(50),
+    ))
+    .shutdown(token.clone())
+    .build()
+    .await
+    .unwrap();
+    let stats = sink.stats();
+    let r = Running {
+        stats: sink.stats(),
+        task: tokio::spawn(sink.run()),
+        stop: token,
+    };
+    let good = records.len() as i64 - 6;
+    let done = until_events(&db, &t, good, Duration::from_secs(60)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop(r).await;
+    assert_eq!(done, good);
+    assert_eq!(events(&db, &t).await, good);
+    assert_eq!(balances(&db, &t).await, expected);
+    let rows: Vec<(i64, Option<Vec<u8>>, String, i32)> = sqlx::query_as(&format!(
+        "SELECT kafka_offset, record_value, {} AS error, attempts FROM {dead_letters} ORDER BY kafka_offset",
+        DB::ERROR_TEXT
+    ))
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 6, "{rows:?}");
+    let refused: Vec<_> = rows.iter().filter(|r| r.2.contains("refused")).collect();
+    assert_eq!(refused.len(), 3, "{rows:?}");
+    assert!(
+        refused
+            .iter()
+            .all(|r| r.3 == 2 && r.1.as_deref() == Some(&b"500"[..])),
+        "{rows:?}"
+    );
+    let undecodable: Vec<_> = rows
+        .iter()
+        .filter(|r| r.2.contains("cannot decode"))
+        .collect();
+    assert_eq!(undecodable.len(), 3, "{rows:?}");
+    assert!(
+        undecodable
+            .iter()
+            .all(|r| r.3 == 1 && r.1.as_deref() == Some(&b"not a number"[..])),
+        "{rows:?}"
+    );
+    assert_eq!(stats.snapshot().dead_letters, 6);
+}
+
 macro_rules! suite {
     ($module:ident, $db:ty, $server:literal) => {
         mod $module {
@@ -387,6 +492,11 @@ macro_rules! suite {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn two_sinks_and_failures_apply_each_record_once() {
                 super::two_sinks_and_failures_apply_each_record_once::<$db>().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn poison_records_are_dead_lettered_in_their_batch() {
+                super::poison_records_are_dead_lettered_in_their_batch::<$db>().await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
