@@ -1,7 +1,7 @@
 //! [`DatabaseSink`]: consume -> process into a database transaction -> commit the rows and
 //! the consumer's next offsets together.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -231,36 +231,45 @@ where
         }
     }
 
-    /// Runs `batch` until it commits, is fenced, or fails for good.
+    /// Runs `batch` until it commits, is fenced, or fails for good. When the processor fails
+    /// on a record, the records before it commit first (in their own transaction), so a
+    /// failure costs a retry of that record, not of the whole batch.
     async fn commit_batch(
         &mut self,
         consumer: &Arc<BaseConsumer<SinkContext>>,
         batch: &[Raw],
     ) -> Result<()> {
-        let span = span(&consumer.context().positions(), batch);
-        // failed attempts per record of the batch (a record that keeps failing stops the
-        // sink; records failing once each do not add up), and of the database
-        let mut record_failures: std::collections::HashMap<usize, u32> = Default::default();
+        // failed attempts per record (a record that keeps failing stops the sink or is
+        // dead-lettered; records failing once each do not add up), and of the database
+        let mut record_failures: HashMap<RecordId, u32> = HashMap::new();
         let mut database_failures = 0;
-        // records given up on: written to the dead-letter table in the next run
-        let mut dead: BTreeMap<usize, (String, u32)> = BTreeMap::new();
-        loop {
+        // records given up on, by (partition, offset): written to the dead-letter table
+        let mut dead: HashMap<RecordId, (String, u32)> = HashMap::new();
+        let mut rest = batch;
+        // the records of `rest` this transaction takes (all, or those before a failing one)
+        let mut end = rest.len();
+        while !rest.is_empty() {
+            let part = &rest[..end];
+            let span = span(&consumer.context().positions(), part);
             let started = std::time::Instant::now();
             let attempt = self
-                .attempt(batch, &span, &dead)
+                .attempt(part, &span, &dead)
                 .instrument(tracing::debug_span!(
                     "database_batch",
-                    records = batch.len(),
+                    records = part.len(),
                     partitions = span.len()
                 ))
                 .await;
             match attempt {
                 Ok(true) => {
-                    self.committed(consumer, &span, batch.len(), started.elapsed());
-                    if !dead.is_empty() {
-                        self.stats.dead_lettered(dead.len() as u64);
+                    self.committed(consumer, &span, part.len(), started.elapsed());
+                    let buried = part.iter().filter(|r| dead.contains_key(&id(r))).count();
+                    if buried > 0 {
+                        self.stats.dead_lettered(buried as u64);
                     }
-                    return Ok(());
+                    rest = &rest[end..];
+                    end = rest.len();
+                    continue;
                 }
                 Ok(false) => {
                     self.stats.fenced();
@@ -273,21 +282,24 @@ where
                         return Err(source);
                     }
                     tracing::warn!(error = %source, "undecodable record: dead-lettered in the batch's transaction");
-                    dead.insert(index, (source.to_string(), 1));
+                    let r = &part[index];
+                    dead.insert(id(r), (source.to_string(), 1));
+                }
+                Err(Attempt::Processor { index, source }) if index > 0 => {
+                    // commit what came before the failing record first, without a wait
+                    tracing::debug!(error = %source, before = index, "the processor failed: the records before it commit first");
+                    end = index;
                 }
                 Err(Attempt::Processor { index, source }) => {
-                    let failures = record_failures.entry(index).or_insert(0);
+                    let record = &part[index];
+                    let failures = record_failures.entry(id(record)).or_insert(0);
                     *failures += 1;
                     let processor_failures = *failures;
-                    let record = &batch[index];
                     if processor_failures >= self.max_attempts && self.dead_letter_table.is_some() {
                         tracing::warn!(topic = %record.topic, partition = record.partition, offset = record.offset,
                             attempts = processor_failures, error = %source, "the processor keeps failing: the record is dead-lettered in the batch's transaction");
-                        dead.insert(index, (source.to_string(), processor_failures));
-                        self.stats.rolled_back();
-                        continue;
-                    }
-                    if processor_failures >= self.max_attempts {
+                        dead.insert(id(record), (source.to_string(), processor_failures));
+                    } else if processor_failures >= self.max_attempts {
                         return Err(Error::Processor {
                             topic: record.topic.to_string(),
                             partition: record.partition,
@@ -295,11 +307,12 @@ where
                             attempts: processor_failures,
                             source,
                         });
+                    } else {
+                        tracing::warn!(topic = %record.topic, partition = record.partition, offset = record.offset,
+                            attempt = processor_failures, error = %source, "the processor failed: the batch is rolled back and runs again");
+                        self.wait(self.backoff.after(processor_failures, record.offset as u64))
+                            .await;
                     }
-                    tracing::warn!(topic = %record.topic, partition = record.partition, offset = record.offset,
-                        attempt = processor_failures, error = %source, "the processor failed: the batch is rolled back and runs again");
-                    self.wait(self.backoff.after(processor_failures, record.offset as u64))
-                        .await;
                 }
                 Err(Attempt::Transient { statement, source }) => {
                     database_failures += 1;
@@ -310,10 +323,11 @@ where
             }
             self.stats.rolled_back();
             if self.shutdown.is_cancelled() {
-                // nothing of the batch committed: whoever owns its partitions next runs it
+                // nothing of the rest committed: whoever owns its partitions next runs it
                 return Ok(());
             }
         }
+        Ok(())
     }
 
     /// One run of the batch in one transaction: `true` once committed, `false` when a
@@ -322,11 +336,11 @@ where
         &mut self,
         batch: &[Raw],
         span: &Span,
-        dead: &BTreeMap<usize, (String, u32)>,
+        dead: &HashMap<RecordId, (String, u32)>,
     ) -> Result<bool, Attempt> {
         let mut tx = Failed::timed::<DB, _>("begin", self.pool.begin()).await?;
         for (index, raw) in batch.iter().enumerate() {
-            if let Some((error, attempts)) = dead.get(&index) {
+            if let Some((error, attempts)) = dead.get(&id(raw)) {
                 self.dead_letter(&mut tx, raw, error, *attempts).await?;
                 continue;
             }
@@ -468,6 +482,13 @@ where
             () = self.shutdown.cancelled() => {}
         }
     }
+}
+
+/// A record of the input: topic, partition, offset.
+type RecordId = (Arc<str>, i32, i64);
+
+fn id(r: &Raw) -> RecordId {
+    (Arc::clone(&r.topic), r.partition, r.offset)
 }
 
 /// Each partition of `batch`: its stored position and the offset after its last record.
