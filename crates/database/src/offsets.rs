@@ -78,6 +78,21 @@ impl Failed {
     }
 }
 
+/// Runs `sql`, a `CREATE TABLE IF NOT EXISTS` (`statement` names it in errors), under
+/// [`STATEMENT_TIMEOUT`]: at start-up, where an error stops the sink.
+pub(crate) async fn create_table<DB: Dialect>(
+    pool: &Pool<DB>,
+    statement: &'static str,
+    sql: &str,
+) -> Result<()> {
+    Failed::timed::<DB, _>(statement, async {
+        let mut conn = pool.acquire().await?;
+        DB::execute_raw(&mut conn, sql).await
+    })
+    .await
+    .map_err(Failed::into_error::<DB>)
+}
+
 /// The offsets table of one consumer group.
 #[derive(Debug, Clone)]
 pub(crate) struct OffsetsTable {
@@ -103,16 +118,7 @@ impl OffsetsTable {
     pub(crate) async fn ensure<DB: Dialect>(&self, pool: &Pool<DB>, create: bool) -> Result<()> {
         let sql = DB::create_offsets_table(&self.table);
         if create {
-            let created = Failed::timed::<DB, _>("create offsets table", async {
-                let mut conn = pool.acquire().await?;
-                DB::execute_raw(&mut conn, &sql).await
-            })
-            .await;
-            return match created {
-                Ok(_) => Ok(()),
-                Err(Failed::Fatal(e)) => Err(e),
-                Err(failed) => Err(failed.into_error::<DB>()),
-            };
+            return create_table(pool, "create offsets table", &sql).await;
         }
         match self.load(pool).await {
             Ok(_) => Ok(()),

@@ -15,7 +15,7 @@ use tracing::Instrument;
 use crate::builder::DatabaseSinkBuilder;
 use crate::dialect::{DeadLetterRow, Dialect};
 use crate::error::{Error, Result};
-use crate::offsets::{Failed, OffsetsTable, Partition};
+use crate::offsets::{create_table, Failed, OffsetsTable, Partition};
 use crate::processor::DatabaseProcessor;
 use crate::source::{self, consumer_error, Raw, SinkContext};
 use crate::stats::Stats;
@@ -148,12 +148,7 @@ where
             .await?;
         if let (Some(table), true) = (&self.dead_letter_table, self.create_offsets_table) {
             let create = DB::dead_letter_sql(table).create;
-            Failed::timed::<DB, _>("create dead-letter table", async {
-                let mut conn = self.pool.acquire().await?;
-                DB::execute_raw(&mut conn, &create).await
-            })
-            .await
-            .map_err(Failed::into_error::<DB>)?;
+            create_table(&self.pool, "create dead-letter table", &create).await?;
         }
         let context = SinkContext::new(self.load_positions());
         let consumer: Arc<BaseConsumer<SinkContext>> = Arc::new(

@@ -30,13 +30,15 @@ pub enum Sink {
 }
 
 impl Sink {
-    /// The database of this machine and of CI, for `--database-url`'s default.
-    pub fn default_url(self) -> Option<&'static str> {
-        match self {
-            Sink::Kafka => None,
-            Sink::Postgres => Some("postgres://postgres@127.0.0.1:5432/test"),
-            Sink::Mariadb => Some("mysql://root@127.0.0.1:3306/test"),
-        }
+    /// The database to write to: `given` (`--database-url`), else the one of this machine and
+    /// of CI; a usage error for `--sink kafka`.
+    pub fn url(self, given: Option<&str>) -> Result<String, DemoError> {
+        let default = match self {
+            Sink::Kafka => return Err(DemoError::Usage("--sink kafka writes no tables".into())),
+            Sink::Postgres => "postgres://postgres@127.0.0.1:5432/test",
+            Sink::Mariadb => "mysql://root@127.0.0.1:3306/test",
+        };
+        Ok(given.unwrap_or(default).to_owned())
     }
 }
 
@@ -331,12 +333,9 @@ pub async fn check(
 /// Runs a worker of `--sink postgres|mariadb` until shutdown: the sink, its metrics lines.
 pub async fn run_worker(args: WorkerArgs) -> Result<(), DemoError> {
     let tables = Tables::with_prefix(&args.tables);
-    let url = match (&args.database_url, args.sink.default_url()) {
-        (Some(url), _) => url.clone(),
-        (None, Some(url)) => url.to_owned(),
-        (None, None) => return Err(DemoError::Usage("--sink kafka writes no tables".into())),
-    };
-    // the sink rolls its whole batch back on a failure: a tenth of the Kafka pipeline's rate
+    let url = args.sink.url(args.database_url.as_deref())?;
+    // each failure costs the sink a rollback and a backoff (the Kafka pipeline parks the key
+    // instead): a tenth of the Kafka pipeline's rate
     let failures = args.transient_failures / 10.0;
     match args.sink {
         Sink::Postgres => {

@@ -123,6 +123,25 @@ pub(crate) fn progress_bar(hidden: bool, bar: ProgressBar) -> ProgressBar {
     bar
 }
 
+/// The run's cluster (`--bootstrap`, else the embedded broker with `--partitions` per topic)
+/// and its topics, created: names of this run's own on an external cluster, which
+/// outlives runs; the workers' defaults on the embedded broker.
+pub(crate) fn cluster_and_topics(args: &DemoArgs) -> Result<(Cluster, Topics), DemoError> {
+    let (cluster, topics) = match &args.bootstrap {
+        Some(b) => {
+            let cluster = Cluster::external(b.clone());
+            let topics = Topics::unique(&cluster, "orders");
+            (cluster, topics)
+        }
+        None => (
+            Cluster::embedded_with(BrokerConfig::default().default_partitions(args.partitions))?,
+            Topics::fixed(),
+        ),
+    };
+    topics.create(&cluster, args.partitions)?;
+    Ok((cluster, topics))
+}
+
 /// Worker `instance`'s metrics address: `base`'s port + `instance` (`None` past 65535, or
 /// port 0).
 pub fn worker_metrics_addr(
@@ -159,19 +178,8 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
             })?,
         None => Vec::new(),
     };
-    let (cluster, topics) = match &args.bootstrap {
-        Some(b) => {
-            let cluster = Cluster::external(b.clone());
-            let topics = Topics::unique(&cluster, "orders");
-            (cluster, topics)
-        }
-        None => (
-            Cluster::embedded_with(BrokerConfig::default().default_partitions(args.partitions))?,
-            Topics::fixed(),
-        ),
-    };
+    let (cluster, topics) = cluster_and_topics(args)?;
     let bootstrap = cluster.bootstrap_servers();
-    topics.create(&cluster, args.partitions)?;
     println!(
         "cluster: {bootstrap} ({})",
         if args.bootstrap.is_some() {

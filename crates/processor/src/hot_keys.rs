@@ -76,7 +76,6 @@ impl HotKeyMonitor {
         if batch.is_empty() {
             return;
         }
-        let target = self.target.lock().ok().and_then(|t| t.clone());
         let Ok(mut partitions) = self.partitions.lock() else {
             return;
         };
@@ -88,14 +87,7 @@ impl HotKeyMonitor {
             let key = (Arc::clone(&msg.topic), msg.partition);
             let p = partitions.entry(key.clone()).or_insert_with(|| Partition {
                 keys: HotKeys::new(COUNTERS, WINDOW),
-                gauge: target.as_ref().map(|(target, labels)| {
-                    let mut labels = labels.clone();
-                    labels.push(Label::new("topic", msg.topic.to_string()));
-                    labels.push(Label::new("partition", msg.partition.to_string()));
-                    target.with(|r| {
-                        r.register_gauge(&Key::from_parts(HOT_KEY_SHARE, labels), &METADATA)
-                    })
-                }),
+                gauge: self.gauge(&msg.topic, msg.partition),
                 warned: None,
             });
             for msg in run {
@@ -133,6 +125,16 @@ impl HotKeyMonitor {
                 );
             }
         }
+    }
+
+    /// A partition's share gauge, registered where the metrics go (`None`: not published).
+    fn gauge(&self, topic: &str, partition: i32) -> Option<Gauge> {
+        let t = self.target.lock().ok()?;
+        let (target, labels) = t.as_ref()?;
+        let mut labels = labels.clone();
+        labels.push(Label::new("topic", topic.to_owned()));
+        labels.push(Label::new("partition", partition.to_string()));
+        Some(target.with(|r| r.register_gauge(&Key::from_parts(HOT_KEY_SHARE, labels), &METADATA)))
     }
 
     /// The hottest keys of `topic`'s `partition` now, hottest first (empty if this pipeline

@@ -3,15 +3,13 @@
 
 use std::time::Duration;
 
-use kafka_eos_broker::BrokerConfig;
-use kafka_eos_testkit::{write_records, Cluster};
+use kafka_eos_testkit::write_records;
 
 use crate::database::{check, connect, Sink, Tables, TablesOutcome};
 use crate::error::DemoError;
 use crate::orders::{generate, input_records};
 use crate::process::WorkerSpec;
-use crate::run::{drive, DemoArgs};
-use crate::topics::Topics;
+use crate::run::{cluster_and_topics, drive, DemoArgs};
 use crate::worker::MetricsLine;
 
 /// What the demo into a database measured.
@@ -61,34 +59,23 @@ impl TablesReport {
 
 /// Runs the demo into the database of `args.sink`.
 pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<TablesReport, DemoError> {
-    let url = match (&args.database_url, args.sink.default_url()) {
-        (Some(url), _) => url.clone(),
-        (None, Some(url)) => url.to_owned(),
-        (None, None) => return Err(DemoError::Usage("--sink kafka writes no tables".into())),
-    };
+    let url = args.sink.url(args.database_url.as_deref())?;
     if args.workers == 0 || args.partitions < 1 || args.orders == 0 {
         return Err(DemoError::Usage(
             "--workers, --partitions and --orders must be at least 1".into(),
         ));
     }
-    let (cluster, topics, tables) = match &args.bootstrap {
-        Some(b) => {
-            let cluster = Cluster::external(b.clone());
-            let topics = Topics::unique(&cluster, "orders");
-            let prefix = format!(
-                "kafka_eos_demo_{}",
-                &uuid::Uuid::new_v4().simple().to_string()[..8]
-            );
-            (cluster, topics, Tables::with_prefix(&prefix))
-        }
-        None => (
-            Cluster::embedded_with(BrokerConfig::default().default_partitions(args.partitions))?,
-            Topics::fixed(),
-            Tables::with_prefix("kafka_eos_demo"),
+    let (cluster, topics) = cluster_and_topics(args)?;
+    // an external cluster outlives runs, and so does its database: tables of this run's own
+    let prefix = match &args.bootstrap {
+        Some(_) => format!(
+            "kafka_eos_demo_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
         ),
+        None => "kafka_eos_demo".to_owned(),
     };
+    let tables = Tables::with_prefix(&prefix);
     let bootstrap = cluster.bootstrap_servers();
-    topics.create(&cluster, args.partitions)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -96,7 +83,7 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<TablesReport, Dem
     runtime.block_on(tables.recreate(&db))?;
     println!(
         "cluster: {bootstrap}; database: {} ({})",
-        kafka_eos_sql_redact(&url),
+        kafka_eos_sql::redact_url(&url),
         match args.sink {
             Sink::Postgres => "PostgreSQL",
             _ => "MariaDB",
@@ -119,7 +106,7 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<TablesReport, Dem
     spec.default_log_filter = "info".into();
     spec.sink = args.sink;
     spec.database_url = Some(url);
-    spec.tables = tables.status.trim_end_matches("_order_status").to_owned();
+    spec.tables = prefix;
     let total = events.len();
     let driven = drive(args, &spec, total, || {
         let applied = runtime
@@ -148,9 +135,4 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<TablesReport, Dem
         records_per_sec: total as f64 / driven.elapsed,
         log_dir: spec.log_dir,
     })
-}
-
-/// The URL with its password hidden.
-fn kafka_eos_sql_redact(url: &str) -> String {
-    kafka_eos_sql::redact_url(url)
 }
