@@ -38,6 +38,33 @@ pub enum ConfigError {
         /// Why the value is invalid.
         reason: String,
     },
+    /// The security settings do not fit together (a mechanism without credentials, SASL
+    /// settings over a protocol without SASL, SASL over plaintext without the opt-in, ...).
+    #[error("security setting `{setting}` {reason}")]
+    Security {
+        /// The setting (as in the `[security]` table of a configuration file).
+        setting: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A certificate, key or CA file named by a security setting does not exist.
+    #[error("security setting `{setting}` names {}, which does not exist", path.display())]
+    MissingFile {
+        /// The setting.
+        setting: &'static str,
+        /// The path given.
+        path: PathBuf,
+    },
+    /// A secret given as an environment variable or a file could not be read.
+    #[error("cannot read the secret `{setting}` from {from}: {reason}")]
+    SecretUnavailable {
+        /// The setting.
+        setting: &'static str,
+        /// The variable or file it was to come from.
+        from: String,
+        /// Why it could not be read.
+        reason: String,
+    },
     /// A configuration file could not be read.
     #[error("cannot read configuration file {}: {source}", path.display())]
     Io {
@@ -101,6 +128,9 @@ impl ConfigError {
             Self::Unsafe { key, .. } => Some(key),
             Self::Missing { field } => Some(field),
             Self::Invalid { field, .. } => Some(field),
+            Self::Security { setting, .. }
+            | Self::MissingFile { setting, .. }
+            | Self::SecretUnavailable { setting, .. } => Some(setting),
             _ => None,
         }
     }

@@ -32,6 +32,7 @@ mod mode;
 mod pipeline;
 mod producer;
 mod secrets;
+mod security;
 
 pub use consumer::{ConsumerProfile, DEFAULT_SESSION_TIMEOUT_MS, FETCH_QUEUE_BACKOFF_MS};
 pub use error::{ConfigError, Result};
@@ -44,10 +45,13 @@ pub use pipeline::{
 pub use producer::{
     ProducerProfile, DEFAULT_PARTITIONER, DEFAULT_TRANSACTION_TIMEOUT_MS, UNBOUNDED_RETRIES,
 };
-pub use secrets::{is_secret, REDACTED};
+pub use secrets::{is_secret, Secret, SecretSource, REDACTED};
+pub use security::{Sasl, SaslMechanism, Security, SecurityProtocol};
 
 /// Re-export of rdkafka's client configuration type rendered by the profiles.
 pub use rdkafka::ClientConfig;
 
+#[cfg(test)]
+mod security_tests;
 #[cfg(test)]
 mod tests;

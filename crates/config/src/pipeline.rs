@@ -13,6 +13,7 @@ use crate::guard::MAX_IN_FLIGHT_LIMIT;
 use crate::mode::{AutoOffsetReset, Mode};
 use crate::producer::{duration_ms, ProducerProfile, DEFAULT_TRANSACTION_TIMEOUT_MS};
 use crate::secrets::Redacted;
+use crate::security::{Security, SecurityFile};
 
 /// Prefix of every environment variable read by [`PipelineConfig::from_env`].
 pub const ENV_PREFIX: &str = "KAFKA_EOS_";
@@ -52,6 +53,12 @@ pub const DEFAULT_COMMIT_MAX_RECORDS: usize = 1_000;
 ///
 /// [consumer_overrides]
 /// "fetch.min.bytes" = 1
+///
+/// [security]                     # omit for plaintext; see `Security`
+/// protocol = "SASL_SSL"
+/// sasl_mechanism = "SCRAM-SHA-512"
+/// sasl_username = "orders-enricher"
+/// sasl_password_env = "KAFKA_PASSWORD"  # or sasl_password_file, or sasl_password
 /// ```
 ///
 /// ```
@@ -89,6 +96,7 @@ pub struct PipelineConfig {
     producer_overrides: BTreeMap<String, String>,
     #[serde(deserialize_with = "scalar_map")]
     consumer_overrides: BTreeMap<String, String>,
+    security: Security,
 }
 
 impl std::fmt::Debug for PipelineConfig {
@@ -109,6 +117,7 @@ impl std::fmt::Debug for PipelineConfig {
             .field("delivery_timeout_ms", &self.delivery_timeout_ms)
             .field("producer_overrides", &Redacted(&self.producer_overrides))
             .field("consumer_overrides", &Redacted(&self.consumer_overrides))
+            .field("security", &self.security)
             .finish()
     }
 }
@@ -130,6 +139,7 @@ impl Default for PipelineConfig {
             delivery_timeout_ms: None,
             producer_overrides: BTreeMap::new(),
             consumer_overrides: BTreeMap::new(),
+            security: Security::default(),
         }
     }
 }
@@ -202,6 +212,15 @@ impl PipelineConfig {
     /// | `KAFKA_EOS_DELIVERY_TIMEOUT_MS` | `delivery.timeout.ms` |
     /// | `KAFKA_EOS_PRODUCER__<KEY>` | producer override; `<KEY>` lower-cased, `_` becomes `.` (`KAFKA_EOS_PRODUCER__LINGER_MS=5` is `linger.ms=5`) |
     /// | `KAFKA_EOS_CONSUMER__<KEY>` | consumer override, same rule |
+    /// | `KAFKA_EOS_SECURITY_PROTOCOL` | `PLAINTEXT` (default), `SSL`, `SASL_PLAINTEXT`, `SASL_SSL` |
+    /// | `KAFKA_EOS_SASL_MECHANISM` | `PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`, `OAUTHBEARER` |
+    /// | `KAFKA_EOS_SASL_USERNAME` | SASL user |
+    /// | `KAFKA_EOS_SASL_PASSWORD` / `KAFKA_EOS_SASL_PASSWORD_FILE` | SASL password, or a file holding it |
+    /// | `KAFKA_EOS_SSL_CA_LOCATION` | CA certificates (PEM) |
+    /// | `KAFKA_EOS_SSL_CERTIFICATE_LOCATION`, `KAFKA_EOS_SSL_KEY_LOCATION` | client certificate and key (PEM) |
+    /// | `KAFKA_EOS_SSL_KEY_PASSWORD` / `KAFKA_EOS_SSL_KEY_PASSWORD_FILE` | the key's password |
+    /// | `KAFKA_EOS_SSL_ENDPOINT_IDENTIFICATION` | `false` to skip the host name check |
+    /// | `KAFKA_EOS_ALLOW_SASL_PLAINTEXT` | `true` to allow `SASL_PLAINTEXT` |
     ///
     /// Other variables are ignored.
     pub fn from_env_vars<I, K, V>(vars: I) -> Result<Self>
@@ -211,6 +230,8 @@ impl PipelineConfig {
         V: AsRef<str>,
     {
         let mut cfg = PipelineConfig::default();
+        let mut security = SecurityFile::default();
+        let mut secured = false;
         for (name, value) in vars {
             let name = name.as_ref();
             let value = value.as_ref();
@@ -225,6 +246,10 @@ impl PipelineConfig {
             if let Some(key) = field.strip_prefix("CONSUMER__") {
                 cfg.consumer_overrides
                     .insert(env_key(key), value.to_owned());
+                continue;
+            }
+            if Security::set_env(&mut security, field, value) {
+                secured = true;
                 continue;
             }
             match field {
@@ -249,6 +274,9 @@ impl PipelineConfig {
                 "DELIVERY_TIMEOUT_MS" => cfg.delivery_timeout_ms = Some(env_num(name, value)?),
                 _ => {}
             }
+        }
+        if secured {
+            cfg.security = Security::try_from(security)?;
         }
         cfg.validate()?;
         Ok(cfg)
@@ -304,6 +332,7 @@ impl PipelineConfig {
         }
         self.producer_profile().validate()?;
         self.consumer_profile().validate()?;
+        self.security.validate()?;
         crate::librdkafka::check(&self.producer_config()?)?;
         crate::librdkafka::check(&self.consumer_config()?)
     }
@@ -314,7 +343,8 @@ impl PipelineConfig {
             .max_in_flight(self.max_in_flight)
             .commit_interval(Duration::from_millis(self.commit_interval_ms))
             .transaction_timeout(Duration::from_millis(self.transaction_timeout_ms))
-            .overrides(self.producer_overrides.clone());
+            .overrides(self.producer_overrides.clone())
+            .security(self.security.clone());
         if let Some(ms) = self.delivery_timeout_ms {
             p = p.delivery_timeout(Duration::from_millis(ms));
         }
@@ -333,6 +363,7 @@ impl PipelineConfig {
             .auto_offset_reset(self.auto_offset_reset)
             .session_timeout(Duration::from_millis(self.session_timeout_ms))
             .overrides(self.consumer_overrides.clone())
+            .security(self.security.clone())
     }
 
     /// Renders the producer's rdkafka configuration.
@@ -408,6 +439,11 @@ impl PipelineConfig {
     /// Consumer overrides as given.
     pub fn consumer_overrides(&self) -> &BTreeMap<String, String> {
         &self.consumer_overrides
+    }
+
+    /// How connections are secured.
+    pub fn security(&self) -> &Security {
+        &self.security
     }
 
     /// A by-value builder starting from these settings (to change a field and re-validate).
@@ -515,6 +551,12 @@ impl PipelineConfigBuilder {
         self.inner
             .consumer_overrides
             .insert(key.into(), value.into());
+        self
+    }
+
+    /// How connections are secured: TLS, SASL (default plaintext, anonymous).
+    pub fn security(mut self, security: Security) -> Self {
+        self.inner.security = security;
         self
     }
 

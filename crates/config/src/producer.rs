@@ -9,6 +9,7 @@ use crate::error::{ConfigError, Result};
 use crate::guard::{self, GuardContext, MAX_IN_FLIGHT_LIMIT};
 use crate::mode::Mode;
 use crate::secrets::Redacted;
+use crate::security::Security;
 
 /// Default `transaction.timeout.ms` (librdkafka's default).
 pub const DEFAULT_TRANSACTION_TIMEOUT_MS: u64 = 60_000;
@@ -52,6 +53,7 @@ pub struct ProducerProfile {
     transaction_timeout_ms: u64,
     commit_interval_ms: Option<u64>,
     overrides: BTreeMap<String, String>,
+    security: Security,
 }
 
 impl std::fmt::Debug for ProducerProfile {
@@ -65,6 +67,7 @@ impl std::fmt::Debug for ProducerProfile {
             .field("transaction_timeout_ms", &self.transaction_timeout_ms)
             .field("commit_interval_ms", &self.commit_interval_ms)
             .field("overrides", &Redacted(&self.overrides))
+            .field("security", &self.security)
             .finish()
     }
 }
@@ -80,6 +83,7 @@ impl ProducerProfile {
             transaction_timeout_ms: DEFAULT_TRANSACTION_TIMEOUT_MS,
             commit_interval_ms: None,
             overrides: BTreeMap::new(),
+            security: Security::default(),
         }
     }
 
@@ -152,6 +156,12 @@ impl ProducerProfile {
             transactional: self.transactional_id.is_some(),
             commit_interval_ms: self.commit_interval_ms,
         }
+    }
+
+    /// How connections are secured (TLS, SASL); plaintext by default.
+    pub fn security(mut self, security: Security) -> Self {
+        self.security = security;
+        self
     }
 
     /// Checks every typed setting and override.
@@ -232,6 +242,7 @@ impl ProducerProfile {
                 self.transaction_timeout_ms.to_string(),
             );
         }
+        self.security.apply(&mut cfg, &self.overrides)?;
         for (k, v) in &self.overrides {
             cfg.set(k.trim(), v.trim());
         }
