@@ -8,9 +8,11 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::acl::AclRule;
 use crate::config::BrokerConfig;
 use crate::error::{Error, Result};
 use crate::faults::Faults;
+use crate::security::SecurityProtocol;
 use crate::state::State;
 use crate::txn::{TransactionCounts, TransactionInfo};
 
@@ -51,6 +53,8 @@ impl EmbeddedBroker {
         if !(1..=crate::topics::MAX_PARTITIONS).contains(&config.default_partitions) {
             return Err(Error::InvalidPartitions(config.default_partitions));
         }
+        let tls = config.tls.as_ref().map(|t| t.acceptor()).transpose()?;
+        let protocol = config.security_protocol();
         let listener = TcpListener::bind(config.addr)
             .await
             .map_err(|source| Error::Bind {
@@ -69,11 +73,12 @@ impl EmbeddedBroker {
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(crate::server::serve(
             listener,
+            tls,
             state.clone(),
             shutdown.clone(),
         ));
         let ticker = tokio::spawn(tick(state.clone(), shutdown.clone()));
-        tracing::info!(%addr, "embedded Kafka broker listening");
+        tracing::info!(%addr, %protocol, "embedded Kafka broker listening");
         Ok(Self {
             state,
             addr,
@@ -85,6 +90,17 @@ impl EmbeddedBroker {
     /// The `bootstrap.servers` value for clients, e.g. `127.0.0.1:41234`.
     pub fn bootstrap_servers(&self) -> String {
         self.addr.to_string()
+    }
+
+    /// The `security.protocol` clients must use: `PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or
+    /// `SASL_SSL` (see [`BrokerConfig::tls`] and [`BrokerConfig::sasl_user`]).
+    pub fn security_protocol(&self) -> SecurityProtocol {
+        self.state.config.security_protocol()
+    }
+
+    /// The ACL rules in force (configured and created at run time, less deleted ones).
+    pub fn acls(&self) -> Vec<AclRule> {
+        self.state.authorizer.rules().clone()
     }
 
     /// The address the broker listens on.

@@ -3,6 +3,11 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::acl::AclRule;
+use crate::sasl::SaslUser;
+use crate::security::SecurityProtocol;
+use crate::tls::TlsIdentity;
+
 /// Settings of an embedded broker, built by value.
 ///
 /// ```
@@ -25,6 +30,11 @@ pub struct BrokerConfig {
     pub(crate) group_max_session_timeout: Duration,
     pub(crate) max_transaction_timeout: Duration,
     pub(crate) cluster_id: String,
+    pub(crate) tls: Option<TlsIdentity>,
+    pub(crate) sasl_users: Vec<SaslUser>,
+    pub(crate) acls: Vec<AclRule>,
+    pub(crate) super_users: Vec<String>,
+    pub(crate) authorization: Option<bool>,
 }
 
 impl Default for BrokerConfig {
@@ -40,6 +50,11 @@ impl Default for BrokerConfig {
             group_max_session_timeout: Duration::from_secs(300),
             max_transaction_timeout: Duration::from_secs(900),
             cluster_id: "kafka-eos-embedded".to_owned(),
+            tls: None,
+            sasl_users: Vec::new(),
+            acls: Vec::new(),
+            super_users: Vec::new(),
+            authorization: None,
         }
     }
 }
@@ -105,5 +120,66 @@ impl BrokerConfig {
     pub fn node_id(mut self, id: i32) -> Self {
         self.node_id = id;
         self
+    }
+
+    /// Serves TLS with this identity (`security.protocol=SSL`, or `SASL_SSL` with
+    /// [`sasl_user`](Self::sasl_user)). Default: plaintext. A client that fails the TLS
+    /// handshake is disconnected (logged at debug). See [`TestCertificates`](crate::TestCertificates).
+    pub fn tls(mut self, identity: TlsIdentity) -> Self {
+        self.tls = Some(identity);
+        self
+    }
+
+    /// Adds a SASL user (repeatable; a repeated name keeps the last password). With any user
+    /// the listener requires SASL (`SASL_PLAINTEXT`, or `SASL_SSL` with [`tls`](Self::tls))
+    /// with the mechanisms PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512, and connections act as
+    /// principal `User:<name>`; without, they are `User:ANONYMOUS`. The password is kept
+    /// for PLAIN and as salted SCRAM credentials (4096 iterations); it never appears in
+    /// `Debug` output.
+    pub fn sasl_user(mut self, name: impl Into<String>, password: impl Into<String>) -> Self {
+        let name = name.into();
+        self.sasl_users.retain(|u| u.name != name);
+        self.sasl_users.push(SaslUser {
+            name,
+            password: password.into(),
+        });
+        self
+    }
+
+    /// Adds an ACL rule (repeatable). Adding a rule turns the authorizer on unless
+    /// [`authorization(false)`](Self::authorization) says otherwise.
+    pub fn acl(mut self, rule: AclRule) -> Self {
+        self.acls.push(rule);
+        self
+    }
+
+    /// Makes `name` (`app` or `User:app`) a super user, allowed everything (Kafka's
+    /// `super.users`). Turns the authorizer on unless [`authorization(false)`](Self::authorization).
+    pub fn super_user(mut self, name: impl Into<String>) -> Self {
+        self.super_users.push(name.into());
+        self
+    }
+
+    /// Turns the authorizer on or off. Default: on when any [`acl`](Self::acl) or
+    /// [`super_user`](Self::super_user) is set, off otherwise. When on, a request is allowed
+    /// only by a matching Allow rule without a matching Deny (as Kafka with
+    /// `allow.everyone.if.no.acl.found=false`); refused parts are answered with Kafka's
+    /// authorization errors (TOPIC_/GROUP_/CLUSTER_/TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
+    /// Rules can also be managed at run time with CreateAcls, DescribeAcls and DeleteAcls
+    /// (which need cluster ALTER, DESCRIBE and ALTER).
+    pub fn authorization(mut self, enabled: bool) -> Self {
+        self.authorization = Some(enabled);
+        self
+    }
+
+    /// Whether the authorizer is on with these settings.
+    pub fn authorization_enabled(&self) -> bool {
+        self.authorization
+            .unwrap_or(!self.acls.is_empty() || !self.super_users.is_empty())
+    }
+
+    /// The security protocol clients must use with these settings.
+    pub fn security_protocol(&self) -> SecurityProtocol {
+        SecurityProtocol::new(self.tls.is_some(), !self.sasl_users.is_empty())
     }
 }

@@ -7,7 +7,10 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable, VersionRange};
 use kafka_protocol::ResponseError;
 
+use crate::authorizer::Access;
+use crate::handlers::guard::Guarded;
 use crate::handlers::{self, Api};
+use crate::sasl::{AuthStep, Session};
 use crate::state::State;
 
 /// What the connection does after a request.
@@ -20,6 +23,8 @@ pub(crate) enum Outcome {
     /// The request is not acceptable: close the connection (Kafka does for unparseable
     /// requests, unknown API keys and unsupported versions other than ApiVersions).
     Close(String),
+    /// Write this response, then close the connection (failed SASL authentication).
+    RespondAndClose(BytesMut, String),
 }
 
 /// One advertised API: its key and the versions its handler implements
@@ -65,6 +70,11 @@ const SUPPORTED: &[(i16, VersionRange)] = &[
     api::<ListTransactionsRequest>(),
     api::<DescribeTransactionsRequest>(),
     api::<DescribeProducersRequest>(),
+    api::<SaslHandshakeRequest>(),
+    api::<SaslAuthenticateRequest>(),
+    api::<DescribeAclsRequest>(),
+    api::<CreateAclsRequest>(),
+    api::<DeleteAclsRequest>(),
 ];
 
 /// The advertised version range of `key`.
@@ -125,10 +135,11 @@ fn unsupported_api_versions(correlation_id: i32) -> Outcome {
     encode_response(ApiKey::ApiVersions, 0, correlation_id, &response)
 }
 
-/// Decodes, applies faults, runs the handler and encodes.
+/// Decodes, applies faults, authorizes ([`Guarded`]), runs the handler and encodes.
 macro_rules! route {
-    ($state:expr, $key:expr, $version:expr, $cid:expr, $body:expr, $req:ty, |$r:ident| $handler:expr) => {{
-        let $r = match <$req as Decodable>::decode(&mut $body, $version) {
+    ($state:expr, $access:expr, $key:expr, $version:expr, $cid:expr, $body:expr, $req:ty, |$r:ident| $handler:expr) => {{
+        #[allow(unused_mut)]
+        let mut $r = match <$req as Decodable>::decode(&mut $body, $version) {
             Ok(r) => r,
             Err(e) => {
                 return Outcome::Close(format!("malformed {:?} v{} request: {e}", $key, $version))
@@ -139,18 +150,101 @@ macro_rules! route {
             let response = <$req as Api>::fail(&$r, $version, code);
             return encode_response($key, $version, $cid, &response);
         }
-        let response = $handler;
+        let access: &Access = $access;
+        let mut refused = None;
+        if access.enabled() {
+            if let Some(response) = <$req as Guarded>::refuse(&$r, access, $state, $version) {
+                return encode_response($key, $version, $cid, &response);
+            }
+            refused = <$req as Guarded>::restrict(&mut $r, access, $state, $version);
+        }
+        #[allow(unused_mut)]
+        let mut response = $handler;
+        if access.enabled() {
+            <$req as Guarded>::finish(&mut response, access);
+            if let Some(refused) = refused {
+                <$req as Guarded>::merge(&mut response, refused, $version);
+            }
+        }
         encode_response($key, $version, $cid, &response)
     }};
 }
 
+/// The response, then `Some(reason)`: close after it.
+fn respond_then<R: Encodable>(
+    key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    response: &R,
+    close: Option<String>,
+) -> Outcome {
+    match (
+        encode_response(key, version, correlation_id, response),
+        close,
+    ) {
+        (Outcome::Respond(bytes), Some(reason)) => Outcome::RespondAndClose(bytes, reason),
+        (outcome, _) => outcome,
+    }
+}
+
+/// A request on a connection that has not completed SASL authentication: the handshake
+/// and authenticate exchange, ApiVersions (returns `None`: answer it as usual), or —
+/// anything else, as Kafka's `SaslServerAuthenticator` — close.
+fn unauthenticated(
+    state: &State,
+    session: &mut Session,
+    key: ApiKey,
+    v: i16,
+    cid: i32,
+    frame: &mut Bytes,
+) -> Option<Outcome> {
+    match key {
+        ApiKey::ApiVersions if session.awaits_handshake() => None,
+        ApiKey::SaslHandshake if session.awaits_handshake() => {
+            let r = match SaslHandshakeRequest::decode(frame, v) {
+                Ok(r) => r,
+                Err(e) => return Some(Outcome::Close(format!("malformed SaslHandshake: {e}"))),
+            };
+            let (response, close) = handlers::sasl::handshake(session, &state.sasl_users, r, v);
+            Some(respond_then(key, v, cid, &response, close))
+        }
+        ApiKey::SaslAuthenticate if session.awaits_authenticate() => {
+            let r = match SaslAuthenticateRequest::decode(frame, v) {
+                Ok(r) => r,
+                Err(e) => return Some(Outcome::Close(format!("malformed SaslAuthenticate: {e}"))),
+            };
+            let (response, close) = handlers::sasl::authenticate(session, &state.sasl_users, r, v);
+            Some(respond_then(key, v, cid, &response, close))
+        }
+        _ => {
+            let stage = if session.awaits_handshake() {
+                "handshake"
+            } else {
+                "authentication"
+            };
+            Some(Outcome::Close(format!(
+                "Unexpected Kafka request of type {key:?} during SASL {stage}."
+            )))
+        }
+    }
+}
+
 /// Handles one request frame (its response delayed by an injected response latency).
-pub(crate) async fn handle(state: &State, frame: Bytes, client_host: &str) -> Outcome {
+pub(crate) async fn handle(state: &State, frame: Bytes, session: &mut Session) -> Outcome {
+    // after a v0 SaslHandshake the client sends raw SASL tokens, not Kafka requests
+    if session.awaits_raw_token() {
+        return match session.authenticate(&state.sasl_users, &frame) {
+            AuthStep::Continue(token) | AuthStep::Done(token) => {
+                Outcome::Respond(BytesMut::from(&token[..]))
+            }
+            AuthStep::Failed(message) => Outcome::Close(message),
+        };
+    }
     let delay = match frame.get(..2) {
         Some(&[hi, lo]) => state.faults.response_latency(i16::from_be_bytes([hi, lo])),
         _ => None,
     };
-    let outcome = answer(state, frame, client_host).await;
+    let outcome = answer(state, frame, session).await;
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
     }
@@ -158,7 +252,7 @@ pub(crate) async fn handle(state: &State, frame: Bytes, client_host: &str) -> Ou
 }
 
 /// Answers one request frame.
-async fn answer(state: &State, mut frame: Bytes, client_host: &str) -> Outcome {
+async fn answer(state: &State, mut frame: Bytes, session: &mut Session) -> Outcome {
     if frame.len() < 8 {
         return Outcome::Close(format!("truncated request header ({} bytes)", frame.len()));
     }
@@ -183,9 +277,23 @@ async fn answer(state: &State, mut frame: Bytes, client_host: &str) -> Outcome {
         Ok(h) => h,
         Err(e) => return Outcome::Close(format!("malformed request header: {e}")),
     };
+    if !session.is_authenticated() {
+        if let Some(outcome) =
+            unauthenticated(state, session, key, version, correlation_id, &mut frame)
+        {
+            return outcome;
+        }
+    }
     if let Some(delay) = state.faults.latency(raw_key) {
         tokio::time::sleep(delay).await;
     }
+    let session: &Session = session;
+    let client_host = session.host();
+    let access = Access {
+        authorizer: &state.authorizer,
+        principal: session.principal(),
+        host: session.host(),
+    };
     let client_id = header
         .client_id
         .as_ref()
@@ -195,64 +303,108 @@ async fn answer(state: &State, mut frame: Bytes, client_host: &str) -> Outcome {
     let cid = correlation_id;
     match key {
         ApiKey::ApiVersions => {
-            route!(state, key, v, cid, frame, ApiVersionsRequest, |r| {
-                handlers::admin::api_versions(r, v)
-            })
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                ApiVersionsRequest,
+                |r| { handlers::admin::api_versions(r, v) }
+            )
         }
         ApiKey::Metadata => {
-            route!(state, key, v, cid, frame, MetadataRequest, |r| {
+            route!(state, &access, key, v, cid, frame, MetadataRequest, |r| {
                 handlers::admin::metadata(state, r, v)
             })
         }
         ApiKey::CreateTopics => {
-            route!(state, key, v, cid, frame, CreateTopicsRequest, |r| {
-                handlers::admin::create_topics(state, r, v)
-            })
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                CreateTopicsRequest,
+                |r| { handlers::admin::create_topics(state, r, v) }
+            )
         }
         ApiKey::DeleteTopics => {
-            route!(state, key, v, cid, frame, DeleteTopicsRequest, |r| {
-                handlers::admin::delete_topics(state, r, v)
-            })
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                DeleteTopicsRequest,
+                |r| { handlers::admin::delete_topics(state, r, v) }
+            )
         }
         ApiKey::FindCoordinator => {
-            route!(state, key, v, cid, frame, FindCoordinatorRequest, |r| {
-                handlers::admin::find_coordinator(state, r, v)
-            })
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                FindCoordinatorRequest,
+                |r| { handlers::admin::find_coordinator(state, r, v) }
+            )
         }
         ApiKey::Produce => {
-            let r = match ProduceRequest::decode(&mut frame, v) {
+            let mut r = match ProduceRequest::decode(&mut frame, v) {
                 Ok(r) => r,
                 Err(e) => return Outcome::Close(format!("malformed Produce v{v} request: {e}")),
             };
-            if let Some(code) = state.faults.take_error(raw_key) {
-                let response = r.fail(v, code);
-                return if r.acks == 0 {
+            let acks = r.acks;
+            let reply = |response: &ProduceResponse| {
+                if acks == 0 {
                     Outcome::NoResponse
                 } else {
-                    encode_response(key, v, cid, &response)
-                };
+                    encode_response(key, v, cid, response)
+                }
+            };
+            if let Some(code) = state.faults.take_error(raw_key) {
+                return reply(&r.fail(v, code));
             }
-            let acks = r.acks;
-            let response = handlers::produce::produce(state, r, v);
-            if acks == 0 {
-                Outcome::NoResponse
-            } else {
-                encode_response(key, v, cid, &response)
+            let mut refused = None;
+            if access.enabled() {
+                if let Some(response) = r.refuse(&access, state, v) {
+                    return reply(&response);
+                }
+                refused = r.restrict(&access, state, v);
             }
+            let mut response = handlers::produce::produce(state, r, v);
+            if let Some(refused) = refused {
+                ProduceRequest::merge(&mut response, refused, v);
+            }
+            reply(&response)
         }
         ApiKey::Fetch => {
-            route!(state, key, v, cid, frame, FetchRequest, |r| {
+            route!(state, &access, key, v, cid, frame, FetchRequest, |r| {
                 handlers::fetch::fetch(state, r, v).await
             })
         }
         ApiKey::ListOffsets => {
-            route!(state, key, v, cid, frame, ListOffsetsRequest, |r| {
-                handlers::offsets::list_offsets(state, r, v)
-            })
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                ListOffsetsRequest,
+                |r| { handlers::offsets::list_offsets(state, r, v) }
+            )
         }
         ApiKey::OffsetForLeaderEpoch => {
             route!(
                 state,
+                &access,
                 key,
                 v,
                 cid,
@@ -262,93 +414,171 @@ async fn answer(state: &State, mut frame: Bytes, client_host: &str) -> Outcome {
             )
         }
         ApiKey::InitProducerId => {
-            route!(state, key, v, cid, frame, InitProducerIdRequest, |r| {
-                handlers::txn::init_producer_id(state, r, v)
-            })
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                InitProducerIdRequest,
+                |r| { handlers::txn::init_producer_id(state, r, v) }
+            )
         }
         ApiKey::AddPartitionsToTxn => {
-            route!(state, key, v, cid, frame, AddPartitionsToTxnRequest, |r| {
-                handlers::txn::add_partitions_to_txn(state, r, v)
-            })
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                AddPartitionsToTxnRequest,
+                |r| { handlers::txn::add_partitions_to_txn(state, r, v) }
+            )
         }
         ApiKey::AddOffsetsToTxn => {
-            route!(state, key, v, cid, frame, AddOffsetsToTxnRequest, |r| {
-                handlers::txn::add_offsets_to_txn(state, r, v)
-            })
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                AddOffsetsToTxnRequest,
+                |r| { handlers::txn::add_offsets_to_txn(state, r, v) }
+            )
         }
         ApiKey::EndTxn => {
-            route!(state, key, v, cid, frame, EndTxnRequest, |r| {
+            route!(state, &access, key, v, cid, frame, EndTxnRequest, |r| {
                 handlers::txn::end_txn(state, r, v)
             })
         }
         ApiKey::TxnOffsetCommit => {
-            route!(state, key, v, cid, frame, TxnOffsetCommitRequest, |r| {
-                handlers::txn::txn_offset_commit(state, r, v)
-            })
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                TxnOffsetCommitRequest,
+                |r| { handlers::txn::txn_offset_commit(state, r, v) }
+            )
         }
         ApiKey::JoinGroup => {
-            route!(state, key, v, cid, frame, JoinGroupRequest, |r| {
+            route!(state, &access, key, v, cid, frame, JoinGroupRequest, |r| {
                 handlers::group::join_group(&state.groups, r, v, &client_id, client_host).await
             })
         }
         ApiKey::SyncGroup => {
-            route!(state, key, v, cid, frame, SyncGroupRequest, |r| {
+            route!(state, &access, key, v, cid, frame, SyncGroupRequest, |r| {
                 handlers::group::sync_group(&state.groups, r, v).await
             })
         }
         ApiKey::Heartbeat => {
-            route!(state, key, v, cid, frame, HeartbeatRequest, |r| {
+            route!(state, &access, key, v, cid, frame, HeartbeatRequest, |r| {
                 handlers::group::heartbeat(&state.groups, r, v)
             })
         }
         ApiKey::LeaveGroup => {
-            route!(state, key, v, cid, frame, LeaveGroupRequest, |r| {
+            route!(state, &access, key, v, cid, frame, LeaveGroupRequest, |r| {
                 handlers::group::leave_group(&state.groups, r, v)
             })
         }
         ApiKey::DescribeGroups => {
-            route!(state, key, v, cid, frame, DescribeGroupsRequest, |r| {
-                handlers::group::describe_groups(&state.groups, r, v)
-            })
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                DescribeGroupsRequest,
+                |r| { handlers::group::describe_groups(&state.groups, r, v) }
+            )
         }
         ApiKey::ListGroups => {
-            route!(state, key, v, cid, frame, ListGroupsRequest, |r| {
+            route!(state, &access, key, v, cid, frame, ListGroupsRequest, |r| {
                 handlers::group::list_groups(&state.groups, r, v)
             })
         }
         ApiKey::DeleteGroups => {
-            route!(state, key, v, cid, frame, DeleteGroupsRequest, |r| {
-                handlers::group::delete_groups(&state.groups, r, v)
-            })
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                DeleteGroupsRequest,
+                |r| { handlers::group::delete_groups(&state.groups, r, v) }
+            )
         }
         ApiKey::OffsetCommit => {
-            route!(state, key, v, cid, frame, OffsetCommitRequest, |r| {
-                handlers::group_offsets::offset_commit(state, r, v)
-            })
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                OffsetCommitRequest,
+                |r| { handlers::group_offsets::offset_commit(state, r, v) }
+            )
         }
         ApiKey::OffsetFetch => {
-            route!(state, key, v, cid, frame, OffsetFetchRequest, |r| {
-                handlers::group_offsets::offset_fetch(&state.groups, r, v)
-            })
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                OffsetFetchRequest,
+                |r| { handlers::group_offsets::offset_fetch(&state.groups, r, v) }
+            )
         }
         ApiKey::CreatePartitions => {
-            route!(state, key, v, cid, frame, CreatePartitionsRequest, |r| {
-                handlers::admin::create_partitions(state, r, v)
-            })
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                CreatePartitionsRequest,
+                |r| { handlers::admin::create_partitions(state, r, v) }
+            )
         }
         ApiKey::DescribeConfigs => {
-            route!(state, key, v, cid, frame, DescribeConfigsRequest, |r| {
-                handlers::configs::describe_configs(state, r, v)
-            })
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                DescribeConfigsRequest,
+                |r| { handlers::configs::describe_configs(state, r, v) }
+            )
         }
         ApiKey::AlterConfigs => {
-            route!(state, key, v, cid, frame, AlterConfigsRequest, |r| {
-                handlers::configs::alter_configs(state, r, v)
-            })
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                AlterConfigsRequest,
+                |r| { handlers::configs::alter_configs(state, r, v) }
+            )
         }
         ApiKey::IncrementalAlterConfigs => {
             route!(
                 state,
+                &access,
                 key,
                 v,
                 cid,
@@ -358,28 +588,57 @@ async fn answer(state: &State, mut frame: Bytes, client_host: &str) -> Outcome {
             )
         }
         ApiKey::DeleteRecords => {
-            route!(state, key, v, cid, frame, DeleteRecordsRequest, |r| {
-                handlers::records::delete_records(state, r, v)
-            })
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                DeleteRecordsRequest,
+                |r| { handlers::records::delete_records(state, r, v) }
+            )
         }
         ApiKey::DescribeCluster => {
-            route!(state, key, v, cid, frame, DescribeClusterRequest, |r| {
-                handlers::admin::describe_cluster(state, r, v)
-            })
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                DescribeClusterRequest,
+                |r| { handlers::admin::describe_cluster(state, r, v) }
+            )
         }
         ApiKey::OffsetDelete => {
-            route!(state, key, v, cid, frame, OffsetDeleteRequest, |r| {
-                handlers::group_offsets::offset_delete(&state.groups, r, v)
-            })
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                OffsetDeleteRequest,
+                |r| { handlers::group_offsets::offset_delete(&state.groups, r, v) }
+            )
         }
         ApiKey::ListTransactions => {
-            route!(state, key, v, cid, frame, ListTransactionsRequest, |r| {
-                handlers::txn::list_transactions(state, r, v)
-            })
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                ListTransactionsRequest,
+                |r| { handlers::txn::list_transactions(state, r, v) }
+            )
         }
         ApiKey::DescribeTransactions => {
             route!(
                 state,
+                &access,
                 key,
                 v,
                 cid,
@@ -389,8 +648,61 @@ async fn answer(state: &State, mut frame: Bytes, client_host: &str) -> Outcome {
             )
         }
         ApiKey::DescribeProducers => {
-            route!(state, key, v, cid, frame, DescribeProducersRequest, |r| {
-                handlers::txn::describe_producers(state, r, v)
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                DescribeProducersRequest,
+                |r| { handlers::txn::describe_producers(state, r, v) }
+            )
+        }
+        ApiKey::SaslHandshake => {
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                SaslHandshakeRequest,
+                |r| { handlers::sasl::handshake_after_authentication(&state.sasl_users, r, v) }
+            )
+        }
+        ApiKey::SaslAuthenticate => {
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                SaslAuthenticateRequest,
+                |r| { handlers::sasl::authenticate_after_authentication(r, v) }
+            )
+        }
+        ApiKey::CreateAcls => {
+            route!(state, &access, key, v, cid, frame, CreateAclsRequest, |r| {
+                handlers::acls::create_acls(state, r, v)
+            })
+        }
+        ApiKey::DescribeAcls => {
+            route!(
+                state,
+                &access,
+                key,
+                v,
+                cid,
+                frame,
+                DescribeAclsRequest,
+                |r| { handlers::acls::describe_acls(state, r, v) }
+            )
+        }
+        ApiKey::DeleteAcls => {
+            route!(state, &access, key, v, cid, frame, DeleteAclsRequest, |r| {
+                handlers::acls::delete_acls(state, r, v)
             })
         }
         _ => Outcome::Close(format!("unsupported API {key:?}")),

@@ -34,6 +34,44 @@ pub enum Error {
     /// The broker task has stopped.
     #[error("the broker has shut down")]
     ShutDown,
+    /// A TLS identity that cannot be used (bad PEM, no certificate, no key, key mismatch) or
+    /// test certificates that cannot be generated.
+    #[error("TLS: {context}: {source}")]
+    Tls {
+        /// What was being done.
+        context: &'static str,
+        /// The underlying error (rustls, rcgen or PEM parsing).
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A file (certificate, key, CA) could not be read or written.
+    #[error("cannot access {path}: {source}")]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// An ACL rule spec that does not parse (see [`AclRule`](crate::AclRule)'s `FromStr`).
+    #[error("invalid ACL rule {spec:?}: {reason}")]
+    InvalidAcl {
+        /// The spec as given.
+        spec: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// A TLS error with its context.
+    pub(crate) fn tls(
+        context: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Tls {
+            context,
+            source: source.into(),
+        }
+    }
 }
 
 /// `Result` with the broker's [`Error`] as default error type.

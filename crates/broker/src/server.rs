@@ -1,18 +1,29 @@
 //! The TCP side: accepting connections, reading size-prefixed request frames, answering in
-//! order (one request at a time per connection, as Kafka does), and fault hooks.
+//! order (one request at a time per connection, as Kafka does), and fault hooks. A
+//! connection is a plain TCP stream or a TLS stream over it; both go through the same loop.
 
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::{self, Outcome};
+use crate::sasl::Session;
 use crate::state::State;
 
+/// How long a client may take to complete the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Accepts connections until `shutdown` is cancelled.
-pub(crate) async fn serve(listener: TcpListener, state: Arc<State>, shutdown: CancellationToken) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    state: Arc<State>,
+    shutdown: CancellationToken,
+) {
     loop {
         let accepted = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -28,9 +39,17 @@ pub(crate) async fn serve(listener: TcpListener, state: Arc<State>, shutdown: Ca
                 let _ = stream.set_nodelay(true);
                 let state = state.clone();
                 let shutdown = shutdown.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = connection(stream, peer.ip().to_string(), state, shutdown).await
-                    {
+                    let host = peer.ip().to_string();
+                    let result = match tls {
+                        None => connection(stream, host, state, shutdown).await,
+                        Some(acceptor) => match handshake(acceptor, stream, &shutdown).await {
+                            Ok(stream) => connection(stream, host, state, shutdown).await,
+                            Err(e) => Err(e),
+                        },
+                    };
+                    if let Err(e) = result {
                         tracing::debug!(%peer, error = %e, "connection closed");
                     }
                 });
@@ -54,9 +73,32 @@ enum ConnectionClosed {
     Protocol(String),
     #[error("disconnected by fault injection or shutdown")]
     Dropped,
+    #[error("TLS handshake failed: {0}")]
+    Tls(std::io::Error),
+    #[error("TLS handshake timed out")]
+    TlsTimeout,
 }
 
-async fn read_frame(stream: &mut TcpStream, max: usize) -> Result<Option<Bytes>, ConnectionClosed> {
+/// The server side of the TLS handshake (failures are logged at debug by the caller).
+async fn handshake(
+    acceptor: TlsAcceptor,
+    stream: TcpStream,
+    shutdown: &CancellationToken,
+) -> Result<tokio_rustls::server::TlsStream<TcpStream>, ConnectionClosed> {
+    tokio::select! {
+        _ = shutdown.cancelled() => Err(ConnectionClosed::Dropped),
+        r = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => match r {
+            Ok(Ok(s)) => Ok(s),
+            Ok(Err(e)) => Err(ConnectionClosed::Tls(e)),
+            Err(_) => Err(ConnectionClosed::TlsTimeout),
+        },
+    }
+}
+
+async fn read_frame<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    max: usize,
+) -> Result<Option<Bytes>, ConnectionClosed> {
     let mut len = [0u8; 4];
     match stream.read_exact(&mut len).await {
         Ok(_) => {}
@@ -72,8 +114,8 @@ async fn read_frame(stream: &mut TcpStream, max: usize) -> Result<Option<Bytes>,
     Ok(Some(buf.freeze()))
 }
 
-async fn connection(
-    mut stream: TcpStream,
+async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
     client_host: String,
     state: Arc<State>,
     shutdown: CancellationToken,
@@ -81,6 +123,7 @@ async fn connection(
     let mut disconnect = state.faults.disconnect.subscribe();
     disconnect.borrow_and_update();
     let mut paused = state.faults.paused.subscribe();
+    let mut session = Session::new(state.sasl_users.required(), client_host);
     loop {
         let frame = tokio::select! {
             _ = shutdown.cancelled() => return Err(ConnectionClosed::Dropped),
@@ -108,13 +151,15 @@ async fn connection(
         let outcome = tokio::select! {
             _ = shutdown.cancelled() => return Err(ConnectionClosed::Dropped),
             _ = disconnect.changed() => return Err(ConnectionClosed::Dropped),
-            o = dispatch::handle(&state, frame, &client_host) => o,
+            o = dispatch::handle(&state, frame, &mut session) => o,
         };
         match outcome {
-            Outcome::Respond(bytes) => {
-                let len = (bytes.len() as u32).to_be_bytes();
-                stream.write_all(&len).await?;
-                stream.write_all(&bytes).await?;
+            Outcome::Respond(bytes) => write_frame(&mut stream, &bytes).await?,
+            Outcome::RespondAndClose(bytes, reason) => {
+                write_frame(&mut stream, &bytes).await?;
+                let _ = stream.shutdown().await;
+                tracing::debug!(reason = %reason, "closing connection after the response");
+                return Err(ConnectionClosed::Protocol(reason));
             }
             Outcome::NoResponse => {}
             Outcome::Close(reason) => {
@@ -123,4 +168,12 @@ async fn connection(
             }
         }
     }
+}
+
+async fn write_frame<S: AsyncWrite + Unpin>(stream: &mut S, bytes: &[u8]) -> std::io::Result<()> {
+    let len = (bytes.len() as u32).to_be_bytes();
+    stream.write_all(&len).await?;
+    stream.write_all(bytes).await?;
+    // a TLS stream buffers records until flushed
+    stream.flush().await
 }

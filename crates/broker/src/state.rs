@@ -4,9 +4,11 @@ use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
+use crate::authorizer::Authorizer;
 use crate::config::BrokerConfig;
 use crate::faults::FaultState;
 use crate::group::{GroupCoordinator, GroupSettings};
+use crate::sasl::SaslUsers;
 use crate::topics::Topics;
 use crate::txn::TxnCoordinator;
 
@@ -24,6 +26,10 @@ pub(crate) struct State {
     /// Notified on every append and marker, to wake long-polling fetches.
     pub data_arrived: Notify,
     pub faults: FaultState,
+    /// The SASL users (none: the listener does not use SASL).
+    pub sasl_users: SaslUsers,
+    /// The ACLs and whether they are enforced.
+    pub authorizer: Authorizer,
 }
 
 impl State {
@@ -34,7 +40,15 @@ impl State {
             max_session_timeout: config.group_max_session_timeout,
         });
         let txns = TxnCoordinator::new(config.max_transaction_timeout);
+        let sasl_users = SaslUsers::new(&config.sasl_users);
+        let authorizer = Authorizer::new(
+            config.authorization_enabled(),
+            &config.super_users,
+            &config.acls,
+        );
         Self {
+            sasl_users,
+            authorizer,
             config,
             advertised_host: host,
             advertised_port: port,

@@ -107,6 +107,22 @@ fn check(c: &mut RawClient, key: ApiKey, version: i16) {
             answered(c, key, v, &DescribeTransactionsRequest::default())
         }
         ApiKey::DescribeProducers => answered(c, key, v, &DescribeProducersRequest::default()),
+        // without SASL (and after authentication) Kafka answers ILLEGAL_SASL_STATE
+        ApiKey::SaslHandshake => {
+            let r = response_to(c, key, v, &SaslHandshakeRequest::default());
+            assert_eq!(r.error_code, ResponseError::IllegalSaslState.code(), "v{v}");
+        }
+        ApiKey::SaslAuthenticate => {
+            let r = response_to(c, key, v, &SaslAuthenticateRequest::default());
+            assert_eq!(r.error_code, ResponseError::IllegalSaslState.code(), "v{v}");
+        }
+        // without an authorizer Kafka answers SECURITY_DISABLED
+        ApiKey::DescribeAcls => {
+            let r = response_to(c, key, v, &DescribeAclsRequest::default());
+            assert_eq!(r.error_code, ResponseError::SecurityDisabled.code(), "v{v}");
+        }
+        ApiKey::CreateAcls => answered(c, key, v, &CreateAclsRequest::default()),
+        ApiKey::DeleteAcls => answered(c, key, v, &DeleteAclsRequest::default()),
         other => panic!("{other:?} is advertised: give this test a minimal request for it"),
     }
 }

@@ -2,15 +2,18 @@
 //! says which versions its handler implements and how to answer it with an injected error
 //! code.
 
+pub(crate) mod acls;
 pub(crate) mod admin;
 pub(crate) mod authorized;
 pub(crate) mod configs;
 pub(crate) mod fetch;
 pub(crate) mod group;
 pub(crate) mod group_offsets;
+pub(crate) mod guard;
 pub(crate) mod offsets;
 pub(crate) mod produce;
 pub(crate) mod records;
+pub(crate) mod sasl;
 pub(crate) mod txn;
 
 use kafka_protocol::protocol::{Request, StrBytes, VersionRange};
