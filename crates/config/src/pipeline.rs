@@ -13,7 +13,7 @@ use crate::guard::MAX_IN_FLIGHT_LIMIT;
 use crate::mode::{AutoOffsetReset, Mode};
 use crate::producer::{duration_ms, ProducerProfile, DEFAULT_TRANSACTION_TIMEOUT_MS};
 use crate::secrets::Redacted;
-use crate::security::{Security, SecurityFile};
+use crate::security::Security;
 
 /// Prefix of every environment variable read by [`PipelineConfig::from_env`].
 pub const ENV_PREFIX: &str = "KAFKA_EOS_";
@@ -230,8 +230,7 @@ impl PipelineConfig {
         V: AsRef<str>,
     {
         let mut cfg = PipelineConfig::default();
-        let mut security = SecurityFile::default();
-        let mut secured = false;
+        let mut security = Vec::new();
         for (name, value) in vars {
             let name = name.as_ref();
             let value = value.as_ref();
@@ -248,8 +247,8 @@ impl PipelineConfig {
                     .insert(env_key(key), value.to_owned());
                 continue;
             }
-            if Security::set_env(&mut security, field, value) {
-                secured = true;
+            if Security::is_env_setting(field) {
+                security.push((name.to_owned(), value.to_owned()));
                 continue;
             }
             match field {
@@ -275,9 +274,7 @@ impl PipelineConfig {
                 _ => {}
             }
         }
-        if secured {
-            cfg.security = Security::try_from(security)?;
-        }
+        cfg.security = Security::from_env_vars(security)?;
         cfg.validate()?;
         Ok(cfg)
     }

@@ -440,8 +440,39 @@ impl Security {
         Ok(())
     }
 
-    /// Sets one setting by its file/environment name (`protocol`, `sasl_mechanism`,
-    /// `sasl_username`, `sasl_password[_env|_file]`, `ssl_ca_location`, ...).
+    /// The settings from the process environment: `KAFKA_EOS_SECURITY_PROTOCOL`,
+    /// `KAFKA_EOS_SASL_MECHANISM`, `KAFKA_EOS_SASL_USERNAME`,
+    /// `KAFKA_EOS_SASL_PASSWORD[_FILE]`, `KAFKA_EOS_SSL_CA_LOCATION`, ... (the table of
+    /// [`crate::PipelineConfig::from_env_vars`]); plaintext when none is set. Validated.
+    pub fn from_env() -> Result<Self> {
+        Self::from_env_vars(std::env::vars())
+    }
+
+    /// As [`Security::from_env`], from `(name, value)` pairs.
+    pub fn from_env_vars<I, K, V>(vars: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut file = SecurityFile::default();
+        for (name, value) in vars {
+            if let Some(field) = name.as_ref().strip_prefix(crate::ENV_PREFIX) {
+                Self::set_env(&mut file, field, value.as_ref());
+            }
+        }
+        let security = Self::try_from(file)?;
+        security.validate()?;
+        Ok(security)
+    }
+
+    /// Whether `name` (without the prefix) is a security setting's variable.
+    pub(crate) fn is_env_setting(name: &str) -> bool {
+        Self::set_env(&mut SecurityFile::default(), name, "")
+    }
+
+    /// Sets one setting by its environment name without the prefix (`SECURITY_PROTOCOL`,
+    /// `SASL_MECHANISM`, ...); `false` if `name` is not a security setting.
     pub(crate) fn set_env(file: &mut SecurityFile, name: &str, value: &str) -> bool {
         let v = || Some(value.trim().to_owned());
         match name {

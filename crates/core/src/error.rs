@@ -100,6 +100,18 @@ pub enum Error {
         #[source]
         source: KafkaError,
     },
+    /// The cluster refused this client's principal an operation on a resource (an ACL is
+    /// missing): fatal, and no retry or rebuilt producer changes it, so a pipeline stops.
+    #[error("{op} failed: not authorized on {resource} (grant the principal access, then restart): {source}")]
+    NotAuthorized {
+        /// The failed operation.
+        op: Operation,
+        /// The resource refused: ``topic `orders-out` ``, ``transactional.id `app-0` ``.
+        resource: String,
+        /// The librdkafka error (an `*_AUTHORIZATION_FAILED` code).
+        #[source]
+        source: KafkaError,
+    },
     /// A retriable operation still failed after the retry budget.
     #[error("{op} still failing after {attempts} attempts: {source}")]
     RetriesExhausted {
@@ -144,6 +156,7 @@ impl Error {
         match self {
             Error::Kafka { op, source } => classify(*op, source),
             Error::Fenced { .. } => ErrorKind::Fenced,
+            Error::NotAuthorized { .. } => ErrorKind::Fatal,
             Error::RetriesExhausted { .. } => ErrorKind::Fatal,
             Error::Config(_) | Error::Blocking { .. } | Error::State { .. } => ErrorKind::Fatal,
         }
@@ -152,7 +165,9 @@ impl Error {
     /// The librdkafka error, if this error wraps one.
     pub fn kafka_error(&self) -> Option<&KafkaError> {
         match self {
-            Error::Kafka { source, .. } | Error::Fenced { source, .. } => Some(source),
+            Error::Kafka { source, .. }
+            | Error::Fenced { source, .. }
+            | Error::NotAuthorized { source, .. } => Some(source),
             Error::RetriesExhausted { source, .. } => source.kafka_error(),
             _ => None,
         }
@@ -168,6 +183,7 @@ impl Error {
         match self {
             Error::Kafka { op, .. }
             | Error::Fenced { op, .. }
+            | Error::NotAuthorized { op, .. }
             | Error::RetriesExhausted { op, .. }
             | Error::Blocking { op, .. }
             | Error::State { op, .. } => Some(*op),
@@ -195,6 +211,37 @@ impl Error {
         self.kind() == ErrorKind::Fenced
     }
 
+    /// `true` when the cluster refused an operation for lack of an ACL
+    /// ([`Error::NotAuthorized`], or an `*_AUTHORIZATION_FAILED` code): stop, do not retry.
+    pub fn is_not_authorized(&self) -> bool {
+        matches!(self, Error::NotAuthorized { .. }) || self.code().is_some_and(is_authorization)
+    }
+
+    /// Turns an authorization failure into [`Error::NotAuthorized`] naming the resource
+    /// `resource` gives for its code (`None`: left as it is).
+    pub fn naming_resource(
+        self,
+        resource: impl FnOnce(RDKafkaErrorCode) -> Option<String>,
+    ) -> Self {
+        match self {
+            Error::Kafka { op, source } => {
+                let named = source
+                    .rdkafka_error_code()
+                    .filter(|c| is_authorization(*c))
+                    .and_then(resource);
+                match named {
+                    Some(resource) => Error::NotAuthorized {
+                        op,
+                        resource,
+                        source,
+                    },
+                    None => Error::Kafka { op, source },
+                }
+            }
+            other => other,
+        }
+    }
+
     /// Turns a classified-fenced Kafka error into [`Error::Fenced`] naming the id.
     pub(crate) fn with_transactional_id(self, transactional_id: &str) -> Self {
         match self {
@@ -208,6 +255,19 @@ impl Error {
             other => other,
         }
     }
+}
+
+/// Whether `code` is one of Kafka's `*_AUTHORIZATION_FAILED` codes.
+pub fn is_authorization(code: RDKafkaErrorCode) -> bool {
+    use RDKafkaErrorCode as C;
+    matches!(
+        code,
+        C::TransactionalIdAuthorizationFailed
+            | C::TopicAuthorizationFailed
+            | C::GroupAuthorizationFailed
+            | C::ClusterAuthorizationFailed
+            | C::DelegationTokenAuthorizationFailed
+    )
 }
 
 /// Classifies a librdkafka error raised by `op` (the table in this crate's docs).
@@ -224,6 +284,10 @@ pub fn classify(op: Operation, err: &KafkaError) -> ErrorKind {
         Some(C::ProducerFenced | C::InvalidProducerEpoch | C::Fenced)
     ) {
         return ErrorKind::Fenced;
+    }
+    // a missing ACL: librdkafka may call it abortable, but no abort grants it
+    if code.is_some_and(is_authorization) {
+        return ErrorKind::Fatal;
     }
     if let KafkaError::Transaction(rd) = err {
         if rd.is_fatal() {
@@ -462,6 +526,37 @@ mod tests {
         };
         assert!(exhausted.is_fatal());
         assert_eq!(exhausted.code(), Some(C::OperationTimedOut));
+    }
+
+    #[test]
+    fn authorization_failures_are_fatal_and_name_their_resource() {
+        use RDKafkaErrorCode as C;
+        for code in [
+            C::TopicAuthorizationFailed,
+            C::TransactionalIdAuthorizationFailed,
+            C::GroupAuthorizationFailed,
+            C::ClusterAuthorizationFailed,
+        ] {
+            let e = Error::kafka(Operation::CommitTransaction, KafkaError::Global(code));
+            assert_eq!(e.kind(), ErrorKind::Fatal, "{code:?}");
+            assert!(e.is_not_authorized());
+            let named = e.naming_resource(|_| Some("topic `out`".to_owned()));
+            assert!(
+                matches!(&named, Error::NotAuthorized { resource, .. } if resource == "topic `out`")
+            );
+            assert!(
+                named.to_string().contains("not authorized on topic `out`"),
+                "{named}"
+            );
+            assert_eq!(named.code(), Some(code));
+        }
+        let other = Error::kafka(Operation::Send, KafkaError::Global(C::MessageTimedOut))
+            .naming_resource(|_| Some("topic `out`".to_owned()));
+        assert!(
+            matches!(other, Error::Kafka { .. }),
+            "only authorization failures are named"
+        );
+        assert!(!other.is_not_authorized());
     }
 
     #[test]

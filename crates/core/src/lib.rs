@@ -41,7 +41,7 @@ pub use self::metrics::{
     names as metric_names, AbortCause, Metrics, MetricsSnapshot, ATTEMPT_BUCKETS, LATENCY_RESERVOIR,
 };
 pub use delivery::{Deliveries, DeliveryContext, OutputProducer};
-pub use error::{classify, Error, ErrorKind, Operation, Result, SendError};
+pub use error::{classify, is_authorization, Error, ErrorKind, Operation, Result, SendError};
 pub use producer::{Delivered, TransactionalProducer, DEFAULT_OPERATION_TIMEOUT};
 pub use record::{owned_headers, OwnedRecord};
 pub use retry::RetryPolicy;

@@ -288,7 +288,12 @@ impl TransactionalProducer {
     /// was a fencing, which must stop this instance rather than rebuild it (a rebuilt
     /// producer would fence the newer instance in turn).
     fn classified(&self, op: Operation, e: rdkafka::error::KafkaError) -> Error {
-        let error = Error::kafka(op, e).with_transactional_id(&self.transactional_id);
+        let error = Error::kafka(op, e)
+            .with_transactional_id(&self.transactional_id)
+            .naming_resource(|code| {
+                (code == rdkafka::types::RDKafkaErrorCode::TransactionalIdAuthorizationFailed)
+                    .then(|| format!("transactional.id `{}`", self.transactional_id))
+            });
         match error {
             Error::Kafka { op, source } if self.fenced_fatally() => Error::Fenced {
                 transactional_id: self.transactional_id.clone(),
@@ -310,7 +315,9 @@ impl TransactionalProducer {
 
     fn send_failed(&self, e: rdkafka::error::KafkaError, record: OwnedRecord) -> SendError {
         self.metrics.record_send_failure();
-        let error = self.classified(Operation::Send, e);
+        let error = self
+            .classified(Operation::Send, e)
+            .naming_resource(|_| Some(format!("topic `{}`", record.topic)));
         tracing::warn!(parent: &self.span(), topic = %record.topic, %error, kind = ?error.kind(), "send failed");
         SendError { error, record }
     }

@@ -187,6 +187,15 @@ impl PipelineBuilder {
         self
     }
 
+    /// How connections are secured: TLS, SASL ([`kafka_eos_config::Security`]; default
+    /// plaintext). A refused password or an untrusted certificate stops
+    /// [`crate::Pipeline::run`] at start-up with [`crate::Error::Authentication`] or
+    /// [`crate::Error::Tls`].
+    pub fn security(mut self, security: kafka_eos_config::Security) -> Self {
+        self.inner = self.inner.security(security);
+        self
+    }
+
     /// Starts from a loaded [`PipelineConfig`] (file or environment).
     pub fn config(mut self, config: PipelineConfig) -> Self {
         self.group = config.group_id().to_owned();

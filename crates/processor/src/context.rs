@@ -2,10 +2,13 @@
 //! consumer lag (`consumer_lag.rs`).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
 use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 
 use crate::consumer_lag::ConsumerLag;
@@ -24,6 +27,18 @@ pub struct EosConsumerContext {
     /// Rebalances so far: parking compares it with the assignment it last loaded.
     generation: Arc<AtomicU64>,
     lag: Arc<ConsumerLag>,
+    /// The last authentication or TLS failure librdkafka reported: start-up gives up on
+    /// it at once instead of retrying until its timeout.
+    security_failure: Arc<Mutex<Option<SecurityFailure>>>,
+}
+
+/// An authentication (SASL) or TLS failure reported by librdkafka's error callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SecurityFailure {
+    /// SASL authentication failed (wrong user or password, mechanism not enabled).
+    Authentication(String),
+    /// The TLS handshake failed (a certificate not trusted, a host name mismatch, ...).
+    Tls(String),
 }
 
 impl EosConsumerContext {
@@ -36,13 +51,75 @@ impl EosConsumerContext {
         self.rebalanced.swap(false, Ordering::AcqRel)
     }
 
+    /// The last authentication or TLS failure, if librdkafka reported one.
+    pub(crate) fn security_failure(&self) -> Option<SecurityFailure> {
+        self.security_failure
+            .lock()
+            .ok()
+            .and_then(|slot| slot.clone())
+    }
+
     /// How many rebalances have completed.
     pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
 }
 
+impl EosConsumerContext {
+    fn keep(&self, failure: SecurityFailure) {
+        if let Ok(mut slot) = self.security_failure.lock() {
+            *slot = Some(failure);
+        }
+    }
+}
+
+impl SecurityFailure {
+    /// The failure a librdkafka log line reports, if it reports one: a consumer's error
+    /// events are served only by polling it, but its connection failures are logged at
+    /// once (`SASL authentication error: ...`, `SSL handshake failed: ...`).
+    fn from_log(line: &str) -> Option<Self> {
+        if line.contains("SASL authentication error") || line.contains("Authentication failed") {
+            Some(Self::Authentication(line.to_owned()))
+        } else if line.contains("SSL handshake failed") {
+            Some(Self::Tls(line.to_owned()))
+        } else {
+            None
+        }
+    }
+}
+
 impl ClientContext for EosConsumerContext {
+    /// Forwards librdkafka's log to `tracing`, keeping the last authentication or TLS
+    /// failure it reports.
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, line: &str) {
+        if let Some(failure) = SecurityFailure::from_log(line) {
+            self.keep(failure);
+        }
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => tracing::error!(fac, "librdkafka: {line}"),
+            RDKafkaLogLevel::Warning => tracing::warn!(fac, "librdkafka: {line}"),
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(fac, "librdkafka: {line}")
+            }
+            RDKafkaLogLevel::Debug => tracing::debug!(fac, "librdkafka: {line}"),
+        }
+    }
+
+    /// Logs librdkafka's global errors and keeps the last authentication or TLS failure.
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::error!(error = %error, reason, "librdkafka");
+        match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::Authentication) => {
+                self.keep(SecurityFailure::Authentication(reason.to_owned()))
+            }
+            Some(RDKafkaErrorCode::SSL) => self.keep(SecurityFailure::Tls(reason.to_owned())),
+            _ => {}
+        }
+    }
+
     /// Feeds the consumer lag (when its gauges are published; else nothing is parsed).
     fn stats_raw(&self, statistics: &[u8]) {
         if !self.lag.is_published() {

@@ -35,6 +35,30 @@ pub enum Error {
         #[source]
         source: rdkafka::error::KafkaError,
     },
+    /// The cluster refused the SASL credentials (wrong user or password, a mechanism it
+    /// does not enable): reported at start-up as soon as librdkafka reports it, without
+    /// waiting for the start-up timeout. The password is never part of the message.
+    #[error("SASL authentication as user `{username}` with mechanism {mechanism} failed at `{bootstrap}`: {reason}")]
+    Authentication {
+        /// The `bootstrap.servers` tried.
+        bootstrap: String,
+        /// The SASL mechanism.
+        mechanism: kafka_eos_config::SaslMechanism,
+        /// The user.
+        username: String,
+        /// librdkafka's (and the broker's) reason.
+        reason: String,
+    },
+    /// The TLS handshake failed: a broker certificate the client does not trust (set the
+    /// CA with `Security::ca_location`), a host name that does not match it, a broker
+    /// that does not speak TLS. Reported at start-up without waiting for the timeout.
+    #[error("TLS with `{bootstrap}` failed: {reason}")]
+    Tls {
+        /// The `bootstrap.servers` tried.
+        bootstrap: String,
+        /// librdkafka's reason (OpenSSL's, e.g. `certificate verify failed`).
+        reason: String,
+    },
     /// The metrics endpoint ([`crate::PipelineBuilder::metrics_addr`]) could not be served
     /// at its address (in use, not an address of this host, a port below 1024 without the
     /// right): checked when [`crate::Pipeline::run`] starts, before connecting to Kafka.
@@ -131,6 +155,12 @@ impl Error {
     /// `true` if no broker answered within the start-up timeout ([`Error::Unreachable`]).
     pub fn is_unreachable(&self) -> bool {
         matches!(self, Error::Unreachable { .. })
+    }
+
+    /// `true` if the cluster refused the credentials or the TLS handshake failed
+    /// ([`Error::Authentication`], [`Error::Tls`]).
+    pub fn is_security(&self) -> bool {
+        matches!(self, Error::Authentication { .. } | Error::Tls { .. })
     }
 
     /// `true` if the metrics endpoint could not be served ([`Error::MetricsEndpoint`]).

@@ -139,7 +139,8 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         );
         let reachable = await_cluster(
             &consumer,
-            self.config.bootstrap_servers(),
+            &self.config,
+            || context.security_failure(),
             self.startup_timeout,
             &self.shutdown,
         )

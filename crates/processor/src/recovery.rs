@@ -48,6 +48,13 @@ impl Transactions for Sink {
 /// rebuild the producer (after an abort, so a fencing is noticed first), fencing stops.
 pub(crate) async fn recover<T: Transactions + Send>(txn: &mut T, error: CoreError) -> Step {
     tracing::warn!(error = %error, kind = ?error.kind(), "batch failed");
+    if error.is_not_authorized() {
+        // no abort, retry or rebuilt producer grants a missing ACL: stop
+        if let Err(e) = txn.abort().await {
+            tracing::debug!(error = %e, "abort after an authorization failure");
+        }
+        return Step::Fail(Error::from(error));
+    }
     match error.kind() {
         ErrorKind::Fenced => Step::Fail(Error::from(error)),
         // Abort first: if the fatal error was a fencing, the abort says so, and a
@@ -153,6 +160,23 @@ mod tests {
         };
         assert!(matches!(step(&mut fake, e()), Step::Fail(e) if e.is_fenced()));
         assert_eq!(fake.calls, ["abort"], "a fenced instance must not rebuild");
+    }
+
+    #[test]
+    fn a_missing_acl_stops_after_the_abort_without_a_rebuild() {
+        let denied = error(Operation::Send, RDKafkaErrorCode::TopicAuthorizationFailed)
+            .naming_resource(|_| Some("topic `out`".to_owned()));
+        assert!(denied.is_not_authorized());
+        let mut fake = Fake {
+            rebuild: Some(None),
+            ..Fake::default()
+        };
+        let s = step(&mut fake, denied);
+        assert!(
+            matches!(&s, Step::Fail(e) if e.to_string().contains("topic `out`")),
+            "the resource is named"
+        );
+        assert_eq!(fake.calls, ["abort"], "a rebuilt producer grants no ACL");
     }
 
     #[test]

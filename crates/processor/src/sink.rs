@@ -80,7 +80,8 @@ fn plain_send_error(
 ) -> SendError {
     metrics.record_send_failure();
     SendError {
-        error: CoreError::kafka(Operation::Send, e),
+        error: CoreError::kafka(Operation::Send, e)
+            .naming_resource(|_| Some(format!("topic `{}`", record.topic))),
         record,
     }
 }

@@ -1,6 +1,8 @@
 //! Start-up: the pipeline waits until a broker of `bootstrap.servers` answers, warns while
 //! none does (naming the servers and librdkafka's error), and gives up with
 //! [`Error::Unreachable`] after the start-up timeout instead of retrying silently forever.
+//! A refused password or a failed TLS handshake ends the wait at once
+//! ([`Error::Authentication`], [`Error::Tls`]): waiting would not change the answer.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,7 +11,9 @@ use kafka_eos_core::{Error as CoreError, Operation};
 use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
 use tokio_util::sync::CancellationToken;
 
+use crate::context::SecurityFailure;
 use crate::error::{Error, Result};
+use kafka_eos_config::PipelineConfig;
 
 /// The default start-up timeout.
 pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -21,13 +25,16 @@ const PROBE: Duration = Duration::from_secs(2);
 const WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// Waits until the cluster answers a metadata request. `Ok(true)` once it does, `Ok(false)`
-/// if `shutdown` was cancelled first, [`Error::Unreachable`] after `timeout`.
+/// if `shutdown` was cancelled first, [`Error::Unreachable`] after `timeout`, and
+/// [`Error::Authentication`] or [`Error::Tls`] as soon as `security_failure` reports one.
 pub(crate) async fn await_cluster<C: ConsumerContext + 'static>(
     consumer: &Arc<StreamConsumer<C>>,
-    bootstrap: &str,
+    config: &PipelineConfig,
+    security_failure: impl Fn() -> Option<SecurityFailure>,
     timeout: Duration,
     shutdown: &CancellationToken,
 ) -> Result<bool> {
+    let bootstrap = config.bootstrap_servers();
     let started = Instant::now();
     let mut last_warning: Option<Instant> = None;
     loop {
@@ -54,6 +61,9 @@ pub(crate) async fn await_cluster<C: ConsumerContext + 'static>(
                 }))
             }
         };
+        if let Some(failure) = security_failure() {
+            return Err(security_error(config, failure));
+        }
         let waited = started.elapsed();
         if waited >= timeout {
             return Err(Error::Unreachable {
@@ -72,10 +82,30 @@ pub(crate) async fn await_cluster<C: ConsumerContext + 'static>(
             );
             last_warning = Some(Instant::now());
         }
-        // a refused connection fails at once: do not spin
+        // a refused connection fails at once: do not spin. Meanwhile serve the consumer's
+        // queue: librdkafka's logs and errors (a refused password, a failed TLS handshake)
+        // reach the context's callbacks only when it is polled (no subscription yet: no
+        // record can arrive).
+        let pause = Duration::from_millis(250).min(remaining);
         tokio::select! {
-            () = tokio::time::sleep(Duration::from_millis(250).min(remaining)) => {}
+            _ = tokio::time::timeout(pause, consumer.recv()) => {}
             () = shutdown.cancelled() => return Ok(false),
+        }
+    }
+}
+
+/// The error for a security failure, naming the user and mechanism (never the password).
+fn security_error(config: &PipelineConfig, failure: SecurityFailure) -> Error {
+    let bootstrap = config.bootstrap_servers().to_owned();
+    match (failure, config.security().sasl()) {
+        (SecurityFailure::Authentication(reason), Some(sasl)) => Error::Authentication {
+            bootstrap,
+            mechanism: sasl.mechanism(),
+            username: sasl.username().to_owned(),
+            reason,
+        },
+        (SecurityFailure::Authentication(reason) | SecurityFailure::Tls(reason), _) => {
+            Error::Tls { bootstrap, reason }
         }
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use rdkafka::message::Message;
 
 use crate::error::Result;
-use crate::io::{committed_reader, Record};
+use crate::io::Record;
 
 type Store = Arc<Mutex<HashMap<String, Vec<Record>>>>;
 
@@ -26,7 +26,13 @@ pub struct Collector {
 impl Collector {
     /// Starts reading every partition of `topics`.
     pub fn start(bootstrap: &str, topics: &[&str]) -> Result<Self> {
-        let consumer = committed_reader(bootstrap, topics)?;
+        Self::start_with(&crate::io::client_config(bootstrap), topics)
+    }
+
+    /// [`Collector::start`] with `base` client settings (bootstrap servers, and a secured
+    /// cluster's security properties).
+    pub fn start_with(base: &rdkafka::ClientConfig, topics: &[&str]) -> Result<Self> {
+        let consumer = crate::io::committed_reader_with(base, topics)?;
         let store: Store = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {

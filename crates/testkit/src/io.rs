@@ -132,8 +132,21 @@ impl Record {
 /// A consumer with `isolation.level=read_committed` (its own group, nothing committed)
 /// assigned to every partition of `topics` from the beginning.
 pub fn committed_reader(bootstrap: &str, topics: &[&str]) -> Result<BaseConsumer> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    committed_reader_with(&client_config(bootstrap), topics)
+}
+
+/// The base settings of the testkit's clients: `bootstrap.servers` only.
+pub fn client_config(bootstrap: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", bootstrap);
+    config
+}
+
+/// [`committed_reader`] with `base` settings (bootstrap servers, and for a secured cluster
+/// its `security.protocol`, SASL and TLS properties).
+pub fn committed_reader_with(base: &ClientConfig, topics: &[&str]) -> Result<BaseConsumer> {
+    let consumer: BaseConsumer = base
+        .clone()
         .set(
             "group.id",
             format!("kafka-eos-reader-{}", uuid::Uuid::new_v4().simple()),
@@ -164,8 +177,13 @@ pub fn committed_reader(bootstrap: &str, topics: &[&str]) -> Result<BaseConsumer
 /// Blocks the calling thread until then: in async code (a `#[tokio::test]`, where a pipeline
 /// runs on the same runtime) use [`write_records_async`].
 pub fn write_records(bootstrap: &str, topic: &str, records: &[Record]) -> Result<()> {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    write_records_with(&client_config(bootstrap), topic, records)
+}
+
+/// [`write_records`] with `base` settings (see [`committed_reader_with`]).
+pub fn write_records_with(base: &ClientConfig, topic: &str, records: &[Record]) -> Result<()> {
+    let producer: BaseProducer = base
+        .clone()
         .set("enable.idempotence", "true")
         .set("linger.ms", "5")
         .set(
@@ -225,7 +243,21 @@ pub fn read_committed_from(
     expected: usize,
     linger: Duration,
 ) -> Result<Vec<Record>> {
-    let mut read = CommittedRead::start(bootstrap, topics)?;
+    read_committed_with(&client_config(bootstrap), topics, expected, linger)
+}
+
+/// [`read_committed_from`] with `base` settings (see [`committed_reader_with`]).
+pub fn read_committed_with(
+    base: &ClientConfig,
+    topics: &[&str],
+    expected: usize,
+    linger: Duration,
+) -> Result<Vec<Record>> {
+    let mut read = CommittedRead {
+        consumer: committed_reader_with(base, topics)?,
+        records: Vec::new(),
+        last: Instant::now(),
+    };
     let deadline = Instant::now() + READ_DEADLINE;
     loop {
         if read.has(expected, linger) {

@@ -80,8 +80,9 @@ pub use cluster::{Cluster, BOOTSTRAP_ENV, TESTCONTAINERS_ENV};
 pub use collector::Collector;
 pub use error::{Error, Result};
 pub use io::{
-    committed_reader, read_committed, read_committed_async, read_committed_from,
-    read_committed_from_async, write_records, write_records_async, Record,
+    client_config, committed_reader, committed_reader_with, read_committed, read_committed_async,
+    read_committed_from, read_committed_from_async, read_committed_with, write_records,
+    write_records_async, write_records_with, Record,
 };
 pub use progress::{test_seed, wait_until, SEED_ENV};
 pub use run::{run_pipeline, PipelineRun, RUN_LINGER, STOP_TIMEOUT};
