@@ -363,6 +363,7 @@ where
     let token = kafka_eos_processor::CancellationToken::new();
     let config = kafka_eos_processor::config::PipelineConfig::builder()
         .bootstrap_servers(&args.bootstrap)
+        .security(kafka_eos_processor::config::Security::from_env()?)
         .group_id(&args.group)
         .input_topic(&args.input)
         .commit_interval(std::time::Duration::from_millis(args.commit_interval_ms))

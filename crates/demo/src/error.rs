@@ -19,6 +19,10 @@ pub enum DemoError {
     /// The database's tables are not f(input) (`--sink postgres|mariadb`).
     #[error("exactly-once check of the tables failed: {0}")]
     TablesNotExactlyOnce(crate::database::TablesOutcome),
+    /// The security settings (`--secure`, or the `KAFKA_EOS_*` security variables) are
+    /// not usable.
+    #[error("security settings: {0}")]
+    Security(#[from] kafka_eos_processor::config::ConfigError),
     /// The embedded broker failed.
     #[error("embedded broker: {0}")]
     Broker(#[from] kafka_eos_broker::Error),

@@ -8,6 +8,8 @@
 //! - [`exit`]: the exit statuses of the binary.
 //! - [`run`] and [`report`]: the demo itself: input written, workers killed and restarted,
 //!   output verified.
+//! - [`security`]: `--secure` (TLS + SCRAM on the embedded broker) and the security
+//!   variables for an external cluster.
 //! - [`verify`]: re-reads a run's topics and checks output = f(input).
 //! - [`database`]: the demo into PostgreSQL or MariaDB (`--sink`): the tables, the workers'
 //!   processor, the check of the tables against the input.
@@ -22,6 +24,7 @@ pub mod orders;
 pub mod process;
 pub mod report;
 pub mod run;
+pub mod security;
 pub mod topics;
 pub mod verify;
 pub mod worker;

@@ -52,6 +52,17 @@ pub struct WorkerSpec {
     pub side_effects: Option<crate::effects::Guard>,
     /// Prefix of the effects log and the stores' tables and keys.
     pub effects_prefix: String,
+    /// Environment variables of the workers (a secured run's security settings).
+    pub env: Vec<(String, String)>,
+}
+
+/// A new directory for a run's worker logs (and a secured run's CA and password) under
+/// the system temp directory.
+pub fn fresh_log_dir() -> std::io::Result<PathBuf> {
+    let dir =
+        std::env::temp_dir().join(format!("kafka-eos-demo-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
 
 impl WorkerSpec {
@@ -62,9 +73,7 @@ impl WorkerSpec {
         bootstrap: String,
         topics: Topics,
     ) -> std::io::Result<Self> {
-        let log_dir =
-            std::env::temp_dir().join(format!("kafka-eos-demo-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&log_dir)?;
+        let log_dir = fresh_log_dir()?;
         Ok(Self {
             exe: exe.into(),
             bootstrap,
@@ -85,6 +94,7 @@ impl WorkerSpec {
             tables: "kafka_eos_demo".into(),
             side_effects: None,
             effects_prefix: "kafka_eos_demo".into(),
+            env: Vec::new(),
         })
     }
 
@@ -96,6 +106,7 @@ impl WorkerSpec {
         let t = &self.topics;
         let mut child = Command::new(&self.exe)
             .arg("worker")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .args(["--bootstrap", &self.bootstrap])
             .args(["--group", &t.group])
             .args(["--input", &t.input])

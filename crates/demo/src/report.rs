@@ -38,8 +38,10 @@ pub struct DemoReport {
     pub in_flight_peak: u64,
     /// The workers' `--concurrency`.
     pub concurrency: usize,
-    /// Where the workers' logs are.
+    /// Where the workers' logs are (and a `--secure` run's CA and password file).
     pub log_dir: PathBuf,
+    /// How the clients reached the cluster: `PLAINTEXT`, `SASL_SSL (SCRAM-SHA-512, user demo)`.
+    pub security: String,
     /// The side effects' runs (`--side-effects`).
     pub effects: Option<crate::effects::EffectsOutcome>,
 }
@@ -124,6 +126,7 @@ impl DemoReport {
             ms(self.commit_latency_us.1)
         );
         println!("  worker logs                {}", self.log_dir.display());
+        println!("  security                   {}", self.security);
         if let Some(e) = &self.effects {
             println!("  side effects               {e}");
         }

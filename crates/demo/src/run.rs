@@ -6,13 +6,14 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use kafka_eos_broker::BrokerConfig;
-use kafka_eos_testkit::{write_records, Cluster, Collector, Record};
+use kafka_eos_testkit::{write_records_with, Cluster, Collector, Record};
 use rand::{Rng, SeedableRng};
 
 use crate::error::DemoError;
 use crate::orders::{expected_results, fails_permanently, generate, input_records, Failures};
 use crate::process::{WorkerProcess, WorkerSpec};
 use crate::report::DemoReport;
+use crate::security::Access;
 use crate::topics::Topics;
 use crate::worker::MetricsLine;
 
@@ -82,6 +83,12 @@ pub struct DemoArgs {
     /// again at its port).
     #[arg(long, value_name = "HOST:PORT")]
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Secure the embedded broker: TLS (a CA and a certificate generated for the run) and
+    /// SASL/SCRAM-SHA-512 (user `demo`, a random password the workers read from a file).
+    /// With `--bootstrap`, set the `KAFKA_EOS_SECURITY_PROTOCOL`, `KAFKA_EOS_SASL_*` and
+    /// `KAFKA_EOS_SSL_*` variables instead (see the README).
+    #[arg(long)]
+    pub secure: bool,
 }
 
 impl DemoArgs {
@@ -123,23 +130,40 @@ pub(crate) fn progress_bar(hidden: bool, bar: ProgressBar) -> ProgressBar {
     bar
 }
 
-/// The run's cluster (`--bootstrap`, else the embedded broker with `--partitions` per topic)
-/// and its topics, created: names of this run's own on an external cluster, which
-/// outlives runs; the workers' defaults on the embedded broker.
-pub(crate) fn cluster_and_topics(args: &DemoArgs) -> Result<(Cluster, Topics), DemoError> {
-    let (cluster, topics) = match &args.bootstrap {
+/// The run's cluster (`--bootstrap`, else the embedded broker with `--partitions` per topic,
+/// secured with `--secure`), how its clients reach it, and its topics, created: names of
+/// this run's own on an external cluster, which outlives runs; the workers' defaults on the
+/// embedded broker. `dir` holds a secured run's CA and password.
+pub(crate) fn cluster_and_topics(
+    args: &DemoArgs,
+    dir: &std::path::Path,
+) -> Result<(Cluster, Access, Topics), DemoError> {
+    let (cluster, access, topics) = match &args.bootstrap {
+        Some(_) if args.secure => {
+            return Err(DemoError::Usage(
+                "--secure secures the embedded broker: with --bootstrap, give the cluster's \
+                 security in the KAFKA_EOS_SECURITY_PROTOCOL, KAFKA_EOS_SASL_* and \
+                 KAFKA_EOS_SSL_* variables"
+                    .into(),
+            ))
+        }
         Some(b) => {
             let cluster = Cluster::external(b.clone());
             let topics = Topics::unique(&cluster, "orders");
-            (cluster, topics)
+            (cluster, Access::from_env()?, topics)
         }
-        None => (
-            Cluster::embedded_with(BrokerConfig::default().default_partitions(args.partitions))?,
-            Topics::fixed(),
-        ),
+        None => {
+            let config = BrokerConfig::default().default_partitions(args.partitions);
+            let (config, access) = if args.secure {
+                Access::secure(config, dir)?
+            } else {
+                (config, Access::default())
+            };
+            (Cluster::embedded_with(config)?, access, Topics::fixed())
+        }
     };
     topics.create(&cluster, args.partitions)?;
-    Ok((cluster, topics))
+    Ok((cluster, access, topics))
 }
 
 /// Worker `instance`'s metrics address: `base`'s port + `instance` (`None` past 65535, or
@@ -178,15 +202,18 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
             })?,
         None => Vec::new(),
     };
-    let (cluster, topics) = cluster_and_topics(args)?;
+    let log_dir = crate::process::fresh_log_dir()?;
+    let (cluster, access, topics) = cluster_and_topics(args, &log_dir)?;
     let bootstrap = cluster.bootstrap_servers();
+    let client = access.client(&bootstrap)?;
     println!(
-        "cluster: {bootstrap} ({})",
+        "cluster: {bootstrap} ({}), {}",
         if args.bootstrap.is_some() {
             "external"
         } else {
             "embedded broker"
-        }
+        },
+        access.describe()
     );
 
     // 1. the input: order events, plus poison records
@@ -197,7 +224,7 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
         ProgressBar::new_spinner().with_message(format!("writing {} input records", input.len())),
     );
     spinner.enable_steady_tick(Duration::from_millis(100));
-    write_records(&bootstrap, &topics.input, &input)?;
+    write_records_with(&client, &topics.input, &input)?;
     spinner.finish_with_message(format!(
         "wrote {} input records to {}",
         input.len(),
@@ -212,10 +239,12 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
     let expected_dead = args.poison as usize + failing.len();
 
     // 2. the reader, from the start, read_committed
-    let collector = Collector::start(&bootstrap, &[&topics.output, &topics.dlq])?;
+    let collector = Collector::start_with(&client, &[&topics.output, &topics.dlq])?;
 
     // 3. the workers, and the kill schedule: at random points of the progress
     let mut spec = WorkerSpec::new(exe, bootstrap, topics.clone())?;
+    spec.log_dir = log_dir;
+    spec.env = access.worker_env.clone();
     spec.commit_interval_ms = args.commit_interval_ms;
     spec.pause_every = args.pause_every;
     spec.work_ms = args.work_ms;
@@ -294,6 +323,7 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
         in_flight_peak,
         concurrency: args.concurrency,
         log_dir: spec.log_dir,
+        security: access.describe(),
         effects,
     })
 }

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use kafka_eos_testkit::{check_exactly_once, read_committed, ExactlyOnceReport, Record};
+use kafka_eos_testkit::{check_exactly_once, read_committed_with, ExactlyOnceReport, Record};
 
 use crate::error::DemoError;
 use crate::orders::{expected_results, OrderEvent};
@@ -88,9 +88,11 @@ pub fn check(input: &[Record], output: &[Record], dlq: &[Record]) -> Outcome {
 /// Reads the three topics and checks them.
 pub fn run(args: &VerifyArgs) -> Result<Outcome, DemoError> {
     let idle = Duration::from_millis(args.idle_ms);
-    let input = read_committed(&args.bootstrap, &args.input, 0, idle)?;
-    let dlq = read_committed(&args.bootstrap, &args.dlq, 0, idle)?;
-    let output = read_committed(&args.bootstrap, &args.output, 0, idle)?;
+    // a secured cluster: the KAFKA_EOS_SECURITY_PROTOCOL / SASL_* / SSL_* variables
+    let client = crate::security::Access::from_env()?.client(&args.bootstrap)?;
+    let input = read_committed_with(&client, &[&args.input], 0, idle)?;
+    let dlq = read_committed_with(&client, &[&args.dlq], 0, idle)?;
+    let output = read_committed_with(&client, &[&args.output], 0, idle)?;
     Ok(check(&input, &output, &dlq))
 }
 

@@ -170,6 +170,7 @@ pub async fn run(args: WorkerArgs) -> Result<(), DemoError> {
     }
     let builder = builder
         .bootstrap_servers(&args.bootstrap)
+        .security(kafka_eos_processor::config::Security::from_env()?)
         .group_id(&args.group)
         .input_topic(&args.input)
         .app_name("kafka-eos-demo")

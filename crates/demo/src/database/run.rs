@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use kafka_eos_testkit::write_records;
+use kafka_eos_testkit::write_records_with;
 
 use crate::database::{check, connect, Sink, Tables, TablesOutcome};
 use crate::error::DemoError;
@@ -65,7 +65,8 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<TablesReport, Dem
             "--workers, --partitions and --orders must be at least 1".into(),
         ));
     }
-    let (cluster, topics) = cluster_and_topics(args)?;
+    let log_dir = crate::process::fresh_log_dir()?;
+    let (cluster, access, topics) = cluster_and_topics(args, &log_dir)?;
     // an external cluster outlives runs, and so does its database: tables of this run's own
     let prefix = match &args.bootstrap {
         Some(_) => format!(
@@ -95,10 +96,16 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<TablesReport, Dem
     );
 
     let events = generate(args.orders, args.seed);
-    write_records(&bootstrap, &topics.input, &input_records(&events))?;
+    write_records_with(
+        &access.client(&bootstrap)?,
+        &topics.input,
+        &input_records(&events),
+    )?;
     println!("wrote {} order events to {}", events.len(), topics.input);
 
     let mut spec = WorkerSpec::new(exe, bootstrap, topics)?;
+    spec.log_dir = log_dir;
+    spec.env = access.worker_env.clone();
     spec.commit_interval_ms = args.commit_interval_ms;
     spec.pause_every = args.pause_every;
     spec.failures.transient = args.transient_failures;
