@@ -1,12 +1,13 @@
 //! Throughput of the embedded broker against librdkafka's mock cluster, both driven by
-//! the same idempotent rdkafka producer (acks=all) and consumer.
+//! the same idempotent rdkafka producer (acks=all) and consumer; and of the embedded broker
+//! over TLS and over TLS + SASL/SCRAM-SHA-512 against plaintext, in the same run.
 //!
 //! `cargo bench -p kafka-eos-broker --bench broker_throughput` (`BENCH_RECORDS`, default
 //! 100000 records of 100 bytes).
 
 use std::time::{Duration, Instant};
 
-use kafka_eos_broker::{BackgroundBroker, BrokerConfig};
+use kafka_eos_broker::{BackgroundBroker, BrokerConfig, TestCertificates};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -35,9 +36,11 @@ fn client_config(bootstrap: &str) -> ClientConfig {
     c
 }
 
-/// Produces `n` records and reads them back; returns records/s for each direction.
-fn run(name: &'static str, bootstrap: &str, n: usize) -> BenchResult<Throughput> {
-    let producer: BaseProducer = client_config(bootstrap)
+/// Produces `n` records and reads them back with clients on `base` settings; returns
+/// records/s for each direction.
+fn run(name: &'static str, base: &ClientConfig, n: usize) -> BenchResult<Throughput> {
+    let producer: BaseProducer = base
+        .clone()
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "5")
@@ -73,7 +76,8 @@ fn run(name: &'static str, bootstrap: &str, n: usize) -> BenchResult<Throughput>
     producer.flush(TIMEOUT)?;
     let produce_secs = started.elapsed().as_secs_f64();
 
-    let consumer: BaseConsumer = client_config(bootstrap)
+    let consumer: BaseConsumer = base
+        .clone()
         .set("group.id", format!("bench-{name}"))
         .set("enable.auto.commit", "false")
         .set("fetch.wait.max.ms", "100")
@@ -113,28 +117,73 @@ fn main() -> BenchResult<()> {
 
     let broker = BackgroundBroker::start(BrokerConfig::default())?;
     broker.create_topic(TOPIC, PARTITIONS)?;
-    let embedded = run("embedded", &broker.bootstrap_servers(), n)?;
+    let embedded = run("embedded", &client_config(&broker.bootstrap_servers()), n)?;
     drop(broker);
 
     let mock = MockCluster::new(1)?;
     mock.create_topic(TOPIC, PARTITIONS, 1)?;
-    let mocked = run("mock", &mock.bootstrap_servers(), n)?;
+    let mocked = run("mock", &client_config(&mock.bootstrap_servers()), n)?;
+
+    let (tls, scram) = secured(n)?;
 
     println!();
-    println!("| broker   | produce records/s | consume records/s |");
-    println!("|----------|------------------:|------------------:|");
-    for r in [&embedded, &mocked] {
+    println!("| broker                  | produce records/s | consume records/s |");
+    println!("|-------------------------|------------------:|------------------:|");
+    for r in [&embedded, &mocked, &tls, &scram] {
         println!(
-            "| {:<8} | {:>17.0} | {:>17.0} |",
+            "| {:<23} | {:>17.0} | {:>17.0} |",
             r.name, r.produce_per_s, r.consume_per_s
         );
     }
+    let ratio = |name: &str, a: &Throughput, b: &Throughput| {
+        println!(
+            "| {:<23} | {:>17.2} | {:>17.2} |",
+            name,
+            a.produce_per_s / b.produce_per_s,
+            a.consume_per_s / b.consume_per_s
+        );
+    };
+    ratio("embedded / mock", &embedded, &mocked);
+    ratio("TLS / plaintext", &tls, &embedded);
+    ratio("TLS + SCRAM / plaintext", &scram, &embedded);
     println!(
-        "| {:<8} | {:>17.2} | {:>17.2} |",
-        "ratio",
-        embedded.produce_per_s / mocked.produce_per_s,
-        embedded.consume_per_s / mocked.consume_per_s
+        "TLS vs plaintext (embedded broker): produce {:.2}x, consume {:.2}x",
+        tls.produce_per_s / embedded.produce_per_s,
+        tls.consume_per_s / embedded.consume_per_s
     );
-    println!("(ratio = embedded / mock)");
     Ok(())
+}
+
+/// The embedded broker over TLS, then over TLS + SASL/SCRAM-SHA-512 (certificates generated
+/// for the run).
+fn secured(n: usize) -> BenchResult<(Throughput, Throughput)> {
+    let certs = TestCertificates::generate(&["localhost", "127.0.0.1"])?;
+    let ca = std::env::temp_dir().join(format!("kafka-eos-bench-ca-{}.pem", std::process::id()));
+    certs.write_ca(&ca)?;
+    let ca_location = ca.display().to_string();
+
+    let broker = BackgroundBroker::start(BrokerConfig::default().tls(certs.identity()))?;
+    broker.create_topic(TOPIC, PARTITIONS)?;
+    let mut base = client_config(&broker.bootstrap_servers());
+    base.set("security.protocol", "ssl")
+        .set("ssl.ca.location", &ca_location);
+    let tls = run("embedded, TLS", &base, n)?;
+    drop(broker);
+
+    let broker = BackgroundBroker::start(
+        BrokerConfig::default()
+            .tls(certs.identity())
+            .sasl_user("bench", "bench-password"),
+    )?;
+    broker.create_topic(TOPIC, PARTITIONS)?;
+    let mut base = client_config(&broker.bootstrap_servers());
+    base.set("security.protocol", "sasl_ssl")
+        .set("ssl.ca.location", &ca_location)
+        .set("sasl.mechanisms", "SCRAM-SHA-512")
+        .set("sasl.username", "bench")
+        .set("sasl.password", "bench-password");
+    let scram = run("embedded, TLS + SCRAM", &base, n)?;
+    drop(broker);
+    let _ = std::fs::remove_file(&ca);
+    Ok((tls, scram))
 }
