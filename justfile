@@ -12,6 +12,10 @@ demo *ARGS:
 demo-metrics PORT="9464" *ARGS:
     cargo run --release -p kafka-eos-demo -- --metrics-addr 127.0.0.1:{{PORT}} {{ARGS}}
 
+# The demo over TLS + SASL/SCRAM-SHA-512 on the embedded broker (certificates and password made for the run).
+demo-secure *ARGS:
+    cargo run --release -p kafka-eos-demo -- --secure {{ARGS}}
+
 # All tests (unit, broker, end-to-end) on the embedded broker: the README's command.
 test:
     cargo test --workspace

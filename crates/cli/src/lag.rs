@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use kafka_eos_core::lag::{group_observer, partition_lags, skew, PartitionLag};
+use kafka_eos_core::lag::{group_observer_with, partition_lags, skew, PartitionLag};
 use rdkafka::consumer::BaseConsumer;
 use serde::Serialize;
 
@@ -62,7 +62,7 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
 
 /// The lag of every partition.
 pub fn run(args: &LagArgs) -> Result<Vec<PartitionLag>, CliError> {
-    let consumer = group_observer(&args.bootstrap, &args.group)?;
+    let consumer = group_observer_with(&crate::client::base(&args.bootstrap)?, &args.group)?;
     let partitions = partitions_of(&consumer, &args.topic)?;
     read(&consumer, &args.topic, &partitions)
 }
@@ -151,7 +151,7 @@ pub fn trends(
 /// Samples the lag every `--interval` (until `--count` samples, or forever), handing each
 /// sample to `show`.
 pub fn watch(args: &LagArgs, mut show: impl FnMut(&Sample)) -> Result<(), CliError> {
-    let consumer = group_observer(&args.bootstrap, &args.group)?;
+    let consumer = group_observer_with(&crate::client::base(&args.bootstrap)?, &args.group)?;
     let partitions = partitions_of(&consumer, &args.topic)?;
     let interval = Duration::from_secs_f64(args.interval);
     let mut before: Option<(Instant, Vec<PartitionLag>)> = None;

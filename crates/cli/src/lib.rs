@@ -7,6 +7,7 @@
 //! binary, `kafka-eos-demo` (crate `kafka-eos-demo`).
 
 pub mod broker;
+pub mod client;
 pub mod dlq;
 pub mod error;
 pub mod lag;

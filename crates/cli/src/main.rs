@@ -11,7 +11,7 @@ use kafka_eos_cli::{broker, lag, offsets, skew, CliError};
 /// Operate exactly-once Kafka pipelines: run a local broker, reset a group's offsets, show
 /// lag, replay dead letters.
 #[derive(Debug, Parser)]
-#[command(name = "kafka-eos", version)]
+#[command(name = "kafka-eos", version, after_help = kafka_eos_cli::client::SECURITY_HELP)]
 struct Cli {
     /// Log filter (tracing EnvFilter syntax), e.g. info or kafka_eos_broker=debug.
     #[arg(long, global = true, env = "RUST_LOG")]

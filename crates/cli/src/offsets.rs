@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use kafka_eos_core::lag::{group_observer, topic_partitions};
+use kafka_eos_core::lag::{group_observer_with, topic_partitions};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -62,7 +62,7 @@ pub struct OffsetsArgs {
 
 /// Computes and commits the new offsets; returns them per partition.
 pub fn run(args: &OffsetsArgs) -> Result<Vec<(i32, i64)>, CliError> {
-    let consumer = group_observer(&args.bootstrap, &args.group)?;
+    let consumer = group_observer_with(&crate::client::base(&args.bootstrap)?, &args.group)?;
     let partitions = partitions_of(&consumer, &args.topic)?;
     let mut targets = Vec::new();
     match args.to {

@@ -13,7 +13,6 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use kafka_eos_core::parked::{self, Key, ParkedKey, ParkedPartition, ParkingRecord};
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
@@ -181,8 +180,7 @@ pub fn release(args: &ReleaseArgs) -> Result<Parked, CliError> {
     if args.dry_run {
         return Ok(found);
     }
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap_servers)
+    let producer: BaseProducer = crate::client::base(bootstrap_servers)?
         .set("enable.idempotence", "true")
         .create()?;
     let record = parked::release_record(
@@ -203,8 +201,7 @@ fn fold(
     bootstrap: &str,
     topic: &str,
 ) -> Result<BTreeMap<(String, i32), ParkedPartition>, CliError> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    let consumer: BaseConsumer = crate::client::base(bootstrap)?
         .set("group.id", "kafka-eos-parked")
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use kafka_eos_core::lag::{group_observer, max_over_mean};
+use kafka_eos_core::lag::{group_observer_with, max_over_mean};
 use kafka_eos_core::partitioning::partition_for_key;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -207,7 +207,7 @@ fn spread_by_field(
 
 /// Reads the sample and builds the report.
 pub fn run(args: &SkewArgs) -> Result<SkewReport, CliError> {
-    let consumer = group_observer(&args.bootstrap, "kafka-eos-skew")?;
+    let consumer = group_observer_with(&crate::client::base(&args.bootstrap)?, "kafka-eos-skew")?;
     let partitions = partitions_of(&consumer, &args.topic)?;
     let per_partition = args.sample.div_ceil(partitions.len() as u64).max(1) as i64;
     let mut records = Vec::new();

@@ -28,8 +28,15 @@ pub struct PartitionLag {
 /// A `read_committed` consumer acting for `group` that never joins it and never commits by
 /// itself: for reading (or, with an explicit commit, resetting) the group's offsets.
 pub fn group_observer(bootstrap: &str, group: &str) -> Result<BaseConsumer> {
-    ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    let mut base = ClientConfig::new();
+    base.set("bootstrap.servers", bootstrap);
+    group_observer_with(&base, group)
+}
+
+/// [`group_observer`] from `base` settings (the bootstrap servers and, for a secured
+/// cluster, its security properties).
+pub fn group_observer_with(base: &ClientConfig, group: &str) -> Result<BaseConsumer> {
+    base.clone()
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")

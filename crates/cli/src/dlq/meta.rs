@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kafka_eos_core::lag::group_observer;
+use kafka_eos_core::lag::group_observer_with;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
@@ -111,7 +111,7 @@ impl<'a> Meta<'a> {
         topic: &str,
         partitions: i32,
     ) -> Result<bool, CliError> {
-        let observer = group_observer(self.bootstrap, group)?;
+        let observer = group_observer_with(&crate::client::base(self.bootstrap)?, group)?;
         let committed =
             committed_of(&observer, topic, partitions, self.timeout).map_err(|e| self.kafka(e))?;
         Ok(committed.values().any(Option::is_some))

@@ -40,6 +40,7 @@ pub(crate) fn run(
     let group = args.group();
     let timeout = args.timeout();
     let consumer: BaseConsumer = ConsumerProfile::new(&args.bootstrap_servers, &group)
+        .security(crate::client::security()?)
         .render()?
         .create()?;
     let mut meta = Meta::new(&consumer, &args.bootstrap_servers, timeout);

@@ -43,6 +43,7 @@ impl Sink {
         timeout: Duration,
     ) -> Result<Self, CliError> {
         let profile = ProducerProfile::idempotent(bootstrap)
+            .security(crate::client::security()?)
             .transactional(transactional_id)
             // a missing target topic fails the replay; it is never created by a send
             .set("allow.auto.create.topics", "false");
