@@ -69,6 +69,31 @@
 //! its index in its batch, as Kafka's log validator) in uncompressed batches only: the
 //! broker does not decompress batches, so a compressed one is not inspected.
 //!
+//! # Consumer groups: how they differ from Apache Kafka
+//!
+//! The classic group protocol follows Kafka's `GroupMetadataManager` state by state
+//! (Empty, PreparingRebalance, CompletingRebalance, Stable): JoinGroup, SyncGroup, Heartbeat
+//! and LeaveGroup answer each state with Kafka's error codes, static members (KIP-345)
+//! replace their old member id and fence it, session, rebalance and pending-sync timeouts
+//! remove members as Kafka does. What still differs:
+//! - No `Dead` state: DeleteGroups removes a group at once, and later requests for it are
+//!   answered as for a group that never existed (Kafka answers requests racing the deletion
+//!   with COORDINATOR_NOT_AVAILABLE). DescribeGroups reports unknown groups as `Dead`, as Kafka.
+//! - `group.max.size` is not implemented: groups are unbounded (Kafka's default), never
+//!   GROUP_MAX_SIZE_REACHED.
+//! - Nothing is written to `__consumer_offsets`: no coordinator loading
+//!   (COORDINATOR_LOAD_IN_PROGRESS), no NOT_COORDINATOR, no failed appends to revert.
+//! - Committed offsets of empty groups never expire (`offsets.retention.minutes` is not
+//!   enforced) and empty groups are never removed by the broker.
+//! - Ties: a protocol vote tie goes to the first member's preference (Kafka: hash order);
+//!   a departed leader is replaced by the earliest-joined member (Kafka: any member).
+//! - A SyncGroup waiting when its member is removed (LeaveGroup during
+//!   CompletingRebalance) is answered UNKNOWN_MEMBER_ID; Kafka leaves it unanswered until
+//!   the client's request timeout.
+//! - Timers (sessions, rebalance and initial delays, pending members and syncs) are checked
+//!   every 50 ms rather than fired at their exact deadline; join reasons (KIP-800) are
+//!   ignored.
+//!
 //! Every advertised version of every API is answered at that version
 //! (`tests/api_versions.rs` sends each a request naming a topic, a group and a
 //! transactional id); authorized operations, when asked for, are reported as Kafka reports

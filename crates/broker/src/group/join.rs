@@ -25,6 +25,8 @@ pub(crate) struct JoinParams {
     pub protocols: Vec<(String, Bytes)>,
     /// A member without id gets MEMBER_ID_REQUIRED and one to rejoin with (KIP-394).
     pub require_known_member_id: bool,
+    /// The request version can say "skip the assignment" (JoinGroup v9+, KIP-814).
+    pub supports_skip_assignment: bool,
     /// The client id of the connection: the prefix of a generated member id
     /// (`<client_id>-<uuid>`, as Kafka), reported by DescribeGroups.
     pub client_id: String,
@@ -110,7 +112,7 @@ impl JoinParams {
     }
 
     /// What a rejoin changes of a known member.
-    fn update(&self) -> MemberUpdate {
+    pub(super) fn update(&self) -> MemberUpdate {
         MemberUpdate {
             protocols: self.protocols.clone(),
             session_timeout: self.session_timeout,
@@ -194,30 +196,7 @@ impl Group {
             // Static member (KIP-345).
             match self.static_members.get(&instance).cloned() {
                 Some(old_id) => {
-                    self.replace_static_member(&instance, &old_id, &new_id);
-                    let unchanged = self
-                        .members
-                        .get(&new_id)
-                        .is_some_and(|m| m.matches(&p.protocols));
-                    if self.state == GroupState::Stable && unchanged {
-                        // Return the current generation; a static leader need not
-                        // assign again (KIP-814: skip_assignment).
-                        let is_leader = self.is_leader(&new_id);
-                        if let Some(member) = self.members.get_mut(&new_id) {
-                            member.client_id = p.client_id.clone();
-                            member.client_host = p.client_host.clone();
-                            member.session_timeout = p.session_timeout;
-                            member.rebalance_timeout = p.rebalance_timeout;
-                            member.refresh_session(now);
-                        }
-                        let mut outcome = self.current_join_outcome(&new_id, is_leader);
-                        if !is_leader {
-                            outcome.members.clear();
-                        }
-                        return Pending::Ready(outcome);
-                    }
-                    let rx = self.update_member_and_rebalance(settings, &new_id, p.update(), now);
-                    Pending::Wait(rx)
+                    self.rejoin_static_member(settings, p, &instance, &old_id, new_id, now)
                 }
                 None => {
                     let member = p.new_member(new_id, now);

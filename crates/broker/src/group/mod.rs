@@ -18,7 +18,7 @@
 //!
 //! Where things are: `state` (a group and its states), `member`, `rebalance` (the state
 //! machine's transitions and timers), one file per request family (`join`, `sync`,
-//! `session`, `admin`) and `offsets`.
+//! `session`, `admin`), `static_member` (KIP-345 rejoins) and `offsets`.
 
 mod admin;
 mod join;
@@ -27,6 +27,7 @@ mod offsets;
 mod rebalance;
 mod session;
 mod state;
+mod static_member;
 mod sync;
 #[cfg(test)]
 mod tests;

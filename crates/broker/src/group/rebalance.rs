@@ -1,7 +1,7 @@
 //! The group state machine's transitions (Kafka's `GroupCoordinator`): members joining and
 //! leaving, the join phase and its timers (delayed and initial delayed joins), the leader's
-//! assignment, static members rejoining under a new member id, and the timers that expire
-//! sessions, join phases and members that never synced.
+//! assignment, and the timers that expire sessions, join phases and members that never
+//! synced.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -38,7 +38,8 @@ impl Group {
         member.join_waiter = Some(tx);
         member.is_new = true;
         member.session_deadline = now + NEW_MEMBER_JOIN_TIMEOUT;
-        if self.state == GroupState::PreparingRebalance && self.generation == 0 {
+        // Kafka: `PreparingRebalance` entered from `Empty` (also an emptied group's).
+        if self.state == GroupState::PreparingRebalance && self.in_initial_delayed_join() {
             self.new_member_added = true;
         }
         if self.members.is_empty() {
@@ -132,10 +133,7 @@ impl Group {
         if self.state != GroupState::PreparingRebalance {
             return;
         }
-        if self
-            .rebalance
-            .is_some_and(|timer| timer.initial_remaining.is_some())
-        {
+        if self.in_initial_delayed_join() {
             return;
         }
         let all_joined =
@@ -143,6 +141,12 @@ impl Group {
         if all_joined {
             self.complete_join(now);
         }
+    }
+
+    /// Whether the join phase is an initial delayed join (the rebalance started from Empty).
+    fn in_initial_delayed_join(&self) -> bool {
+        self.rebalance
+            .is_some_and(|timer| timer.initial_remaining.is_some())
     }
 
     /// Kafka's `maybeElectNewJoinedLeader`: if the leader has not rejoined, any member that
@@ -218,7 +222,8 @@ impl Group {
     fn remove_member(&mut self, member_id: &str) {
         if let Some(member) = self.members.shift_remove(member_id) {
             if let Some(waiter) = member.join_waiter {
-                let _ = waiter.send(JoinOutcome::error(member_id, GroupError::UnknownMemberId));
+                // No member id in the answer, as Kafka: the client forgets its member id.
+                let _ = waiter.send(JoinOutcome::error("", GroupError::UnknownMemberId));
             }
             if let Some(waiter) = member.sync_waiter {
                 let _ = waiter.send(SyncOutcome::error(GroupError::UnknownMemberId));
@@ -260,30 +265,6 @@ impl Group {
         if self.state == GroupState::PreparingRebalance {
             self.try_complete_join(now);
         }
-    }
-
-    /// Replaces the member id of a static member that rejoined with an unknown member id
-    /// (Kafka's `replaceStaticMember`): waiting requests of the old id are fenced.
-    pub(super) fn replace_static_member(&mut self, instance: &str, old_id: &str, new_id: &str) {
-        let Some(mut member) = self.members.shift_remove(old_id) else {
-            return;
-        };
-        if let Some(waiter) = member.join_waiter.take() {
-            let _ = waiter.send(JoinOutcome::error(old_id, GroupError::FencedInstanceId));
-        }
-        if let Some(waiter) = member.sync_waiter.take() {
-            let _ = waiter.send(SyncOutcome::error(GroupError::FencedInstanceId));
-        }
-        member.member_id = new_id.to_owned();
-        self.members.insert(new_id.to_owned(), member);
-        if self.is_leader(old_id) {
-            self.leader = Some(new_id.to_owned());
-        }
-        if self.pending_sync.remove(old_id) {
-            self.pending_sync.insert(new_id.to_owned());
-        }
-        self.static_members
-            .insert(instance.to_owned(), new_id.to_owned());
     }
 
     /// The leader's SyncGroup: distributes the assignment and makes the group Stable.

@@ -96,7 +96,11 @@ impl Group {
         }
     }
 
-    /// Removes one member named in a LeaveGroup.
+    /// Removes one member named in a LeaveGroup (Kafka's `handleLeaveGroup`, per member):
+    /// without member id, the static member named by its instance id; a pending member by
+    /// its id; otherwise a current member, checked as Kafka's `validateMember`
+    /// (FENCED_INSTANCE_ID when the instance id belongs to another member id,
+    /// UNKNOWN_MEMBER_ID when the instance id or the member is unknown).
     fn leave(
         &mut self,
         settings: &GroupSettings,
@@ -104,31 +108,22 @@ impl Group {
         instance: Option<&str>,
         now: Instant,
     ) -> Option<GroupError> {
-        if let Some(instance) = instance {
-            match self.static_members.get(instance) {
-                Some(current) if !member_id.is_empty() && current != member_id => {
-                    return Some(GroupError::FencedInstanceId)
-                }
-                Some(current) => {
-                    let current = current.clone();
-                    self.remove_member_and_update(settings, &current, now);
-                    return None;
-                }
-                None => {
-                    if member_id.is_empty() {
-                        return Some(GroupError::UnknownMemberId);
-                    }
-                }
-            }
+        if member_id.is_empty() {
+            let current = instance.and_then(|i| self.static_members.get(i)).cloned();
+            let Some(current) = current else {
+                return Some(GroupError::UnknownMemberId);
+            };
+            self.remove_member_and_update(settings, &current, now);
+            return None;
         }
         if self.pending_members.contains_key(member_id) {
             self.remove_pending_member_and_update(member_id, now);
-            None
-        } else if self.members.contains_key(member_id) {
-            self.remove_member_and_update(settings, member_id, now);
-            None
-        } else {
-            Some(GroupError::UnknownMemberId)
+            return None;
         }
+        if let Err(error) = self.validate_current_member(member_id, instance) {
+            return Some(error);
+        }
+        self.remove_member_and_update(settings, member_id, now);
+        None
     }
 }

@@ -97,6 +97,7 @@ pub(crate) async fn join_group(
             .map(|p| (owned(&p.name), p.metadata.clone()))
             .collect(),
         require_known_member_id: version >= 4,
+        supports_skip_assignment: version >= 9,
         client_id: client_id.to_owned(),
         client_host: client_host.to_owned(),
     };

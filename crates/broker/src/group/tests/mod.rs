@@ -5,6 +5,7 @@ mod admin;
 mod membership;
 mod offsets;
 mod rebalance;
+mod static_members;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -143,3 +143,45 @@ async fn initial_rebalance_delay_waits_and_extends() {
     assert_eq!(ra.leader.as_str(), a);
     assert_eq!(ra.members.len(), 2);
 }
+
+#[tokio::test]
+async fn initial_rebalance_delay_extends_for_an_emptied_group_too() {
+    // Kafka extends the initial delayed join whenever the rebalance started from Empty
+    // (`previousState == EMPTY`), not only for a group's first generation.
+    let c = Arc::new(GroupCoordinator::new(settings(Duration::from_secs(3))));
+    let mut emptied = Group::new(GROUP);
+    emptied.generation = 5;
+    c.lock().groups.insert(GROUP.to_owned(), emptied);
+    let a = member_id_for(&c).await;
+    let ja = spawn_join(&c, join_req(&a, &default_protocols())).await;
+    let b = member_id_for(&c).await;
+    let jb = spawn_join(&c, join_req(&b, &default_protocols())).await;
+    let t0 = Instant::now();
+    c.tick(t0 + Duration::from_millis(3_100));
+    assert_eq!(state_of(&c), Some(GroupState::PreparingRebalance));
+    c.tick(t0 + Duration::from_millis(6_300));
+    assert_eq!(state_of(&c), Some(GroupState::CompletingRebalance));
+    let (ra, rb) = (ja.await.unwrap(), jb.await.unwrap());
+    assert_eq!((ra.generation_id, rb.generation_id), (6, 6));
+}
+
+#[tokio::test]
+async fn removed_member_waiting_in_join_gets_no_member_id() {
+    // Kafka answers UNKNOWN_MEMBER_ID with an empty member id, so the client starts over.
+    let c = coordinator();
+    let (_a, _b) = stable_pair(&c).await;
+    let x = member_id_for(&c).await;
+    let jx = spawn_join(&c, join_req(&x, &default_protocols())).await;
+    assert_eq!(state_of(&c), Some(GroupState::PreparingRebalance));
+    let r = c.leave_group(
+        LeaveGroupRequest::default()
+            .with_group_id(GroupId(s(GROUP)))
+            .with_member_id(s(&x)),
+        0,
+    );
+    assert_eq!(r.error_code, 0);
+    let rx = jx.await.unwrap();
+    assert_eq!(rx.error_code, code(ResponseError::UnknownMemberId));
+    assert_eq!(rx.member_id.as_str(), "");
+    assert_eq!(rx.generation_id, -1);
+}
