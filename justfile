@@ -67,9 +67,11 @@ bench:
 bench-metrics:
     BENCH_PARTS=metrics cargo bench -p kafka-eos-processor --bench keyed
 
-# Broker benchmark: the embedded broker vs librdkafka's mock cluster.
+# Broker benchmarks: the embedded broker vs librdkafka's mock cluster (throughput, plaintext
+# vs TLS vs TLS + SCRAM; start-up time).
 bench-broker:
     cargo bench -p kafka-eos-broker --bench broker_throughput
+    cargo bench -p kafka-eos-broker --bench startup
 
 # Formatting, lints and docs, as CI checks them.
 lint:
