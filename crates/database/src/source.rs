@@ -12,7 +12,7 @@ use kafka_eos_processor::{CancellationToken, Input};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
-use rdkafka::types::RDKafkaRespErr;
+use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::error::{Error, Result};
@@ -203,6 +203,10 @@ pub(crate) fn collect(
             Some(Ok(msg)) => batch.push(copy(&msg, &mut topics)),
             Some(Err(e @ KafkaError::MessageConsumptionFatal(_))) => {
                 return Err(consumer_error("poll")(e))
+            }
+            // the cluster refused the credentials: asking again will not change the answer
+            Some(Err(e @ KafkaError::MessageConsumption(RDKafkaErrorCode::Authentication))) => {
+                return Err(consumer_error("SASL authentication")(e))
             }
             Some(Err(e)) => tracing::warn!(error = %e, "consumer error; polling again"),
         }

@@ -568,6 +568,51 @@ async fn an_unreachable_database_is_named_without_its_password() {
     assert!(!format!("{e:?}").contains("s3cret-pw"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_kafka_password_stops_the_sink() {
+    use kafka_eos_broker::{BrokerConfig, TestCertificates};
+    use kafka_eos_processor::config::{Sasl, Security};
+    let certs = TestCertificates::generate(&["localhost", "127.0.0.1"]).unwrap();
+    let ca = std::env::temp_dir().join(format!("{}-ca.pem", unique("sink-sasl")));
+    certs.write_ca(&ca).unwrap();
+    let cluster = Cluster::embedded_with(
+        BrokerConfig::default()
+            .tls(certs.identity())
+            .sasl_user("sink", "right-password"),
+    )
+    .unwrap();
+    cluster.create_topic("sasl-in", 1).unwrap();
+    let db = any_pool(POSTGRES_URL).await;
+    let t = create_tables(&db).await;
+    let security =
+        Security::sasl_ssl(Sasl::scram_sha_256("sink", "wrong-password")).ca_location(&ca);
+    let sink = DatabaseSink::<Postgres, _, _>::builder(
+        config(&cluster, "sasl-in", &unique("sasl-group")).security(security),
+        POSTGRES_URL,
+        Ledger::<Postgres>::new(&t, Postgres::PLACEHOLDERS, 0),
+        JsonCodec::<i64>::new(),
+    )
+    .offsets_table(&t.offsets)
+    .build()
+    .await
+    .unwrap();
+    let e = tokio::time::timeout(Duration::from_secs(60), sink.run())
+        .await
+        .expect("a refused password must stop the sink, not retry")
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Consumer {
+                operation: "SASL authentication",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(!format!("{e} {e:?}").contains("wrong-password"));
+}
+
 #[test]
 fn bad_table_names_are_refused() {
     assert!(matches!(
