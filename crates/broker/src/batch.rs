@@ -195,6 +195,7 @@ pub(crate) fn control_batch(
     producer_epoch: i16,
     marker: Marker,
     coordinator_epoch: i32,
+    leader_epoch: i32,
     timestamp_ms: i64,
 ) -> Bytes {
     // one record: key = version(0) + type, value = version(0) + coordinator epoch
@@ -223,7 +224,7 @@ pub(crate) fn control_batch(
     let mut b = BytesMut::with_capacity(HEADER_LEN + record.len());
     b.put_i64(offset);
     b.put_i32((HEADER_LEN - 12 + record.len()) as i32);
-    b.put_i32(0); // partition leader epoch
+    b.put_i32(leader_epoch);
     b.put_i8(2); // magic
     b.put_u32(0); // crc, filled below
     b.put_i16(ATTR_TRANSACTIONAL | ATTR_CONTROL);
@@ -317,7 +318,7 @@ mod tests {
 
     #[test]
     fn control_batch_parses_back() {
-        let b = control_batch(42, 7, 3, Marker::Commit, 0, 1000);
+        let b = control_batch(42, 7, 3, Marker::Commit, 0, 5, 1000);
         let batches = split_batches(&b);
         // clients may not write control batches, but the CRC and lengths are valid
         assert_eq!(batches, Err(BatchError::Invalid));
@@ -336,7 +337,7 @@ mod tests {
 
     #[test]
     fn truncated_and_bad_crc_are_corrupt() {
-        let b = control_batch(0, 1, 0, Marker::Abort, 0, 0);
+        let b = control_batch(0, 1, 0, Marker::Abort, 0, 0, 0);
         assert_eq!(split_batches(&b.slice(0..30)), Err(BatchError::Corrupt));
         let mut m = BytesMut::from(b.as_ref());
         m[40] ^= 0xff;

@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::acl::AclRule;
+use crate::cluster::{coordinator_partition, CoordinatorKind};
 use crate::config::BrokerConfig;
 use crate::error::{Error, Result};
 use crate::faults::Faults;
@@ -19,7 +20,8 @@ use crate::txn::{TransactionCounts, TransactionInfo};
 /// How often timeouts (sessions, rebalances, transactions) are checked.
 const TICK: Duration = Duration::from_millis(50);
 
-/// A single-node Kafka-protocol broker running inside the current Tokio runtime.
+/// A Kafka-protocol broker (one node, or a cluster of [several](BrokerConfig::nodes))
+/// running inside the current Tokio runtime.
 ///
 /// It speaks the wire protocol librdkafka and other Kafka clients use, with faithful
 /// transactions: commit/abort markers, the last stable offset, aborted-transaction lists
@@ -37,7 +39,8 @@ const TICK: Duration = Duration::from_millis(50);
 #[derive(Debug)]
 pub struct EmbeddedBroker {
     state: Arc<State>,
-    addr: SocketAddr,
+    /// Each node's listening address, in node id order.
+    addrs: Vec<SocketAddr>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -48,48 +51,71 @@ impl EmbeddedBroker {
         Self::start(BrokerConfig::default()).await
     }
 
-    /// Binds the listener and starts serving. Must be called within a Tokio runtime.
+    /// Binds the listeners (one per node) and starts serving. Must be called within a
+    /// Tokio runtime.
     pub async fn start(config: BrokerConfig) -> Result<Self> {
         if !(1..=crate::topics::MAX_PARTITIONS).contains(&config.default_partitions) {
             return Err(Error::InvalidPartitions(config.default_partitions));
         }
         let tls = config.tls.as_ref().map(|t| t.acceptor()).transpose()?;
         let protocol = config.security_protocol();
-        let listener = TcpListener::bind(config.addr)
-            .await
-            .map_err(|source| Error::Bind {
-                addr: config.addr,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| Error::Bind {
-            addr: config.addr,
-            source,
-        })?;
-        let state = Arc::new(State::new(
-            config,
-            addr.ip().to_string(),
-            i32::from(addr.port()),
-        ));
+        let mut listeners = Vec::with_capacity(config.nodes);
+        for i in 0..config.nodes {
+            let mut addr = config.addr;
+            if addr.port() != 0 {
+                let port =
+                    u16::try_from(usize::from(addr.port()) + i).map_err(|_| Error::Bind {
+                        addr,
+                        source: std::io::Error::other("node ports run past 65535"),
+                    })?;
+                addr.set_port(port);
+            }
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| Error::Bind { addr, source })?;
+            let local = listener
+                .local_addr()
+                .map_err(|source| Error::Bind { addr, source })?;
+            listeners.push((config.node_id + i as i32, listener, local));
+        }
+        let nodes = listeners
+            .iter()
+            .map(|(id, _, a)| (*id, a.ip().to_string(), i32::from(a.port())))
+            .collect();
+        let addrs: Vec<SocketAddr> = listeners.iter().map(|(_, _, a)| *a).collect();
+        let state = Arc::new(State::new(config, nodes));
         let shutdown = CancellationToken::new();
-        let server = tokio::spawn(crate::server::serve(
-            listener,
-            tls,
-            state.clone(),
-            shutdown.clone(),
-        ));
-        let ticker = tokio::spawn(tick(state.clone(), shutdown.clone()));
-        tracing::info!(%addr, %protocol, "embedded Kafka broker listening");
+        let mut tasks = Vec::with_capacity(listeners.len() + 1);
+        for (node, listener, addr) in listeners {
+            tasks.push(tokio::spawn(crate::server::serve(
+                crate::server::Listener {
+                    node,
+                    addr,
+                    socket: listener,
+                    tls: tls.clone(),
+                },
+                state.clone(),
+                shutdown.clone(),
+            )));
+            tracing::info!(node, %addr, %protocol, "embedded Kafka broker listening");
+        }
+        tasks.push(tokio::spawn(tick(state.clone(), shutdown.clone())));
         Ok(Self {
             state,
-            addr,
+            addrs,
             shutdown,
-            tasks: vec![server, ticker],
+            tasks,
         })
     }
 
-    /// The `bootstrap.servers` value for clients, e.g. `127.0.0.1:41234`.
+    /// The `bootstrap.servers` value for clients, e.g. `127.0.0.1:41234` (every node's
+    /// address, comma-separated, for a broker with several [nodes](BrokerConfig::nodes)).
     pub fn bootstrap_servers(&self) -> String {
-        self.addr.to_string()
+        self.addrs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The `security.protocol` clients must use: `PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or
@@ -103,16 +129,63 @@ impl EmbeddedBroker {
         self.state.authorizer.rules().clone()
     }
 
-    /// The address the broker listens on.
+    /// The address the broker (its first node) listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.addrs[0]
     }
 
-    /// Creates a topic with `partitions` partitions.
+    /// The node ids with their addresses.
+    pub fn nodes(&self) -> Vec<(i32, SocketAddr)> {
+        let first = self.state.config.node_id;
+        (first..).zip(self.addrs.iter().copied()).collect()
+    }
+
+    /// Creates a topic with `partitions` partitions and the default replication factor.
     pub fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
-        self.state.topics().create(name, partitions)?;
-        tracing::info!(topic = name, partitions, "created topic");
+        self.create_replicated_topic(
+            name,
+            partitions,
+            self.state.config.default_replication_factor,
+        )
+    }
+
+    /// Creates a topic with `partitions` partitions of `replicas` replicas each (at most
+    /// the number of listed nodes).
+    pub fn create_replicated_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replicas: i32,
+    ) -> Result<()> {
+        let mut topics = self.state.topics();
+        self.state
+            .create_topic(&mut topics, name, partitions, Some(replicas))?;
+        tracing::info!(topic = name, partitions, replicas, "created topic");
         Ok(())
+    }
+
+    /// The leader of a partition (-1 while it has none), if the partition exists.
+    pub fn leader(&self, topic: &str, partition: i32) -> Option<i32> {
+        self.state.topics().leader(topic, partition)
+    }
+
+    /// The replicas and in-sync replicas of a partition, if it exists.
+    pub fn replicas(&self, topic: &str, partition: i32) -> Option<(Vec<i32>, Vec<i32>)> {
+        self.state
+            .topics()
+            .replicas(topic, partition)
+            .map(|r| (r.replicas.clone(), r.isr.clone()))
+    }
+
+    /// The node coordinating consumer group `group` (-1 while none can).
+    pub fn group_coordinator(&self, group: &str) -> i32 {
+        self.state.coordinator(CoordinatorKind::Group, group)
+    }
+
+    /// The node coordinating transactional id `transactional_id` (-1 while none can).
+    pub fn transaction_coordinator(&self, transactional_id: &str) -> i32 {
+        self.state
+            .coordinator(CoordinatorKind::Transaction, transactional_id)
     }
 
     /// Deletes a topic and its data.
@@ -168,7 +241,7 @@ impl EmbeddedBroker {
         for t in self.tasks.drain(..) {
             let _ = t.await;
         }
-        tracing::info!(addr = %self.addr, "embedded Kafka broker stopped");
+        tracing::info!(addrs = %self.bootstrap_servers(), "embedded Kafka broker stopped");
     }
 }
 
@@ -188,7 +261,21 @@ async fn tick(state: Arc<State>, shutdown: CancellationToken) {
             _ = interval.tick() => {}
         }
         let now = Instant::now();
-        state.groups.tick(now);
+        let (multi, live) = {
+            let cluster = state.cluster();
+            (
+                cluster.is_multi_node(),
+                cluster.live_coordinators(CoordinatorKind::Group),
+            )
+        };
+        if multi {
+            state.fail_over(now, false);
+            state
+                .groups
+                .tick_where(now, |g| live[coordinator_partition(g)]);
+        } else {
+            state.groups.tick(now);
+        }
         let expired = {
             let mut txns = state.txns();
             let mut topics = state.topics();

@@ -22,7 +22,10 @@ use crate::tls::TlsIdentity;
 pub struct BrokerConfig {
     pub(crate) addr: SocketAddr,
     pub(crate) node_id: i32,
+    pub(crate) nodes: usize,
+    pub(crate) failover_delay: Duration,
     pub(crate) default_partitions: i32,
+    pub(crate) default_replication_factor: i32,
     pub(crate) auto_create_topics: bool,
     pub(crate) max_request_bytes: usize,
     pub(crate) group_initial_rebalance_delay: Duration,
@@ -42,7 +45,10 @@ impl Default for BrokerConfig {
         Self {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             node_id: 1,
+            nodes: 1,
+            failover_delay: Duration::from_secs(9),
             default_partitions: 1,
+            default_replication_factor: 1,
             auto_create_topics: true,
             max_request_bytes: 100 * 1024 * 1024,
             group_initial_rebalance_delay: Duration::ZERO,
@@ -116,10 +122,45 @@ impl BrokerConfig {
         self
     }
 
-    /// The node id the broker reports (default 1).
+    /// The node id the broker reports (default 1); with [`nodes`](Self::nodes), the id of
+    /// the first node (the others follow it).
     pub fn node_id(mut self, id: i32) -> Self {
         self.node_id = id;
         self
+    }
+
+    /// Serves as a cluster of `count` nodes (default 1, at least 1): one listener each,
+    /// node ids from [`node_id`](Self::node_id) up, one shared state. Partitions' replicas
+    /// and leaders and the group and transaction coordinators are spread over the nodes as
+    /// Kafka spreads them, and a request sent to a node that does not lead the partition
+    /// or coordinate the group or transactional id gets Kafka's NOT_LEADER_OR_FOLLOWER or
+    /// NOT_COORDINATOR. With a fixed [`port`](Self::port) `p`, the nodes listen on `p`,
+    /// `p+1`, ...; with port 0 each picks a free port. Stop and start nodes with
+    /// [`Faults::stop_node`](crate::Faults::stop_node) and
+    /// [`Faults::start_node`](crate::Faults::start_node).
+    pub fn nodes(mut self, count: usize) -> Self {
+        self.nodes = count.max(1);
+        self
+    }
+
+    /// How long a stopped node keeps its leadership and coordinators before they move to
+    /// live nodes (default 9 s, as Kafka's `broker.session.timeout.ms`; zero: at once, as a
+    /// controlled shutdown).
+    pub fn failover_delay(mut self, delay: Duration) -> Self {
+        self.failover_delay = delay;
+        self
+    }
+
+    /// `default.replication.factor`: the replicas of topics created without one (default
+    /// 1, as in Kafka); at most [`nodes`](Self::nodes).
+    pub fn default_replication_factor(mut self, replicas: i32) -> Self {
+        self.default_replication_factor = replicas;
+        self
+    }
+
+    /// The configured node count.
+    pub fn nodes_value(&self) -> usize {
+        self.nodes
     }
 
     /// Serves TLS with this identity (`security.protocol=SSL`, or `SASL_SSL` with

@@ -9,6 +9,7 @@ use kafka_protocol::ResponseError;
 
 use crate::authorizer::Access;
 use crate::handlers::guard::Guarded;
+use crate::handlers::routing::{Here, Routed};
 use crate::handlers::{self, Api};
 use crate::sasl::{AuthStep, Session};
 use crate::state::State;
@@ -135,38 +136,67 @@ fn unsupported_api_versions(correlation_id: i32) -> Outcome {
     encode_response(ApiKey::ApiVersions, 0, correlation_id, &response)
 }
 
-/// Decodes, applies faults, authorizes ([`Guarded`]), runs the handler and encodes.
+/// What every request of one connection is routed with.
+struct Cx<'a> {
+    state: &'a State,
+    access: &'a Access<'a>,
+    here: Option<Here<'a>>,
+    key: ApiKey,
+    version: i16,
+    cid: i32,
+}
+
+/// Decodes, applies faults, authorizes ([`Guarded`]), routes ([`Routed`]: answers what
+/// another node coordinates or leads), runs the handler and encodes.
 macro_rules! route {
-    ($state:expr, $access:expr, $key:expr, $version:expr, $cid:expr, $body:expr, $req:ty, |$r:ident| $handler:expr) => {{
+    ($cx:expr, $body:expr, $req:ty, |$r:ident| $handler:expr) => {{
+        let cx: &Cx<'_> = $cx;
+        let (key, version, cid) = (cx.key, cx.version, cx.cid);
+        let state: &State = cx.state;
         #[allow(unused_mut)]
-        let mut $r = match <$req as Decodable>::decode(&mut $body, $version) {
+        let mut $r = match <$req as Decodable>::decode(&mut $body, version) {
             Ok(r) => r,
             Err(e) => {
-                return Outcome::Close(format!("malformed {:?} v{} request: {e}", $key, $version))
+                return Outcome::Close(format!("malformed {:?} v{} request: {e}", key, version))
             }
         };
-        if let Some(code) = $state.faults.take_error($key as i16) {
-            tracing::debug!(api = ?$key, code, "answering with an injected error");
-            let response = <$req as Api>::fail(&$r, $version, code);
-            return encode_response($key, $version, $cid, &response);
+        if let Some(code) = state.faults.take_error(key as i16) {
+            tracing::debug!(api = ?key, code, "answering with an injected error");
+            let response = <$req as Api>::fail(&$r, version, code);
+            return encode_response(key, version, cid, &response);
         }
-        let access: &Access = $access;
+        let access: &Access = cx.access;
         let mut refused = None;
         if access.enabled() {
-            if let Some(response) = <$req as Guarded>::refuse(&$r, access, $state, $version) {
-                return encode_response($key, $version, $cid, &response);
+            if let Some(response) = <$req as Guarded>::refuse(&$r, access, state, version) {
+                return encode_response(key, version, cid, &response);
             }
-            refused = <$req as Guarded>::restrict(&mut $r, access, $state, $version);
+            refused = <$req as Guarded>::restrict(&mut $r, access, state, version);
+        }
+        let here: Option<Here<'_>> = cx.here;
+        let mut elsewhere = None;
+        if let Some(here) = here {
+            if here.misrouted(&$r) {
+                let code = ResponseError::NotCoordinator.code();
+                return encode_response(key, version, cid, &$r.fail(version, code));
+            }
+            elsewhere = here.not_led(&mut $r);
         }
         #[allow(unused_mut)]
         let mut response = $handler;
         if access.enabled() {
             <$req as Guarded>::finish(&mut response, access);
             if let Some(refused) = refused {
-                <$req as Guarded>::merge(&mut response, refused, $version);
+                <$req as Guarded>::merge(&mut response, refused, version);
             }
         }
-        encode_response($key, $version, $cid, &response)
+        if let Some(here) = here {
+            <$req as Routed>::only_coordinated(&mut response, &|k, key| here.coordinates(k, key));
+            if let Some(elsewhere) = elsewhere {
+                <$req as Routed>::merge(&mut response, elsewhere, version);
+            }
+        }
+        encode_response(key, version, cid, &response)
     }};
 }
 
@@ -230,7 +260,12 @@ fn unauthenticated(
 }
 
 /// Handles one request frame (its response delayed by an injected response latency).
-pub(crate) async fn handle(state: &State, frame: Bytes, session: &mut Session) -> Outcome {
+pub(crate) async fn handle(
+    state: &State,
+    node: i32,
+    frame: Bytes,
+    session: &mut Session,
+) -> Outcome {
     // after a v0 SaslHandshake the client sends raw SASL tokens, not Kafka requests
     if session.awaits_raw_token() {
         return match session.authenticate(&state.sasl_users, &frame) {
@@ -244,7 +279,7 @@ pub(crate) async fn handle(state: &State, frame: Bytes, session: &mut Session) -
         Some(&[hi, lo]) => state.faults.response_latency(i16::from_be_bytes([hi, lo])),
         _ => None,
     };
-    let outcome = answer(state, frame, session).await;
+    let outcome = answer(state, node, frame, session).await;
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
     }
@@ -252,7 +287,7 @@ pub(crate) async fn handle(state: &State, frame: Bytes, session: &mut Session) -
 }
 
 /// Answers one request frame.
-async fn answer(state: &State, mut frame: Bytes, session: &mut Session) -> Outcome {
+async fn answer(state: &State, node: i32, mut frame: Bytes, session: &mut Session) -> Outcome {
     if frame.len() < 8 {
         return Outcome::Close(format!("truncated request header ({} bytes)", frame.len()));
     }
@@ -301,59 +336,40 @@ async fn answer(state: &State, mut frame: Bytes, session: &mut Session) -> Outco
         .unwrap_or_default();
     let v = version;
     let cid = correlation_id;
+    let here = Here::of(state, node);
+    let cx = Cx {
+        state,
+        access: &access,
+        here,
+        key,
+        version,
+        cid,
+    };
     match key {
         ApiKey::ApiVersions => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                ApiVersionsRequest,
-                |r| { handlers::admin::api_versions(r, v) }
-            )
+            route!(&cx, frame, ApiVersionsRequest, |r| {
+                handlers::admin::api_versions(r, v)
+            })
         }
         ApiKey::Metadata => {
-            route!(state, &access, key, v, cid, frame, MetadataRequest, |r| {
-                handlers::admin::metadata(state, r, v)
+            route!(&cx, frame, MetadataRequest, |r| {
+                handlers::metadata::metadata(state, r, v)
             })
         }
         ApiKey::CreateTopics => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                CreateTopicsRequest,
-                |r| { handlers::admin::create_topics(state, r, v) }
-            )
+            route!(&cx, frame, CreateTopicsRequest, |r| {
+                handlers::admin::create_topics(state, r, v)
+            })
         }
         ApiKey::DeleteTopics => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                DeleteTopicsRequest,
-                |r| { handlers::admin::delete_topics(state, r, v) }
-            )
+            route!(&cx, frame, DeleteTopicsRequest, |r| {
+                handlers::admin::delete_topics(state, r, v)
+            })
         }
         ApiKey::FindCoordinator => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                FindCoordinatorRequest,
-                |r| { handlers::admin::find_coordinator(state, r, v) }
-            )
+            route!(&cx, frame, FindCoordinatorRequest, |r| {
+                handlers::metadata::find_coordinator(state, r, v)
+            })
         }
         ApiKey::Produce => {
             let mut r = match ProduceRequest::decode(&mut frame, v) {
@@ -378,330 +394,173 @@ async fn answer(state: &State, mut frame: Bytes, session: &mut Session) -> Outco
                 }
                 refused = r.restrict(&access, state, v);
             }
+            let elsewhere = here.and_then(|h| h.not_led(&mut r));
             let mut response = handlers::produce::produce(state, r, v);
             if let Some(refused) = refused {
-                ProduceRequest::merge(&mut response, refused, v);
+                <ProduceRequest as Guarded>::merge(&mut response, refused, v);
+            }
+            if let Some(elsewhere) = elsewhere {
+                <ProduceRequest as Routed>::merge(&mut response, elsewhere, v);
             }
             reply(&response)
         }
         ApiKey::Fetch => {
-            route!(state, &access, key, v, cid, frame, FetchRequest, |r| {
+            route!(&cx, frame, FetchRequest, |r| {
                 handlers::fetch::fetch(state, r, v).await
             })
         }
         ApiKey::ListOffsets => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                ListOffsetsRequest,
-                |r| { handlers::offsets::list_offsets(state, r, v) }
-            )
+            route!(&cx, frame, ListOffsetsRequest, |r| {
+                handlers::offsets::list_offsets(state, r, v)
+            })
         }
         ApiKey::OffsetForLeaderEpoch => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                OffsetForLeaderEpochRequest,
-                |r| handlers::offsets::offset_for_leader_epoch(state, r, v)
-            )
+            route!(&cx, frame, OffsetForLeaderEpochRequest, |r| {
+                handlers::offsets::offset_for_leader_epoch(state, r, v)
+            })
         }
         ApiKey::InitProducerId => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                InitProducerIdRequest,
-                |r| { handlers::txn::init_producer_id(state, r, v) }
-            )
+            route!(&cx, frame, InitProducerIdRequest, |r| {
+                handlers::txn::init_producer_id(state, r, v)
+            })
         }
         ApiKey::AddPartitionsToTxn => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                AddPartitionsToTxnRequest,
-                |r| { handlers::txn::add_partitions_to_txn(state, r, v) }
-            )
+            route!(&cx, frame, AddPartitionsToTxnRequest, |r| {
+                handlers::txn::add_partitions_to_txn(state, r, v)
+            })
         }
         ApiKey::AddOffsetsToTxn => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                AddOffsetsToTxnRequest,
-                |r| { handlers::txn::add_offsets_to_txn(state, r, v) }
-            )
+            route!(&cx, frame, AddOffsetsToTxnRequest, |r| {
+                handlers::txn::add_offsets_to_txn(state, r, v)
+            })
         }
         ApiKey::EndTxn => {
-            route!(state, &access, key, v, cid, frame, EndTxnRequest, |r| {
+            route!(&cx, frame, EndTxnRequest, |r| {
                 handlers::txn::end_txn(state, r, v)
             })
         }
         ApiKey::TxnOffsetCommit => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                TxnOffsetCommitRequest,
-                |r| { handlers::txn::txn_offset_commit(state, r, v) }
-            )
+            route!(&cx, frame, TxnOffsetCommitRequest, |r| {
+                handlers::txn::txn_offset_commit(state, r, v)
+            })
         }
         ApiKey::JoinGroup => {
-            route!(state, &access, key, v, cid, frame, JoinGroupRequest, |r| {
+            route!(&cx, frame, JoinGroupRequest, |r| {
                 handlers::group::join_group(&state.groups, r, v, &client_id, client_host).await
             })
         }
         ApiKey::SyncGroup => {
-            route!(state, &access, key, v, cid, frame, SyncGroupRequest, |r| {
+            route!(&cx, frame, SyncGroupRequest, |r| {
                 handlers::group::sync_group(&state.groups, r, v).await
             })
         }
         ApiKey::Heartbeat => {
-            route!(state, &access, key, v, cid, frame, HeartbeatRequest, |r| {
+            route!(&cx, frame, HeartbeatRequest, |r| {
                 handlers::group::heartbeat(&state.groups, r, v)
             })
         }
         ApiKey::LeaveGroup => {
-            route!(state, &access, key, v, cid, frame, LeaveGroupRequest, |r| {
+            route!(&cx, frame, LeaveGroupRequest, |r| {
                 handlers::group::leave_group(&state.groups, r, v)
             })
         }
         ApiKey::DescribeGroups => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                DescribeGroupsRequest,
-                |r| { handlers::group::describe_groups(&state.groups, r, v) }
-            )
+            route!(&cx, frame, DescribeGroupsRequest, |r| {
+                handlers::group::describe_groups(&state.groups, r, v)
+            })
         }
         ApiKey::ListGroups => {
-            route!(state, &access, key, v, cid, frame, ListGroupsRequest, |r| {
+            route!(&cx, frame, ListGroupsRequest, |r| {
                 handlers::group::list_groups(&state.groups, r, v)
             })
         }
         ApiKey::DeleteGroups => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                DeleteGroupsRequest,
-                |r| { handlers::group::delete_groups(&state.groups, r, v) }
-            )
+            route!(&cx, frame, DeleteGroupsRequest, |r| {
+                handlers::group::delete_groups(&state.groups, r, v)
+            })
         }
         ApiKey::OffsetCommit => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                OffsetCommitRequest,
-                |r| { handlers::group_offsets::offset_commit(state, r, v) }
-            )
+            route!(&cx, frame, OffsetCommitRequest, |r| {
+                handlers::group_offsets::offset_commit(state, r, v)
+            })
         }
         ApiKey::OffsetFetch => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                OffsetFetchRequest,
-                |r| { handlers::group_offsets::offset_fetch(&state.groups, r, v) }
-            )
+            route!(&cx, frame, OffsetFetchRequest, |r| {
+                handlers::group_offsets::offset_fetch(&state.groups, r, v)
+            })
         }
         ApiKey::CreatePartitions => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                CreatePartitionsRequest,
-                |r| { handlers::admin::create_partitions(state, r, v) }
-            )
+            route!(&cx, frame, CreatePartitionsRequest, |r| {
+                handlers::admin::create_partitions(state, r, v)
+            })
         }
         ApiKey::DescribeConfigs => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                DescribeConfigsRequest,
-                |r| { handlers::configs::describe_configs(state, r, v) }
-            )
+            route!(&cx, frame, DescribeConfigsRequest, |r| {
+                handlers::configs::describe_configs(state, r, v)
+            })
         }
         ApiKey::AlterConfigs => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                AlterConfigsRequest,
-                |r| { handlers::configs::alter_configs(state, r, v) }
-            )
+            route!(&cx, frame, AlterConfigsRequest, |r| {
+                handlers::configs::alter_configs(state, r, v)
+            })
         }
         ApiKey::IncrementalAlterConfigs => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                IncrementalAlterConfigsRequest,
-                |r| handlers::configs::incremental_alter_configs(state, r, v)
-            )
+            route!(&cx, frame, IncrementalAlterConfigsRequest, |r| {
+                handlers::configs::incremental_alter_configs(state, r, v)
+            })
         }
         ApiKey::DeleteRecords => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                DeleteRecordsRequest,
-                |r| { handlers::records::delete_records(state, r, v) }
-            )
+            route!(&cx, frame, DeleteRecordsRequest, |r| {
+                handlers::records::delete_records(state, r, v)
+            })
         }
         ApiKey::DescribeCluster => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                DescribeClusterRequest,
-                |r| { handlers::admin::describe_cluster(state, r, v) }
-            )
+            route!(&cx, frame, DescribeClusterRequest, |r| {
+                handlers::metadata::describe_cluster(state, r, v)
+            })
         }
         ApiKey::OffsetDelete => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                OffsetDeleteRequest,
-                |r| { handlers::group_offsets::offset_delete(&state.groups, r, v) }
-            )
+            route!(&cx, frame, OffsetDeleteRequest, |r| {
+                handlers::group_offsets::offset_delete(&state.groups, r, v)
+            })
         }
         ApiKey::ListTransactions => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                ListTransactionsRequest,
-                |r| { handlers::txn::list_transactions(state, r, v) }
-            )
+            route!(&cx, frame, ListTransactionsRequest, |r| {
+                handlers::txn::list_transactions(state, r, v)
+            })
         }
         ApiKey::DescribeTransactions => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                DescribeTransactionsRequest,
-                |r| handlers::txn::describe_transactions(state, r, v)
-            )
+            route!(&cx, frame, DescribeTransactionsRequest, |r| {
+                handlers::txn::describe_transactions(state, r, v)
+            })
         }
         ApiKey::DescribeProducers => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                DescribeProducersRequest,
-                |r| { handlers::txn::describe_producers(state, r, v) }
-            )
+            route!(&cx, frame, DescribeProducersRequest, |r| {
+                handlers::txn::describe_producers(state, r, v)
+            })
         }
         ApiKey::SaslHandshake => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                SaslHandshakeRequest,
-                |r| { handlers::sasl::handshake_after_authentication(&state.sasl_users, r, v) }
-            )
+            route!(&cx, frame, SaslHandshakeRequest, |r| {
+                handlers::sasl::handshake_after_authentication(&state.sasl_users, r, v)
+            })
         }
         ApiKey::SaslAuthenticate => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                SaslAuthenticateRequest,
-                |r| { handlers::sasl::authenticate_after_authentication(r, v) }
-            )
+            route!(&cx, frame, SaslAuthenticateRequest, |r| {
+                handlers::sasl::authenticate_after_authentication(r, v)
+            })
         }
         ApiKey::CreateAcls => {
-            route!(state, &access, key, v, cid, frame, CreateAclsRequest, |r| {
+            route!(&cx, frame, CreateAclsRequest, |r| {
                 handlers::acls::create_acls(state, r, v)
             })
         }
         ApiKey::DescribeAcls => {
-            route!(
-                state,
-                &access,
-                key,
-                v,
-                cid,
-                frame,
-                DescribeAclsRequest,
-                |r| { handlers::acls::describe_acls(state, r, v) }
-            )
+            route!(&cx, frame, DescribeAclsRequest, |r| {
+                handlers::acls::describe_acls(state, r, v)
+            })
         }
         ApiKey::DeleteAcls => {
-            route!(state, &access, key, v, cid, frame, DeleteAclsRequest, |r| {
+            route!(&cx, frame, DeleteAclsRequest, |r| {
                 handlers::acls::delete_acls(state, r, v)
             })
         }

@@ -31,6 +31,17 @@ pub enum Error {
     /// A partition count below 1 (or above the broker's limit).
     #[error("invalid partition count {0} (must be between 1 and 10000)")]
     InvalidPartitions(i32),
+    /// More replicas asked for than the cluster has listed nodes.
+    #[error("replication factor {requested} is larger than the {available} available nodes")]
+    InvalidReplicationFactor {
+        /// The replication factor asked for.
+        requested: i32,
+        /// The nodes a partition can be placed on.
+        available: usize,
+    },
+    /// A node id this broker does not serve as (see `BrokerConfig::nodes`).
+    #[error("unknown node {0}")]
+    UnknownNode(i32),
     /// The broker task has stopped.
     #[error("the broker has shut down")]
     ShutDown,

@@ -174,6 +174,49 @@ impl Faults {
         self.drop_connections();
     }
 
+    /// Stops node `id` of a broker with several [nodes](crate::BrokerConfig::nodes), as a
+    /// crashed Kafka broker: its listener closes (connections are refused) and its
+    /// connections are cut at once; its partitions' leadership and its group and
+    /// transaction coordinators stay with it until the
+    /// [failover delay](crate::BrokerConfig::failover_delay) has passed, then move to live
+    /// nodes (new leader epochs; the node leaves the metadata). Stopping the only node is
+    /// allowed: nothing can then move.
+    pub fn stop_node(&self, id: i32) -> crate::Result<()> {
+        let mut cluster = self.state.cluster();
+        if cluster.node(id).is_none() {
+            return Err(crate::Error::UnknownNode(id));
+        }
+        if cluster.stop(id, Instant::now()) {
+            tracing::info!(node = id, "node stopped");
+        }
+        Ok(())
+    }
+
+    /// Starts a stopped node again: it listens at its address again and, if it had been
+    /// failed over, rejoins every in-sync replica set and leads the partitions that had no
+    /// leader. Leadership it lost does not come back by itself (see
+    /// [`elect_preferred_leaders`](Self::elect_preferred_leaders)).
+    pub fn start_node(&self, id: i32) -> crate::Result<()> {
+        if self.state.cluster().node(id).is_none() {
+            return Err(crate::Error::UnknownNode(id));
+        }
+        self.state.start_node(id);
+        Ok(())
+    }
+
+    /// Fails the stopped nodes over now, without waiting for the failover delay (as a
+    /// controlled shutdown moves leadership away). Returns the nodes failed over.
+    pub fn fail_over_now(&self) -> Vec<i32> {
+        self.state.fail_over(Instant::now(), true)
+    }
+
+    /// Gives each partition's and coordinator's leadership back to its preferred (first)
+    /// replica where that replica is in sync, as Kafka's preferred leader election. Returns
+    /// how many leaders moved.
+    pub fn elect_preferred_leaders(&self) -> usize {
+        self.state.elect_preferred_leaders()
+    }
+
     /// Caps every transaction's timeout at `timeout` (`None` restores the producers' own).
     pub fn set_transaction_timeout(&self, timeout: Option<Duration>) {
         self.state.txns().timeout_override = timeout;

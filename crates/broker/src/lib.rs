@@ -1,5 +1,5 @@
-//! An embedded, single-node, Kafka-protocol broker that is faithful where exactly-once
-//! depends on it: idempotent producers, transactions with commit/abort markers, the last
+//! An embedded Kafka-protocol broker, one node or a cluster of several in one process, that
+//! is faithful where exactly-once depends on it: idempotent producers, transactions with commit/abort markers, the last
 //! stable offset and aborted-transaction lists for `read_committed` readers, producer
 //! fencing, transaction timeouts, classic consumer groups and committed offsets — plus
 //! fault injection for tests.
@@ -22,6 +22,49 @@
 //! // point any Kafka client at broker.bootstrap_servers()
 //! # Ok(()) }
 //! ```
+//!
+//! # A cluster in one process
+//!
+//! [`BrokerConfig::nodes`] serves as N nodes: one listener each, one shared state. Topics
+//! take a replication factor up to N (replicas and in-sync replicas reported as Kafka
+//! reports them), leaders spread over the nodes, and the group and transaction
+//! coordinators of a key sit where Kafka would put them (the leader of the key's partition
+//! of `__consumer_offsets` / `__transaction_state`, by Java's `String.hashCode`). A
+//! request to a node that does not lead the partition gets NOT_LEADER_OR_FOLLOWER, one to a
+//! node that does not coordinate the group or transactional id NOT_COORDINATOR;
+//! ListGroups and ListTransactions list what the node coordinates.
+//!
+//! [`Faults::stop_node`] stops a node as a crash would: connections refused and cut at
+//! once, but its leadership and coordinators stay with it (clients retry and see
+//! errors) until [`BrokerConfig::failover_delay`] passes; then it is fenced: it leaves the
+//! metadata and its ISRs, each partition it led gets the next in-sync replica as leader
+//! with a new leader epoch (batches are stamped with it; OffsetForLeaderEpoch answers from
+//! each log's epoch history; a client's stale or future epoch gets FENCED_LEADER_EPOCH or
+//! UNKNOWN_LEADER_EPOCH), and its coordinators move, the new group coordinator restarting
+//! every member's session as Kafka's does when it loads a group. [`Faults::start_node`]
+//! brings it back into every ISR; [`Faults::elect_preferred_leaders`] gives leadership back.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), kafka_eos_broker::Error> {
+//! use std::time::Duration;
+//! use kafka_eos_broker::{BrokerConfig, EmbeddedBroker};
+//! let broker = EmbeddedBroker::start(
+//!     BrokerConfig::default().nodes(3).failover_delay(Duration::from_secs(1)),
+//! )
+//! .await?;
+//! broker.create_replicated_topic("orders", 8, 3)?;
+//! let leader = broker.leader("orders", 0).unwrap_or(-1);
+//! broker.faults().stop_node(leader)?; // a second later partition 0 has a new leader
+//! # Ok(()) }
+//! ```
+//!
+//! The replicas share one log, so they are always caught up: there is no replication lag,
+//! no under-replicated partition while every node runs, no unclean election and no data
+//! loss on failover (as Kafka with `acks=all` and `min.insync.replicas` met); followers
+//! never serve fetches (KIP-392). A group coordinator that moves keeps a rebalance in
+//! progress where it was (Kafka's new coordinator would load the group's last stable
+//! generation); transaction timeouts keep running while a coordinator is down.
+//! CreatePartitions places new partitions itself (manual assignments are ignored).
 //!
 //! # Security
 //!
@@ -61,7 +104,7 @@
 //! beyond exact IP addresses, and a few multi-resource admin requests are refused as a
 //! whole when any of their resources is refused (see `handlers/guard.rs`).
 //!
-//! What is knowingly not implemented: replication (one node), persistence across process
+//! What is knowingly not implemented: replication between separate processes, persistence across process
 //! restarts (a [`Faults::bounce`] keeps state, as a restart with durable logs), enforcement
 //! of retention and compaction (topic configs are stored and reported), quotas, the KIP-848 consumer protocol, fetch sessions (KIP-227: every fetch is a full
 //! fetch, which clients accept), topic ids in Fetch (v13+), KIP-890 transactions v2.
@@ -106,14 +149,17 @@ mod background;
 mod batch;
 mod broker;
 mod clock;
+mod cluster;
 mod config;
 mod dispatch;
 mod error;
 mod faults;
 mod group;
 mod handlers;
+mod leader_epochs;
 mod log;
 mod producer_state;
+mod replicas;
 mod sasl;
 mod security;
 mod server;

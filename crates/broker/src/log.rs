@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 
 use crate::batch::{self, BatchError, BatchHeader, Marker};
+use crate::leader_epochs::LeaderEpochs;
 use crate::producer_state::{ProducerStates, SequenceCheck};
 
 /// One stored batch.
@@ -82,6 +83,8 @@ pub(crate) struct PartitionLog {
     open_txns: BTreeMap<i64, i64>,
     aborted: Vec<AbortedTxn>,
     producers: ProducerStates,
+    /// The leader epochs and where each began.
+    epochs: LeaderEpochs,
 }
 
 impl PartitionLog {
@@ -101,6 +104,16 @@ impl PartitionLog {
 
     pub fn log_start_offset(&self) -> i64 {
         self.log_start_offset
+    }
+
+    /// The leader epochs of this log.
+    pub fn epochs(&self) -> &LeaderEpochs {
+        &self.epochs
+    }
+
+    /// A new leader took over: the next leader epoch begins at the log's end.
+    pub fn begin_leader_epoch(&mut self) -> i32 {
+        self.epochs.begin_next(self.next_offset)
     }
 
     /// Appends a produce request's record set. `txn_allowed` says whether a transactional
@@ -178,7 +191,7 @@ impl PartitionLog {
                 last_offset,
                 max_timestamp: h.max_timestamp,
                 header: h,
-                data: batch::stored_copy(&data, offset, 0, stamp),
+                data: batch::stored_copy(&data, offset, self.epochs.current(), stamp),
             });
             self.next_offset = last_offset + 1;
         }
@@ -197,7 +210,15 @@ impl PartitionLog {
         now_ms: i64,
     ) -> i64 {
         let offset = self.next_offset;
-        let data = batch::control_batch(offset, producer_id, epoch, marker, 0, now_ms);
+        let data = batch::control_batch(
+            offset,
+            producer_id,
+            epoch,
+            marker,
+            0,
+            self.epochs.current(),
+            now_ms,
+        );
         let header = BatchHeader {
             base_offset: offset,
             attributes: 0x30,

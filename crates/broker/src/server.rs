@@ -2,11 +2,13 @@
 //! order (one request at a time per connection, as Kafka does), and fault hooks. A
 //! connection is a plain TCP stream or a TLS stream over it; both go through the same loop.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
@@ -17,18 +19,47 @@ use crate::state::State;
 /// How long a client may take to complete the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Accepts connections until `shutdown` is cancelled.
-pub(crate) async fn serve(
-    listener: TcpListener,
-    tls: Option<TlsAcceptor>,
-    state: Arc<State>,
-    shutdown: CancellationToken,
-) {
+/// One node's listening socket.
+pub(crate) struct Listener {
+    pub node: i32,
+    pub addr: SocketAddr,
+    pub socket: TcpListener,
+    pub tls: Option<TlsAcceptor>,
+}
+
+/// Accepts connections until `shutdown` is cancelled. While the node is stopped its socket
+/// is closed (clients get "connection refused") and its connections are cut; when it
+/// starts again the same address is bound again.
+pub(crate) async fn serve(listener: Listener, state: Arc<State>, shutdown: CancellationToken) {
+    let Listener {
+        node,
+        addr,
+        socket,
+        tls,
+    } = listener;
+    let mut up = match state.cluster().node(node) {
+        Some(n) => n.up.subscribe(),
+        None => return,
+    };
+    let mut socket = Some(socket);
     loop {
+        let Some(listener) = socket.take() else {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = up.wait_for(|u| *u) => {}
+            }
+            socket = rebind(addr, &shutdown).await;
+            continue;
+        };
         let accepted = tokio::select! {
             _ = shutdown.cancelled() => return,
+            _ = up.wait_for(|u| !*u) => {
+                tracing::info!(node, %addr, "node stopped: listener closed");
+                continue;
+            }
             a = listener.accept() => a,
         };
+        socket = Some(listener);
         match accepted {
             Ok((stream, peer)) => {
                 if state.faults.is_down() {
@@ -40,12 +71,17 @@ pub(crate) async fn serve(
                 let state = state.clone();
                 let shutdown = shutdown.clone();
                 let tls = tls.clone();
+                let up = up.clone();
                 tokio::spawn(async move {
-                    let host = peer.ip().to_string();
+                    let client = Client {
+                        node,
+                        host: peer.ip().to_string(),
+                        up,
+                    };
                     let result = match tls {
-                        None => connection(stream, host, state, shutdown).await,
+                        None => connection(stream, client, state, shutdown).await,
                         Some(acceptor) => match handshake(acceptor, stream, &shutdown).await {
-                            Ok(stream) => connection(stream, host, state, shutdown).await,
+                            Ok(stream) => connection(stream, client, state, shutdown).await,
                             Err(e) => Err(e),
                         },
                     };
@@ -60,6 +96,33 @@ pub(crate) async fn serve(
             }
         }
     }
+}
+
+/// Binds a restarted node's address again, retrying while it is taken.
+async fn rebind(addr: SocketAddr, shutdown: &CancellationToken) -> Option<TcpListener> {
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(l) => {
+                tracing::info!(%addr, "node started: listening again");
+                return Some(l);
+            }
+            Err(e) => {
+                tracing::warn!(%addr, error = %e, "cannot bind a restarted node's address; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return None,
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Who a connection serves: the node it reached and the client's host.
+struct Client {
+    node: i32,
+    host: String,
+    /// The node's liveness: the connection is cut when the node stops.
+    up: watch::Receiver<bool>,
 }
 
 /// Why a connection was closed by the broker.
@@ -116,18 +179,20 @@ async fn read_frame<S: AsyncRead + Unpin>(
 
 async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
-    client_host: String,
+    client: Client,
     state: Arc<State>,
     shutdown: CancellationToken,
 ) -> Result<(), ConnectionClosed> {
+    let Client { node, host, mut up } = client;
     let mut disconnect = state.faults.disconnect.subscribe();
     disconnect.borrow_and_update();
     let mut paused = state.faults.paused.subscribe();
-    let mut session = Session::new(state.sasl_users.required(), client_host);
+    let mut session = Session::new(state.sasl_users.required(), host);
     loop {
         let frame = tokio::select! {
             _ = shutdown.cancelled() => return Err(ConnectionClosed::Dropped),
             _ = disconnect.changed() => return Err(ConnectionClosed::Dropped),
+            _ = up.wait_for(|u| !*u) => return Err(ConnectionClosed::Dropped),
             f = read_frame(&mut stream, state.config.max_request_bytes) => f,
         };
         let frame = match frame {
@@ -145,13 +210,15 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
             tokio::select! {
                 _ = shutdown.cancelled() => return Err(ConnectionClosed::Dropped),
                 _ = disconnect.changed() => return Err(ConnectionClosed::Dropped),
+                _ = up.wait_for(|u| !*u) => return Err(ConnectionClosed::Dropped),
                 _ = paused.wait_for(|p| !*p) => {}
             }
         }
         let outcome = tokio::select! {
             _ = shutdown.cancelled() => return Err(ConnectionClosed::Dropped),
             _ = disconnect.changed() => return Err(ConnectionClosed::Dropped),
-            o = dispatch::handle(&state, frame, &mut session) => o,
+            _ = up.wait_for(|u| !*u) => return Err(ConnectionClosed::Dropped),
+            o = dispatch::handle(&state, node, frame, &mut session) => o,
         };
         match outcome {
             Outcome::Respond(bytes) => write_frame(&mut stream, &bytes).await?,

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
 use crate::log::PartitionLog;
+use crate::replicas::Replicas;
 use crate::topic_config::TopicConfigs;
 
 /// Kafka's limit on topic name length.
@@ -16,6 +17,8 @@ pub(crate) const MAX_PARTITIONS: i32 = 10_000;
 pub(crate) struct Topic {
     pub id: uuid::Uuid,
     pub partitions: Vec<PartitionLog>,
+    /// The replicas of each partition, by index (as `partitions`).
+    pub replicas: Vec<Replicas>,
     pub configs: TopicConfigs,
 }
 
@@ -48,8 +51,10 @@ pub(crate) fn validate_name(name: &str) -> Result<()> {
 }
 
 impl Topics {
-    pub fn create(&mut self, name: &str, partitions: i32) -> Result<()> {
+    /// Creates `name` with one partition per replica list in `placement`.
+    pub fn create(&mut self, name: &str, placement: Vec<Vec<i32>>) -> Result<()> {
         validate_name(name)?;
+        let partitions = i32::try_from(placement.len()).unwrap_or(i32::MAX);
         if !(1..=MAX_PARTITIONS).contains(&partitions) {
             return Err(Error::InvalidPartitions(partitions));
         }
@@ -62,6 +67,7 @@ impl Topics {
             Topic {
                 id: uuid::Uuid::new_v4(),
                 partitions: logs,
+                replicas: placement.into_iter().map(Replicas::new).collect(),
                 configs: TopicConfigs::default(),
             },
         );
@@ -74,20 +80,50 @@ impl Topics {
             .ok_or_else(|| Error::UnknownTopic(name.to_owned()))
     }
 
-    /// Grows `name` to `count` partitions (Kafka never shrinks a topic).
-    pub fn add_partitions(&mut self, name: &str, count: i32) -> Result<()> {
+    /// Grows `name` by one partition per replica list in `placement` (Kafka never shrinks
+    /// a topic).
+    pub fn add_partitions(&mut self, name: &str, placement: Vec<Vec<i32>>) -> Result<()> {
         let topic = self
             .topics
             .get_mut(name)
             .ok_or_else(|| Error::UnknownTopic(name.to_owned()))?;
-        let current = topic.partitions.len() as i32;
-        if count <= current || count > MAX_PARTITIONS {
-            return Err(Error::InvalidPartitions(count));
+        let count = topic.partitions.len() + placement.len();
+        if placement.is_empty() || count > MAX_PARTITIONS as usize {
+            return Err(Error::InvalidPartitions(
+                i32::try_from(count).unwrap_or(i32::MAX),
+            ));
         }
+        topic.partitions.resize_with(count, PartitionLog::default);
         topic
-            .partitions
-            .resize_with(count as usize, PartitionLog::default);
+            .replicas
+            .extend(placement.into_iter().map(Replicas::new));
         Ok(())
+    }
+
+    /// The replicas of a partition.
+    pub fn replicas(&self, name: &str, partition: i32) -> Option<&Replicas> {
+        let p = usize::try_from(partition).ok()?;
+        self.topics.get(name)?.replicas.get(p)
+    }
+
+    /// The leader of a partition, if the partition exists.
+    pub fn leader(&self, name: &str, partition: i32) -> Option<i32> {
+        self.replicas(name, partition).map(|r| r.leader)
+    }
+
+    /// Applies `f` to every partition's replicas; where it changes the leader, a new
+    /// leader epoch begins at the log's end. Returns how many leaders changed.
+    pub fn update_replicas(&mut self, mut f: impl FnMut(&mut Replicas) -> bool) -> usize {
+        let mut changed = 0;
+        for topic in self.topics.values_mut() {
+            for (replicas, log) in topic.replicas.iter_mut().zip(topic.partitions.iter_mut()) {
+                if f(replicas) {
+                    log.begin_leader_epoch();
+                    changed += 1;
+                }
+            }
+        }
+        changed
     }
 
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Topic> {
@@ -142,9 +178,15 @@ mod tests {
     #[test]
     fn create_and_delete() {
         let mut t = Topics::default();
-        t.create("a", 3).unwrap();
-        assert!(matches!(t.create("a", 3), Err(Error::TopicExists(_))));
-        assert!(matches!(t.create("b", 0), Err(Error::InvalidPartitions(0))));
+        t.create("a", vec![vec![1]; 3]).unwrap();
+        assert!(matches!(
+            t.create("a", vec![vec![1]; 3]),
+            Err(Error::TopicExists(_))
+        ));
+        assert!(matches!(
+            t.create("b", vec![]),
+            Err(Error::InvalidPartitions(0))
+        ));
         assert!(t.exists("a", 2) && !t.exists("a", 3) && !t.exists("a", -1));
         t.delete("a").unwrap();
         assert!(matches!(t.delete("a"), Err(Error::UnknownTopic(_))));

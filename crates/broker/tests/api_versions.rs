@@ -221,7 +221,7 @@ mod representative {
     fn topic() -> TopicName {
         TopicName(s(TOPIC))
     }
-    fn group() -> GroupId {
+    pub(super) fn group() -> GroupId {
         GroupId(s(GROUP))
     }
 
@@ -611,7 +611,36 @@ mod representative {
 #[test]
 fn every_advertised_version_answers_a_request_that_names_things() {
     let broker = broker();
-    let mut c = RawClient::connect(broker.local_addr());
+    answers_requests_that_name_things(&broker, broker.local_addr(), 1, None);
+}
+
+/// As above on a cluster of three nodes with one failed over: leaders, replicas, offline
+/// replicas and leader epochs in the answers, and the requests this node neither leads
+/// nor coordinates answered with NOT_LEADER_OR_FOLLOWER or NOT_COORDINATOR.
+#[test]
+fn every_advertised_version_is_answered_by_a_node_of_a_cluster() {
+    let broker = kafka_eos_broker::BackgroundBroker::start(
+        kafka_eos_broker::BrokerConfig::default().nodes(3),
+    )
+    .unwrap();
+    // the node coordinating the group the requests name (its answers are checked), and
+    // another node to fail over
+    let nodes = broker.nodes();
+    let here = broker.group_coordinator(&representative::group().0);
+    let addr = nodes.iter().find(|(id, _)| *id == here).unwrap().1;
+    let other = nodes.iter().find(|(id, _)| *id != here).unwrap().0;
+    answers_requests_that_name_things(&broker, addr, 3, Some(other));
+}
+
+/// Creates `wire` (2 partitions, `replicas` each) through `addr`, fails `fail_over` over,
+/// and sends every advertised version of every API to `addr`.
+fn answers_requests_that_name_things(
+    broker: &kafka_eos_broker::BackgroundBroker,
+    addr: std::net::SocketAddr,
+    replicas: i16,
+    fail_over: Option<i32>,
+) {
+    let mut c = RawClient::connect(addr);
     // topic `wire` with two partitions (a record in partition 0)
     let create = CreateTopicsRequest::default()
         .with_topics(vec![create_topics_request::CreatableTopic::default()
@@ -619,10 +648,14 @@ fn every_advertised_version_answers_a_request_that_names_things() {
                 kafka_eos_broker::protocol::protocol::StrBytes::from_static_str("wire"),
             ))
             .with_num_partitions(2)
-            .with_replication_factor(1)])
+            .with_replication_factor(replicas)])
         .with_timeout_ms(5_000);
     let created = c.request(5, &create);
     assert_eq!(created.topics[0].error_code, 0);
+    if let Some(node) = fail_over {
+        broker.faults().stop_node(node).unwrap();
+        assert_eq!(broker.faults().fail_over_now(), vec![node]);
+    }
     let mut named = 0;
     for (key, min, max) in advertised(&mut c) {
         for version in min..=max {

@@ -20,6 +20,19 @@ pub struct BrokerArgs {
     /// Partition count of auto-created topics.
     #[arg(long, default_value_t = 1)]
     pub default_partitions: i32,
+    /// Serve as a cluster of N nodes (node ids 1..N) listening on PORT, PORT+1, ...
+    /// (with --port 0, free ports): partition leaders, replicas and the group and
+    /// transaction coordinators are spread over the nodes, as in a Kafka cluster.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub nodes: u16,
+    /// Replicas of topics created without a replication factor (default: the node count,
+    /// at most 3).
+    #[arg(long, value_name = "N")]
+    pub default_replication_factor: Option<i32>,
+    /// How long a stopped node keeps its leadership before it moves (Kafka's
+    /// broker.session.timeout.ms).
+    #[arg(long, default_value_t = 9000, value_name = "MS")]
+    pub failover_delay_ms: u64,
     /// Refuse to auto-create topics on Metadata requests.
     #[arg(long)]
     pub no_auto_create: bool,
@@ -98,8 +111,15 @@ fn parse_acl(spec: &str) -> Result<AclRule, String> {
 impl BrokerArgs {
     /// The broker's configuration.
     pub fn config(&self) -> BrokerConfig {
+        let nodes = usize::from(self.nodes);
         BrokerConfig::default()
             .listen(std::net::SocketAddr::new(self.host, self.port))
+            .nodes(nodes)
+            .default_replication_factor(
+                self.default_replication_factor
+                    .unwrap_or(nodes.min(3) as i32),
+            )
+            .failover_delay(Duration::from_millis(self.failover_delay_ms))
             .default_partitions(self.default_partitions)
             .auto_create_topics(!self.no_auto_create)
             .group_initial_rebalance_delay(Duration::from_millis(self.initial_rebalance_delay_ms))

@@ -132,9 +132,28 @@ impl GroupCoordinator {
 
     /// Expires members whose session timed out and completes rebalances whose timeout passed.
     pub(crate) fn tick(&self, now: Instant) {
+        self.tick_where(now, |_| true);
+    }
+
+    /// As [`tick`](Self::tick), for the groups `coordinated` accepts (a group whose
+    /// coordinator is down has no timers running, as in Kafka).
+    pub(crate) fn tick_where(&self, now: Instant, coordinated: impl Fn(&str) -> bool) {
         let mut inner = self.lock();
-        for group in inner.groups.values_mut() {
-            group.tick(&self.settings, now);
+        for (id, group) in inner.groups.iter_mut() {
+            if coordinated(id) {
+                group.tick(&self.settings, now);
+            }
+        }
+    }
+
+    /// A new coordinator took over the groups `moved` accepts: as Kafka's loading them
+    /// from the offsets topic, every member's session starts again from `now`.
+    pub(crate) fn reload(&self, now: Instant, moved: impl Fn(&str) -> bool) {
+        let mut inner = self.lock();
+        for (id, group) in inner.groups.iter_mut() {
+            if moved(id) {
+                group.refresh_sessions(now);
+            }
         }
     }
 }

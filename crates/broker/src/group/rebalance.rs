@@ -292,6 +292,13 @@ impl Group {
         }
     }
 
+    /// Every member's session starts again at `now` (a new coordinator loaded the group).
+    pub(super) fn refresh_sessions(&mut self, now: Instant) {
+        for member in self.members.values_mut() {
+            member.refresh_session(now);
+        }
+    }
+
     /// Session expiry, join-phase and pending-sync timers at `now`.
     pub(super) fn tick(&mut self, settings: &GroupSettings, now: Instant) {
         let expired_pending: Vec<String> = self

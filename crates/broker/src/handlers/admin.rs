@@ -1,25 +1,20 @@
-//! ApiVersions, Metadata, DescribeCluster and FindCoordinator; topic admin: CreateTopics,
-//! DeleteTopics and CreatePartitions.
+//! ApiVersions; topic admin: CreateTopics, DeleteTopics and CreatePartitions.
 
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult,
 };
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
-use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
-use kafka_protocol::messages::find_coordinator_response::Coordinator;
-use kafka_protocol::messages::metadata_response::{
-    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
-};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::VersionRange;
 use kafka_protocol::ResponseError;
 
-use super::{authorized, sb, Api};
+use super::{sb, Api};
 use crate::error::Error;
 use crate::state::State;
 use crate::topic_config::{default_of, validate, TopicConfigs};
-use crate::topics::{validate_name, Topics, MAX_PARTITIONS};
+use crate::topics::{validate_name, MAX_PARTITIONS};
 
 impl Api for ApiVersionsRequest {
     const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
@@ -32,113 +27,6 @@ impl Api for ApiVersionsRequest {
 
 pub(crate) fn api_versions(_req: ApiVersionsRequest, _version: i16) -> ApiVersionsResponse {
     ApiVersionsResponse::default().with_api_keys(crate::dispatch::api_version_list())
-}
-
-impl Api for MetadataRequest {
-    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 0, max: 12 };
-    fn fail(&self, _version: i16, code: i16) -> MetadataResponse {
-        let topics = self
-            .topics
-            .iter()
-            .flatten()
-            .map(|t| {
-                MetadataResponseTopic::default()
-                    .with_name(t.name.clone())
-                    .with_error_code(code)
-            })
-            .collect();
-        MetadataResponse::default()
-            .with_topics(topics)
-            .with_controller_id(BrokerId(-1))
-    }
-}
-
-fn topic_metadata(
-    state: &State,
-    topics: &Topics,
-    name: &str,
-    operations: i32,
-) -> MetadataResponseTopic {
-    let node = BrokerId(state.config.node_id);
-    let base = MetadataResponseTopic::default()
-        .with_name(Some(TopicName(sb(name))))
-        .with_topic_authorized_operations(operations);
-    if validate_name(name).is_err() {
-        return base.with_error_code(ResponseError::InvalidTopicException.code());
-    }
-    let Some(topic) = topics.get(name) else {
-        return base.with_error_code(ResponseError::UnknownTopicOrPartition.code());
-    };
-    let partitions = (0..topic.partitions.len() as i32)
-        .map(|p| {
-            MetadataResponsePartition::default()
-                .with_partition_index(p)
-                .with_leader_id(node)
-                .with_leader_epoch(0)
-                .with_replica_nodes(vec![node])
-                .with_isr_nodes(vec![node])
-        })
-        .collect();
-    base.with_topic_id(topic.id).with_partitions(partitions)
-}
-
-pub(crate) fn metadata(state: &State, req: MetadataRequest, version: i16) -> MetadataResponse {
-    let mut topics = state.topics();
-    // v0: an empty list means all topics; v1+: null means all, empty means none.
-    let requested: Option<Vec<String>> = match &req.topics {
-        None => None,
-        Some(list) if list.is_empty() && version == 0 => None,
-        Some(list) => Some(
-            list.iter()
-                .map(|t| match &t.name {
-                    Some(n) => n.0.to_string(),
-                    None => topics.by_id(t.topic_id).unwrap_or_default().to_owned(),
-                })
-                .collect(),
-        ),
-    };
-    let auto_create = version < 4 || req.allow_auto_topic_creation;
-    // asked for from v8 (the cluster's only up to v10: DescribeCluster took it over)
-    let topic_operations = authorized::reported(
-        version >= 8 && req.include_topic_authorized_operations,
-        authorized::TOPIC,
-    );
-    let cluster_operations = authorized::reported(
-        (8..=10).contains(&version) && req.include_cluster_authorized_operations,
-        authorized::CLUSTER,
-    );
-    let response_topics = match requested {
-        None => topics
-            .iter()
-            .map(|(n, _)| n.clone())
-            .collect::<Vec<_>>()
-            .iter()
-            .map(|n| topic_metadata(state, &topics, n, topic_operations))
-            .collect(),
-        Some(names) => names
-            .iter()
-            .map(|n| {
-                if auto_create && validate_name(n).is_ok() {
-                    state.auto_create(&mut topics, n);
-                }
-                topic_metadata(state, &topics, n, topic_operations)
-            })
-            .collect(),
-    };
-    let broker = MetadataResponseBroker::default()
-        .with_node_id(BrokerId(state.config.node_id))
-        .with_host(sb(&state.advertised_host))
-        .with_port(state.advertised_port);
-    MetadataResponse::default()
-        .with_brokers(vec![broker])
-        .with_cluster_id(if version >= 2 {
-            Some(sb(&state.config.cluster_id))
-        } else {
-            None
-        })
-        .with_controller_id(BrokerId(state.config.node_id))
-        .with_cluster_authorized_operations(cluster_operations)
-        .with_topics(response_topics)
 }
 
 impl Api for CreateTopicsRequest {
@@ -155,6 +43,67 @@ impl Api for CreateTopicsRequest {
                 .collect(),
         )
     }
+}
+
+/// The replicas of a new topic's partitions: its manual assignment, checked as Kafka
+/// checks it, or placed over the listed nodes with its (or the default) replication factor.
+fn placement(state: &State, t: &CreatableTopic) -> Result<Vec<Vec<i32>>, (ResponseError, String)> {
+    let cluster = &mut state.cluster();
+    if !t.assignments.is_empty() {
+        if t.num_partitions != -1 || t.replication_factor != -1 {
+            return Err((
+                ResponseError::InvalidRequest,
+                "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.".into(),
+            ));
+        }
+        let mut sorted: Vec<_> = t.assignments.iter().collect();
+        sorted.sort_by_key(|a| a.partition_index);
+        let replicas: Vec<Vec<i32>> = sorted
+            .iter()
+            .map(|a| a.broker_ids.iter().map(|b| b.0).collect())
+            .collect();
+        let rf = replicas[0].len();
+        let valid = sorted
+            .iter()
+            .enumerate()
+            .all(|(i, a)| a.partition_index == i as i32)
+            && replicas.iter().all(|r| {
+                let mut unique = r.clone();
+                unique.sort_unstable();
+                unique.dedup();
+                !r.is_empty() && r.len() == rf && unique.len() == rf && cluster.all_listed(r)
+            });
+        if !valid {
+            return Err((
+                ResponseError::InvalidReplicaAssignment,
+                "Replica assignments must name consecutive partitions from 0, each with the same number of distinct, live brokers.".into(),
+            ));
+        }
+        return Ok(replicas);
+    }
+    let partitions = if t.num_partitions == -1 {
+        state.config.default_partitions
+    } else {
+        t.num_partitions
+    };
+    let rf = match t.replication_factor {
+        -1 => state.config.default_replication_factor,
+        rf => i32::from(rf),
+    };
+    if rf < 1 {
+        return Err((
+            ResponseError::InvalidReplicationFactor,
+            "Replication factor must be larger than 0.".into(),
+        ));
+    }
+    cluster
+        .place(partitions.max(0) as usize, rf as usize)
+        .map_err(|available| {
+            (
+                ResponseError::InvalidReplicationFactor,
+                format!("Replication factor: {rf} larger than available brokers: {available}."),
+            )
+        })
 }
 
 pub(crate) fn create_topics(
@@ -201,21 +150,11 @@ pub(crate) fn create_topics(
                     format!("Number of partitions must be larger than 0 (got {partitions})."),
                 );
             }
-            if t.replication_factor != -1 && t.replication_factor != 1 {
-                if t.replication_factor < 1 {
-                    return error(
-                        ResponseError::InvalidReplicationFactor,
-                        "Replication factor must be larger than 0.".into(),
-                    );
-                }
-                return error(
-                    ResponseError::InvalidReplicationFactor,
-                    format!(
-                        "Replication factor: {} larger than available brokers: 1.",
-                        t.replication_factor
-                    ),
-                );
-            }
+            let placement = match placement(state, t) {
+                Ok(p) => p,
+                Err((code, msg)) => return error(code, msg),
+            };
+            let replication_factor = placement.first().map_or(0, |r| r.len() as i16);
             for c in &t.configs {
                 let checked = match &c.value {
                     Some(v) => validate(&c.name, v),
@@ -228,7 +167,7 @@ pub(crate) fn create_topics(
                 }
             }
             if !req.validate_only {
-                if let Err(e) = topics.create(&name, partitions) {
+                if let Err(e) = topics.create(&name, placement) {
                     let code = match e {
                         Error::TopicExists(_) => ResponseError::TopicAlreadyExists,
                         Error::InvalidPartitions(_) => ResponseError::InvalidPartitions,
@@ -265,7 +204,7 @@ pub(crate) fn create_topics(
                     .collect();
                 r = r
                     .with_num_partitions(partitions)
-                    .with_replication_factor(1)
+                    .with_replication_factor(replication_factor)
                     .with_configs(Some(described));
             }
             r
@@ -353,116 +292,40 @@ pub(crate) fn create_partitions(
                     .with_error_code(ResponseError::InvalidPartitions.code())
                     .with_error_message(Some(sb(&msg)));
             }
+            if t.count > MAX_PARTITIONS {
+                let msg = format!("Number of partitions {} is above the limit of {MAX_PARTITIONS}.", t.count);
+                return r
+                    .with_error_code(ResponseError::InvalidPartitions.code())
+                    .with_error_message(Some(sb(&msg)));
+            }
             if req.validate_only {
                 return r;
             }
-            match topics.add_partitions(&name, t.count) {
+            let rf = topics
+                .replicas(&name, 0)
+                .map_or(1, |r| r.replicas.len());
+            let placed = state
+                .cluster()
+                .place((t.count - current) as usize, rf)
+                .map_err(|available| {
+                    format!("Replication factor: {rf} larger than available brokers: {available}.")
+                });
+            let added = match placed {
+                Ok(placement) => topics
+                    .add_partitions(&name, placement)
+                    .map_err(|e| e.to_string()),
+                Err(msg) => Err(msg),
+            };
+            match added {
                 Ok(()) => {
                     tracing::info!(topic = %name, partitions = t.count, "added partitions");
                     r
                 }
-                Err(e) => r
+                Err(msg) => r
                     .with_error_code(ResponseError::InvalidPartitions.code())
-                    .with_error_message(Some(sb(e.to_string()))),
+                    .with_error_message(Some(sb(msg))),
             }
         })
         .collect();
     CreatePartitionsResponse::default().with_results(results)
-}
-
-impl Api for FindCoordinatorRequest {
-    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
-    fn fail(&self, version: i16, code: i16) -> FindCoordinatorResponse {
-        if version >= 4 {
-            FindCoordinatorResponse::default().with_coordinators(
-                self.coordinator_keys
-                    .iter()
-                    .map(|k| {
-                        Coordinator::default()
-                            .with_key(k.clone())
-                            .with_node_id(BrokerId(-1))
-                            .with_port(-1)
-                            .with_error_code(code)
-                    })
-                    .collect(),
-            )
-        } else {
-            FindCoordinatorResponse::default()
-                .with_error_code(code)
-                .with_node_id(BrokerId(-1))
-                .with_port(-1)
-        }
-    }
-}
-
-pub(crate) fn find_coordinator(
-    state: &State,
-    req: FindCoordinatorRequest,
-    version: i16,
-) -> FindCoordinatorResponse {
-    let node = BrokerId(state.config.node_id);
-    let host = sb(&state.advertised_host);
-    let port = state.advertised_port;
-    // key types: 0 group, 1 transaction
-    let valid_type = req.key_type == 0 || req.key_type == 1;
-    if version >= 4 {
-        let coordinators = req
-            .coordinator_keys
-            .iter()
-            .map(|k| {
-                let c = Coordinator::default().with_key(k.clone());
-                if !valid_type || (k.is_empty() && req.key_type == 1) {
-                    c.with_error_code(ResponseError::InvalidRequest.code())
-                        .with_node_id(BrokerId(-1))
-                        .with_port(-1)
-                } else {
-                    c.with_node_id(node).with_host(host.clone()).with_port(port)
-                }
-            })
-            .collect();
-        return FindCoordinatorResponse::default().with_coordinators(coordinators);
-    }
-    if !valid_type {
-        return FindCoordinatorResponse::default()
-            .with_error_code(ResponseError::InvalidRequest.code())
-            .with_node_id(BrokerId(-1))
-            .with_port(-1);
-    }
-    FindCoordinatorResponse::default()
-        .with_node_id(node)
-        .with_host(host)
-        .with_port(port)
-}
-
-impl Api for DescribeClusterRequest {
-    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
-    fn fail(&self, _version: i16, code: i16) -> DescribeClusterResponse {
-        DescribeClusterResponse::default()
-            .with_error_code(code)
-            .with_controller_id(BrokerId(-1))
-    }
-}
-
-pub(crate) fn describe_cluster(
-    state: &State,
-    req: DescribeClusterRequest,
-    version: i16,
-) -> DescribeClusterResponse {
-    let r = DescribeClusterResponse::default()
-        .with_cluster_id(sb(&state.config.cluster_id))
-        .with_controller_id(BrokerId(state.config.node_id))
-        .with_cluster_authorized_operations(authorized::reported(
-            req.include_cluster_authorized_operations,
-            authorized::CLUSTER,
-        ));
-    // endpoint type 1 = brokers, 2 = controllers (KIP-919); this node is both
-    let r = if version >= 1 {
-        r.with_endpoint_type(req.endpoint_type)
-    } else {
-        r
-    };
-    r.with_brokers(vec![DescribeClusterBroker::default()
-        .with_broker_id(BrokerId(state.config.node_id))
-        .with_host(sb(&state.advertised_host))
-        .with_port(state.advertised_port)])
 }

@@ -194,7 +194,12 @@ pub(crate) fn describe_configs(
                         .with_error_code(ResponseError::UnknownTopicOrPartition.code())
                         .with_error_message(Some(sb(format!("Topic {name} does not exist"))))
                 }
-                BROKER if name.is_empty() || name == state.config.node_id.to_string() => {
+                BROKER
+                    if name.is_empty()
+                        || name
+                            .parse()
+                            .is_ok_and(|id| state.cluster().node(id).is_some()) =>
+                {
                     broker_configs(state, version)
                 }
                 BROKER => {

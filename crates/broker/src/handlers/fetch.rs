@@ -74,12 +74,9 @@ fn read_once(state: &State, req: &FetchRequest) -> (FetchResponse, usize, bool) 
                             ResponseError::UnknownTopicOrPartition.code(),
                         );
                     };
-                    if p.current_leader_epoch > 0 {
+                    if let Err(e) = log.epochs().check(p.current_leader_epoch) {
                         any_error = true;
-                        return partition_error(
-                            p.partition,
-                            ResponseError::UnknownLeaderEpoch.code(),
-                        );
+                        return partition_error(p.partition, e.code());
                     }
                     let budget = (p.partition_max_bytes.max(0) as usize)
                         .min(max_total.saturating_sub(total));

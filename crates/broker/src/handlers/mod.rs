@@ -10,9 +10,11 @@ pub(crate) mod fetch;
 pub(crate) mod group;
 pub(crate) mod group_offsets;
 pub(crate) mod guard;
+pub(crate) mod metadata;
 pub(crate) mod offsets;
 pub(crate) mod produce;
 pub(crate) mod records;
+pub(crate) mod routing;
 pub(crate) mod sasl;
 pub(crate) mod txn;
 

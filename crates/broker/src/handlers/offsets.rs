@@ -50,8 +50,6 @@ pub(crate) fn list_offsets(
     req: ListOffsetsRequest,
     version: i16,
 ) -> ListOffsetsResponse {
-    // the leader epoch exists from v4 on: -1 (its default) is all an older one may carry
-    let epoch = if version >= 4 { 0 } else { -1 };
     let read_committed = req.isolation_level == 1;
     let topics = state.topics();
     let result = req
@@ -65,20 +63,23 @@ pub(crate) fn list_offsets(
                 .map(|p| {
                     let r = ListOffsetsPartitionResponse::default()
                         .with_partition_index(p.partition_index)
-                        .with_timestamp(-1)
-                        .with_leader_epoch(epoch);
+                        .with_timestamp(-1);
                     let Some(log) = topics.partition(&name, p.partition_index) else {
                         return r
                             .with_error_code(ResponseError::UnknownTopicOrPartition.code())
-                            .with_offset(-1)
-                            .with_leader_epoch(-1);
+                            .with_offset(-1);
                     };
+                    if version >= 4 {
+                        if let Err(e) = log.epochs().check(p.current_leader_epoch) {
+                            return r.with_error_code(e.code()).with_offset(-1);
+                        }
+                    }
                     let upper = if read_committed {
                         log.last_stable_offset()
                     } else {
                         log.high_watermark()
                     };
-                    match p.timestamp {
+                    let r = match p.timestamp {
                         LATEST => r.with_offset(upper),
                         EARLIEST => r.with_offset(log.log_start_offset()),
                         MAX_TIMESTAMP => match log.max_timestamp_offset(upper) {
@@ -92,6 +93,14 @@ pub(crate) fn list_offsets(
                         _ => r
                             .with_error_code(ResponseError::UnsupportedVersion.code())
                             .with_offset(-1),
+                    };
+                    // the leader epoch of the offset found exists from v4 on: an older
+                    // response may carry only -1 (its default)
+                    if version >= 4 && r.offset >= 0 {
+                        let epoch = log.epochs().epoch_at(r.offset);
+                        r.with_leader_epoch(epoch)
+                    } else {
+                        r
                     }
                 })
                 .collect();
@@ -146,21 +155,22 @@ pub(crate) fn offset_for_leader_epoch(
                 .iter()
                 .map(|p| {
                     let r = EpochEndOffset::default().with_partition(p.partition);
-                    match topics.partition(&name, p.partition) {
-                        None => r
+                    let Some(log) = topics.partition(&name, p.partition) else {
+                        return r
                             .with_error_code(ResponseError::UnknownTopicOrPartition.code())
                             .with_leader_epoch(-1)
-                            .with_end_offset(-1),
-                        Some(_) if p.current_leader_epoch > 0 => r
-                            .with_error_code(ResponseError::UnknownLeaderEpoch.code())
+                            .with_end_offset(-1);
+                    };
+                    if let Err(e) = log.epochs().check(p.current_leader_epoch) {
+                        return r
+                            .with_error_code(e.code())
                             .with_leader_epoch(-1)
-                            .with_end_offset(-1),
-                        // The only epoch is 0; a later requested epoch is unknown.
-                        Some(_) if p.leader_epoch > 0 => {
-                            r.with_leader_epoch(-1).with_end_offset(-1)
-                        }
-                        Some(log) => r.with_leader_epoch(0).with_end_offset(log.high_watermark()),
+                            .with_end_offset(-1);
                     }
+                    let (epoch, end) = log
+                        .epochs()
+                        .end_offset_for(p.leader_epoch, log.high_watermark());
+                    r.with_leader_epoch(epoch).with_end_offset(end)
                 })
                 .collect();
             OffsetForLeaderTopicResult::default()
