@@ -164,6 +164,11 @@ impl EmbeddedBroker {
         Ok(())
     }
 
+    /// The nodes clients are told about (all but the failed-over ones), in id order.
+    pub fn listed_nodes(&self) -> Vec<i32> {
+        self.state.cluster().listed().map(|n| n.id).collect()
+    }
+
     /// The leader of a partition (-1 while it has none), if the partition exists.
     pub fn leader(&self, topic: &str, partition: i32) -> Option<i32> {
         self.state.topics().leader(topic, partition)

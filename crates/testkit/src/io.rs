@@ -341,6 +341,12 @@ impl CommittedRead {
                     self.last = Instant::now();
                     self.records.push(Record::from_message(&m));
                 }
+                // a node of the cluster down, or a leader moving: the client reconnects
+                // and goes on, as a consumer does
+                Some(Err(e)) if is_transient(&e) => {
+                    tracing::warn!(error = %e, "reader: transient error");
+                    break;
+                }
                 Some(Err(e)) => return Err(e.into()),
                 None => break,
             }
@@ -356,4 +362,20 @@ pub(crate) async fn unblock<T: Send + 'static>(
     f: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
     tokio::task::spawn_blocking(f).await?
+}
+
+/// Errors a consumer reports while a broker is unreachable or a partition's leader moves:
+/// librdkafka retries them itself.
+fn is_transient(e: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as C;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            C::BrokerTransportFailure
+                | C::AllBrokersDown
+                | C::OperationTimedOut
+                | C::NotLeaderForPartition
+                | C::LeaderNotAvailable
+        )
+    )
 }
