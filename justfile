@@ -44,6 +44,15 @@ test-external BOOTSTRAP:
 test-docker:
     KAFKA_EOS_TESTCONTAINERS=1 cargo nextest run -p kafka-eos-integration-tests -p kafka-eos-demo --features kafka-eos-testkit/testcontainers
 
+# librdkafka's own integration tests (quick mode) against the embedded broker as a 3-node
+# cluster: builds librdkafka's test-runner from the vendored source once (needs a C/C++
+# toolchain), runs the tests listed in scripts/librdkafka-suite.tests (~11 minutes), or some:
+# `just librdkafka-suite 0011 0103`; `--full` for full mode. Results of the last recorded run:
+# crates/broker/LIBRDKAFKA_SUITE.md. Not run by CI.
+librdkafka-suite *ARGS:
+    cargo build -p kafka-eos-cli
+    scripts/librdkafka-suite.sh {{ARGS}}
+
 # Run the embedded broker in the foreground.
 broker PORT="9092" PARTITIONS="1":
     cargo run --release -p kafka-eos-cli -- broker --port {{PORT}} --default-partitions {{PARTITIONS}}
