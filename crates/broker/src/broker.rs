@@ -187,6 +187,17 @@ impl EmbeddedBroker {
         self.state.coordinator(CoordinatorKind::Group, group)
     }
 
+    /// The state of consumer group `group` as Kafka names it (`Empty`, `PreparingRebalance`,
+    /// `CompletingRebalance`, `Stable`), if the group exists.
+    pub fn group_state(&self, group: &str) -> Option<&'static str> {
+        self.state
+            .groups
+            .describe(&[group])
+            .pop()
+            .flatten()
+            .map(|g| g.state.as_str())
+    }
+
     /// The node coordinating transactional id `transactional_id` (-1 while none can).
     pub fn transaction_coordinator(&self, transactional_id: &str) -> i32 {
         self.state

@@ -65,11 +65,15 @@
 //! progress where it was (Kafka's new coordinator would load the group's last stable
 //! generation); transaction timeouts keep running while a coordinator is down.
 //! CreatePartitions places new partitions itself (manual assignments are ignored).
-//! Known open problem: a kafka-eos pipeline whose group coordinator fails over stalls in
-//! most runs (5 of 8 here): librdkafka's `send_offsets_to_transaction` (its TxnOffsetCommit
-//! goes to the group coordinator) does not return, even past its timeout, once that node
-//! is stopped (a plain librdkafka consumer group follows the same failover); being
-//! investigated, and the failover suite's faults spare the group coordinator's node.
+//! A group coordinator failover gets librdkafka 2.12 stuck, on the client side: its
+//! `send_offsets_to_transaction` (a TxnOffsetCommit to the group coordinator) does not
+//! return, even past its timeout, once that node is stopped: librdkafka sets a timeout on
+//! coordinator requests but never checks it, and waits for the dead coordinator's
+//! connection to change state (librdkafka issues 5456 and 5511). Apache Kafka names the dead
+//! node as coordinator until it is fenced, as this broker does during its failover delay,
+//! so real clusters meet it too. kafka-eos's producer gives up on the call after its
+//! timeout plus a margin and the pipeline replaces the producer (`Error::Stalled` in
+//! kafka-eos-core); the failover suite checks that this keeps exactly once.
 //!
 //! # Security
 //!

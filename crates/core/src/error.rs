@@ -135,6 +135,26 @@ pub enum Error {
         #[source]
         source: tokio::task::JoinError,
     },
+    /// A librdkafka call did not return within its own timeout plus a margin: the
+    /// producer is stuck in it (librdkafka 2.12 waits without limit for a group
+    /// coordinator that is down, librdkafka issues 5456 and 5511). Fatal: the pipeline
+    /// replaces the producer, whose successor fences it and aborts its transaction.
+    #[error("librdkafka call {op} did not return within {waited:?}, past its timeout: the producer is stuck in it and must be replaced")]
+    Stalled {
+        /// The operation that did not return.
+        op: Operation,
+        /// How long it was waited for.
+        waited: std::time::Duration,
+    },
+    /// The thread that runs a librdkafka call could not be started.
+    #[error("could not start a thread for {op}: {source}")]
+    Thread {
+        /// The operation to run.
+        op: Operation,
+        /// The spawn error.
+        #[source]
+        source: std::io::Error,
+    },
     /// An operation was called in the wrong transaction state (a bug in the caller).
     #[error("invalid transaction state for {op}: {reason}")]
     State {
@@ -158,7 +178,11 @@ impl Error {
             Error::Fenced { .. } => ErrorKind::Fenced,
             Error::NotAuthorized { .. } => ErrorKind::Fatal,
             Error::RetriesExhausted { .. } => ErrorKind::Fatal,
-            Error::Config(_) | Error::Blocking { .. } | Error::State { .. } => ErrorKind::Fatal,
+            Error::Config(_)
+            | Error::Blocking { .. }
+            | Error::Stalled { .. }
+            | Error::Thread { .. }
+            | Error::State { .. } => ErrorKind::Fatal,
         }
     }
 
@@ -186,6 +210,8 @@ impl Error {
             | Error::NotAuthorized { op, .. }
             | Error::RetriesExhausted { op, .. }
             | Error::Blocking { op, .. }
+            | Error::Stalled { op, .. }
+            | Error::Thread { op, .. }
             | Error::State { op, .. } => Some(*op),
             Error::Config(_) => None,
         }

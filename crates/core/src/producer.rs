@@ -19,6 +19,10 @@ use crate::retry::RetryPolicy;
 /// Default timeout of one blocking transactional call.
 pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long past its own timeout a librdkafka call may take before the producer is taken
+/// for stuck in it ([`Error::Stalled`]).
+const STALL_MARGIN: Duration = Duration::from_secs(5);
+
 /// Where a record landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delivered {
@@ -70,6 +74,9 @@ pub struct TransactionalProducer {
     timeout: Duration,
     initialized: bool,
     open: Option<OpenTransaction>,
+    /// A call stuck in librdkafka ([`Error::Stalled`]): every further call fails at once
+    /// (librdkafka would refuse it as conflicting) until [`TransactionalProducer::rebuild`].
+    stalled: Option<Operation>,
     sequence: u64,
 }
 
@@ -118,6 +125,7 @@ impl TransactionalProducer {
             timeout: DEFAULT_OPERATION_TIMEOUT,
             initialized: false,
             open: None,
+            stalled: None,
             sequence: 0,
         })
     }
@@ -165,11 +173,56 @@ impl TransactionalProducer {
         T: Send + 'static,
         F: FnOnce(&OutputProducer) -> KafkaResult<T> + Send + 'static,
     {
+        self.check_not_stalled(op)?;
         let producer = self.producer.producer().clone();
         let result = tokio::task::spawn_blocking(move || f(&producer))
             .await
             .map_err(|source| Error::Blocking { op, source })?;
         result.map_err(|e| self.classified(op, e))
+    }
+
+    /// Runs a librdkafka call that may never return (see [`Error::Stalled`]) on a thread
+    /// of its own, and waits for it at most the operation timeout plus [`STALL_MARGIN`].
+    /// A call that has not returned by then is left behind on its thread, holding its
+    /// reference to the old producer (not on Tokio's blocking pool, whose shutdown would
+    /// wait for it without limit).
+    async fn watched<T, F>(&self, op: Operation, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&OutputProducer) -> KafkaResult<T> + Send + 'static,
+    {
+        self.check_not_stalled(op)?;
+        let producer = self.producer.producer().clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name(format!("kafka-eos-{op}"))
+            .spawn(move || {
+                let result = f(&producer);
+                // the waiter may have given up: the answer is dropped with the producer
+                drop(tx.send(result));
+            })
+            .map_err(|source| Error::Thread { op, source })?;
+        let limit = self.timeout + STALL_MARGIN;
+        match tokio::time::timeout(limit, rx).await {
+            Ok(Ok(result)) => result.map_err(|e| self.classified(op, e)),
+            // the thread ended without an answer (the call panicked)
+            Ok(Err(_)) => Err(Error::Stalled { op, waited: limit }),
+            Err(_) => {
+                tracing::error!(parent: &self.span(), %op, waited = ?limit, transactional_id = %self.transactional_id, "librdkafka call stuck past its timeout: the producer will be replaced");
+                Err(Error::Stalled { op, waited: limit })
+            }
+        }
+    }
+
+    fn check_not_stalled(&self, op: Operation) -> Result<()> {
+        if let Some(stuck) = self.stalled {
+            tracing::debug!(%op, %stuck, "the producer is stuck in an earlier call");
+            return Err(Error::Stalled {
+                op,
+                waited: Duration::ZERO,
+            });
+        }
+        Ok(())
     }
 
     fn span(&self) -> tracing::Span {
@@ -337,16 +390,22 @@ impl TransactionalProducer {
         }
         let group = Arc::new(group);
         let timeout = self.timeout;
-        self.retry
+        // TxnOffsetCommit goes to the group coordinator: the call librdkafka can get stuck in
+        let result = self
+            .retry
             .run(Operation::SendOffsets, &self.metrics, || {
                 let offsets = offsets.clone();
                 let group = Arc::clone(&group);
-                self.blocking(Operation::SendOffsets, move |p| {
+                self.watched(Operation::SendOffsets, move |p| {
                     p.send_offsets_to_transaction(&offsets, &group, timeout)
                 })
             })
             .instrument(self.span())
-            .await
+            .await;
+        if let Err(Error::Stalled { op, .. }) = &result {
+            self.stalled = Some(*op);
+        }
+        result
     }
 
     /// Commits the open transaction. A retriable failure (e.g. the commit timed out)
@@ -441,6 +500,7 @@ impl TransactionalProducer {
         tracing::warn!(transactional_id = %self.transactional_id, "rebuilding the transactional producer");
         self.open = None;
         self.initialized = false;
+        self.stalled = None;
         let fresh = Deliveries::create(&self.config)
             .map_err(|e| Error::kafka(Operation::CreateClient, e))?;
         let old = std::mem::replace(&mut self.producer, fresh);
@@ -450,5 +510,58 @@ impl TransactionalProducer {
         }
         self.metrics.record_rebuild();
         self.init_transactions().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    /// A call that outlives its timeout plus the margin is given up on, and every later
+    /// call fails at once until the producer is rebuilt.
+    #[test]
+    fn a_call_stuck_past_its_timeout_marks_the_producer_stalled() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let profile = ProducerProfile::idempotent("127.0.0.1:1").transactional("stuck-0");
+            let mut producer = TransactionalProducer::new(&profile)
+                .unwrap()
+                .with_operation_timeout(Duration::from_millis(10));
+            let result = producer
+                .watched(Operation::SendOffsets, |_| {
+                    std::thread::sleep(STALL_MARGIN * 2);
+                    Ok(())
+                })
+                .await;
+            let Err(Error::Stalled { op, waited }) = result else {
+                panic!("not stalled: {result:?}");
+            };
+            assert_eq!(op, Operation::SendOffsets);
+            assert_eq!(waited, Duration::from_millis(10) + STALL_MARGIN);
+            assert_eq!(Error::Stalled { op, waited }.kind(), ErrorKind::Fatal);
+
+            // a call that returns in time is answered
+            let answered = producer.watched(Operation::Flush, |_| Ok(7)).await;
+            assert_eq!(answered.unwrap(), 7);
+
+            // later calls fail without reaching librdkafka (which would refuse them as
+            // conflicting with the stuck one)
+            producer.stalled = Some(Operation::SendOffsets);
+            let abort = producer.abort().await;
+            assert!(
+                matches!(
+                    abort,
+                    Err(Error::Stalled {
+                        op: Operation::AbortTransaction,
+                        ..
+                    })
+                ),
+                "{abort:?}"
+            );
+        });
     }
 }
