@@ -105,36 +105,41 @@ fn parse_header(b: &[u8]) -> BatchHeader {
     }
 }
 
+/// Checks the batch at `pos` of `b`: its length, magic, CRC32C and counts. Returns its
+/// header and total length.
+fn check_batch(b: &[u8], pos: usize) -> Result<(BatchHeader, usize), BatchError> {
+    if b.len() - pos < 17 {
+        return Err(BatchError::Corrupt);
+    }
+    let batch_len = be_i32(b, pos + 8);
+    if batch_len < 0 {
+        return Err(BatchError::Corrupt);
+    }
+    if b[pos + 16] != 2 {
+        return Err(BatchError::UnsupportedMagic);
+    }
+    let total = 12usize.saturating_add(batch_len as usize);
+    if total < HEADER_LEN || b.len() - pos < total {
+        return Err(BatchError::Corrupt);
+    }
+    let slice = &b[pos..pos + total];
+    let crc = u32::from_be_bytes([slice[17], slice[18], slice[19], slice[20]]);
+    if crc32c::crc32c(&slice[CRC_START..]) != crc {
+        return Err(BatchError::Corrupt);
+    }
+    let header = parse_header(slice);
+    if header.records_count < 0 || header.last_offset_delta < 0 {
+        return Err(BatchError::Corrupt);
+    }
+    Ok((header, total))
+}
+
 /// Splits a produce request's record set into validated batches.
 pub(crate) fn split_batches(records: &Bytes) -> Result<Vec<(BatchHeader, Bytes)>, BatchError> {
     let mut out = Vec::new();
     let mut pos = 0usize;
-    let b = records.as_ref();
-    while pos < b.len() {
-        if b.len() - pos < 17 {
-            return Err(BatchError::Corrupt);
-        }
-        let batch_len = be_i32(b, pos + 8);
-        if batch_len < 0 {
-            return Err(BatchError::Corrupt);
-        }
-        let magic = b[pos + 16];
-        if magic != 2 {
-            return Err(BatchError::UnsupportedMagic);
-        }
-        let total = 12usize.saturating_add(batch_len as usize);
-        if total < HEADER_LEN || b.len() - pos < total {
-            return Err(BatchError::Corrupt);
-        }
-        let slice = &b[pos..pos + total];
-        let crc = u32::from_be_bytes([slice[17], slice[18], slice[19], slice[20]]);
-        if crc32c::crc32c(&slice[CRC_START..]) != crc {
-            return Err(BatchError::Corrupt);
-        }
-        let header = parse_header(slice);
-        if header.records_count < 0 || header.last_offset_delta < 0 {
-            return Err(BatchError::Corrupt);
-        }
+    while pos < records.len() {
+        let (header, total) = check_batch(records, pos)?;
         if header.is_control() || header.compression() > 4 {
             return Err(BatchError::Invalid);
         }
@@ -145,6 +150,62 @@ pub(crate) fn split_batches(records: &Bytes) -> Result<Vec<(BatchHeader, Bytes)>
         return Err(BatchError::Corrupt);
     }
     Ok(out)
+}
+
+/// Splits a stored log into its batches (control batches included) up to the first batch
+/// that is incomplete, fails its CRC or does not follow the previous batch's offsets (a
+/// torn write). Returns the batches and the length of that valid prefix.
+pub(crate) fn valid_prefix(log: &Bytes) -> (Vec<(BatchHeader, Bytes)>, usize) {
+    let mut out: Vec<(BatchHeader, Bytes)> = Vec::new();
+    let mut pos = 0usize;
+    while pos < log.len() {
+        let Ok((header, total)) = check_batch(log, pos) else {
+            break;
+        };
+        let follows = out.last().is_none_or(|(last, _)| {
+            header.base_offset == last.base_offset + i64::from(last.last_offset_delta) + 1
+        });
+        if !follows {
+            break;
+        }
+        out.push((header, log.slice(pos..pos + total)));
+        pos += total;
+    }
+    (out, pos)
+}
+
+/// The partition leader epoch a stored batch carries.
+pub(crate) fn leader_epoch(batch: &[u8]) -> i32 {
+    if batch.len() < HEADER_LEN {
+        return -1;
+    }
+    be_i32(batch, 12)
+}
+
+/// The marker a control batch holds (its record key: version int16, type int16 with 0
+/// abort and 1 commit); `None` for anything else.
+pub(crate) fn control_marker(batch: &[u8], header: &BatchHeader) -> Option<Marker> {
+    if !header.is_control() || header.records_count < 1 {
+        return None;
+    }
+    let mut pos = HEADER_LEN;
+    let (_, n) = read_varint(batch.get(pos..)?)?; // record length
+    pos += n + 1; // attributes
+    for _ in 0..2 {
+        // timestamp delta, offset delta
+        let (_, n) = read_varint(batch.get(pos..)?)?;
+        pos += n;
+    }
+    let (key_len, n) = read_varint(batch.get(pos..)?)?;
+    pos += n;
+    if key_len < 4 {
+        return None;
+    }
+    match be_i16(batch.get(pos..pos + 4)?, 2) {
+        0 => Some(Marker::Abort),
+        1 => Some(Marker::Commit),
+        _ => None,
+    }
 }
 
 /// Returns a copy of `batch` with its base offset and partition leader epoch set, and,
@@ -313,103 +374,4 @@ fn read_varint(b: &[u8]) -> Option<(i64, usize)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn control_batch_parses_back() {
-        let b = control_batch(42, 7, 3, Marker::Commit, 0, 5, 1000);
-        let batches = split_batches(&b);
-        // clients may not write control batches, but the CRC and lengths are valid
-        assert_eq!(batches, Err(BatchError::Invalid));
-        let h = parse_header(&b);
-        assert_eq!(h.base_offset, 42);
-        assert_eq!(h.producer_id, 7);
-        assert_eq!(h.producer_epoch, 3);
-        assert!(h.is_control() && h.is_transactional());
-        assert_eq!(
-            crc32c::crc32c(&b[CRC_START..]),
-            u32::from_be_bytes([b[17], b[18], b[19], b[20]])
-        );
-        let ts = record_timestamps(&b, &h);
-        assert_eq!(ts, Some(vec![(1000, 0)]));
-    }
-
-    #[test]
-    fn truncated_and_bad_crc_are_corrupt() {
-        let b = control_batch(0, 1, 0, Marker::Abort, 0, 0, 0);
-        assert_eq!(split_batches(&b.slice(0..30)), Err(BatchError::Corrupt));
-        let mut m = BytesMut::from(b.as_ref());
-        m[40] ^= 0xff;
-        assert_eq!(split_batches(&m.freeze()), Err(BatchError::Corrupt));
-        let mut m = BytesMut::from(b.as_ref());
-        m[16] = 1;
-        assert_eq!(
-            split_batches(&m.freeze()),
-            Err(BatchError::UnsupportedMagic)
-        );
-    }
-
-    #[test]
-    fn sequence_wraps() {
-        let h = BatchHeader {
-            base_offset: 0,
-            attributes: 0,
-            last_offset_delta: 2,
-            base_timestamp: 0,
-            max_timestamp: 0,
-            producer_id: 1,
-            producer_epoch: 0,
-            base_sequence: i32::MAX - 1,
-            records_count: 3,
-        };
-        assert_eq!(h.last_sequence(), 0);
-    }
-}
-
-#[cfg(test)]
-mod keyless_tests {
-    use super::*;
-    use kafka_protocol::records::{
-        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
-
-    #[test]
-    fn the_records_without_a_key_are_named() {
-        let record = |key: Option<&'static str>| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: 0,
-            sequence: -1,
-            timestamp: 0,
-            key: key.map(|k| Bytes::from_static(k.as_bytes())),
-            value: Some(Bytes::from_static(b"v")),
-            headers: Default::default(),
-        };
-        let mut records = vec![
-            record(Some("a")),
-            record(None),
-            record(Some("c")),
-            record(None),
-        ];
-        for (i, r) in records.iter_mut().enumerate() {
-            // offset - sequence constant: the encoder keeps them in one batch
-            r.offset = i as i64;
-            r.sequence = i as i32;
-        }
-        let mut buf = BytesMut::new();
-        let options = RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        };
-        RecordBatchEncoder::encode(&mut buf, &records, &options).unwrap();
-        let b = buf.freeze();
-        let h = parse_header(&b);
-        assert_eq!(keyless_records(&b, &h), Some(vec![1, 3]));
-    }
-}
+mod tests;

@@ -58,6 +58,12 @@ impl EmbeddedBroker {
             return Err(Error::InvalidPartitions(config.default_partitions));
         }
         let tls = config.tls.as_ref().map(|t| t.acceptor()).transpose()?;
+        let store = config
+            .data_dir
+            .as_deref()
+            .map(|dir| crate::store::Store::open(dir, config.fsync))
+            .transpose()?
+            .map(Arc::new);
         let protocol = config.security_protocol();
         let mut listeners = Vec::with_capacity(config.nodes);
         for i in 0..config.nodes {
@@ -83,7 +89,8 @@ impl EmbeddedBroker {
             .map(|(id, _, a)| (*id, a.ip().to_string(), i32::from(a.port())))
             .collect();
         let addrs: Vec<SocketAddr> = listeners.iter().map(|(_, _, a)| *a).collect();
-        let state = Arc::new(State::new(config, nodes));
+        let state = Arc::new(State::new(config, nodes, store));
+        crate::store::recover(&state)?;
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::with_capacity(listeners.len() + 1);
         for (node, listener, addr) in listeners {
@@ -157,11 +164,13 @@ impl EmbeddedBroker {
         partitions: i32,
         replicas: i32,
     ) -> Result<()> {
-        let mut topics = self.state.topics();
-        self.state
-            .create_topic(&mut topics, name, partitions, Some(replicas))?;
+        {
+            let mut topics = self.state.topics();
+            self.state
+                .create_topic(&mut topics, name, partitions, Some(replicas))?;
+        }
         tracing::info!(topic = name, partitions, replicas, "created topic");
-        Ok(())
+        self.save_metadata()
     }
 
     /// The nodes clients are told about (all but the failed-over ones), in id order.
@@ -206,10 +215,27 @@ impl EmbeddedBroker {
 
     /// Deletes a topic and its data.
     pub fn delete_topic(&self, name: &str) -> Result<()> {
-        let mut txns = self.state.txns();
-        self.state.topics().delete(name)?;
-        txns.forget_topic(name);
-        Ok(())
+        {
+            let mut txns = self.state.txns();
+            self.state.topics().delete(name)?;
+            txns.forget_topic(name);
+        }
+        self.save_metadata()
+    }
+
+    /// With a [data dir](BrokerConfig::data_dir), saves the metadata now (requests that
+    /// change it save it themselves; so do this broker's own methods). Without one, does
+    /// nothing. Takes the broker's locks only while it runs, never across an `.await`.
+    pub fn save_metadata(&self) -> Result<()> {
+        self.state.persist().map_err(|source| Error::File {
+            path: self
+                .state
+                .store
+                .as_ref()
+                .map(|s| s.metadata_path())
+                .unwrap_or_default(),
+            source,
+        })
     }
 
     /// The partition count of `name`, if it exists.
@@ -257,6 +283,9 @@ impl EmbeddedBroker {
         for t in self.tasks.drain(..) {
             let _ = t.await;
         }
+        if let Err(e) = self.save_metadata() {
+            tracing::error!(error = %e, "cannot save the metadata at shutdown");
+        }
         tracing::info!(addrs = %self.bootstrap_servers(), "embedded Kafka broker stopped");
     }
 }
@@ -299,6 +328,15 @@ async fn tick(state: Arc<State>, shutdown: CancellationToken) {
         };
         if expired > 0 {
             state.data_arrived.notify_waiters();
+        }
+        let save = state
+            .store
+            .as_ref()
+            .is_some_and(|s| expired > 0 || s.generations_changed(&state.groups));
+        if save {
+            if let Err(e) = state.persist() {
+                tracing::error!(error = %e, "cannot save the metadata after expiring transactions or rebalancing");
+            }
         }
     }
 }

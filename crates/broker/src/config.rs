@@ -1,6 +1,7 @@
 //! Settings of an [`EmbeddedBroker`](crate::EmbeddedBroker).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::acl::AclRule;
@@ -38,6 +39,27 @@ pub struct BrokerConfig {
     pub(crate) acls: Vec<AclRule>,
     pub(crate) super_users: Vec<String>,
     pub(crate) authorization: Option<bool>,
+    pub(crate) data_dir: Option<PathBuf>,
+    pub(crate) fsync: FsyncPolicy,
+}
+
+/// When a broker with a [data dir](BrokerConfig::data_dir) asks the operating system to
+/// flush its files to the disk (`fsync`).
+///
+/// Either way every write reaches the operating system before the request is answered, so
+/// what was acknowledged survives a crash (even a `SIGKILL`) of the broker's process; only
+/// a crash of the machine (power loss, kernel panic) can lose what the page cache held.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FsyncPolicy {
+    /// Never fsync (the default): rely on the page cache, as Kafka's defaults do
+    /// (`flush.messages` and `flush.ms` unlimited; Kafka relies on replication for power
+    /// loss, which one process cannot offer). Survives a process crash, not a power loss.
+    #[default]
+    Never,
+    /// Fsync each log append, each transaction marker and each metadata snapshot before
+    /// answering: survives a power loss, at the cost of a disk flush per request.
+    Always,
 }
 
 impl Default for BrokerConfig {
@@ -61,6 +83,8 @@ impl Default for BrokerConfig {
             acls: Vec::new(),
             super_users: Vec::new(),
             authorization: None,
+            data_dir: None,
+            fsync: FsyncPolicy::Never,
         }
     }
 }
@@ -210,6 +234,25 @@ impl BrokerConfig {
     /// (which need cluster ALTER, DESCRIBE and ALTER).
     pub fn authorization(mut self, enabled: bool) -> Self {
         self.authorization = Some(enabled);
+        self
+    }
+
+    /// Keeps the broker's data in `dir` (created if missing) so that it survives a restart
+    /// of the process, a crash included: record batches (one append-only file per
+    /// partition, `logs/<topic>-<partition>.log`), and in `metadata.json` the topics with
+    /// their configs, the transaction coordinator (producer ids, transactional ids and their
+    /// transactions), committed group offsets and group generations. A broker started on
+    /// the same dir recovers them (see the crate docs, "Durable logs"). Default: none, all
+    /// in memory, no file touched.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// When the [data dir](Self::data_dir)'s files are flushed to the disk (default
+    /// [`FsyncPolicy::Never`]). Without a data dir it has no effect.
+    pub fn fsync(mut self, policy: FsyncPolicy) -> Self {
+        self.fsync = policy;
         self
     }
 

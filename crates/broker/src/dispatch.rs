@@ -275,15 +275,40 @@ pub(crate) async fn handle(
             AuthStep::Failed(message) => Outcome::Close(message),
         };
     }
-    let delay = match frame.get(..2) {
-        Some(&[hi, lo]) => state.faults.response_latency(i16::from_be_bytes([hi, lo])),
+    let raw_key = match frame.get(..2) {
+        Some(&[hi, lo]) => Some(i16::from_be_bytes([hi, lo])),
         _ => None,
     };
+    let delay = raw_key.and_then(|k| state.faults.response_latency(k));
     let outcome = answer(state, node, frame, session).await;
+    let outcome = save_before_answering(state, raw_key, outcome);
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
     }
     outcome
+}
+
+/// With a data dir, saves the metadata a request of `raw_key` changed before its answer
+/// goes out (its partition log writes happened in the handler). A save that fails closes
+/// the connection instead of answering: the client retries (departure: Kafka would answer
+/// the failed write's error code).
+fn save_before_answering(state: &State, raw_key: Option<i16>, outcome: Outcome) -> Outcome {
+    let (Some(store), Some(key)) = (&state.store, raw_key.and_then(|k| ApiKey::try_from(k).ok()))
+    else {
+        return outcome;
+    };
+    if matches!(outcome, Outcome::Close(_)) || !store.must_save(key, &state.groups) {
+        return outcome;
+    }
+    match state.persist() {
+        Ok(()) => outcome,
+        Err(e) => {
+            tracing::error!(api = ?key, error = %e, "cannot save the broker metadata");
+            Outcome::Close(format!(
+                "cannot save the broker metadata after {key:?}: {e}"
+            ))
+        }
+    }
 }
 
 /// Answers one request frame.

@@ -62,6 +62,17 @@ pub enum Error {
         /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// The metadata file of a [data dir](crate::BrokerConfig::data_dir) cannot be read as
+    /// this broker writes it (damaged, or written by an incompatible version). The broker
+    /// does not start rather than lose or guess at state; move the file away to start
+    /// without the metadata (topics, transactions and offsets) it held.
+    #[error("corrupt broker metadata {path}: {reason}")]
+    CorruptMetadata {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// An ACL rule spec that does not parse (see [`AclRule`](crate::AclRule)'s `FromStr`).
     #[error("invalid ACL rule {spec:?}: {reason}")]
     InvalidAcl {

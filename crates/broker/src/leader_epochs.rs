@@ -39,6 +39,14 @@ impl LeaderEpochs {
         epoch
     }
 
+    /// Replaying a stored batch of `epoch` at `offset`: an epoch newer than the current one
+    /// begins there (recovery rebuilds the history from the batches' stamps).
+    pub fn observe(&mut self, epoch: i32, offset: i64) {
+        if epoch > self.current() {
+            self.entries.push((epoch, offset));
+        }
+    }
+
     /// The epoch under which `offset` was appended (the current one at or past the end).
     pub fn epoch_at(&self, offset: i64) -> i32 {
         self.entries

@@ -5,7 +5,8 @@
 //! fault injection for tests.
 //!
 //! Requests are decoded and responses encoded with the [`kafka-protocol`](kafka_protocol)
-//! crate. Data lives in memory.
+//! crate. Data lives in memory, or with [`BrokerConfig::data_dir`] in files that survive a
+//! restart (see "Durable logs" below).
 //!
 //! That crate comes as `kafka-eos-kafka-protocol`: kafka-protocol 0.18.0 with one fix (array
 //! decoders reserve no more elements than the bytes left in the frame can hold; a 14-byte
@@ -113,13 +114,57 @@
 //! beyond exact IP addresses, and a few multi-resource admin requests are refused as a
 //! whole when any of their resources is refused (see `handlers/guard.rs`).
 //!
-//! What is knowingly not implemented: replication between separate processes, persistence across process
-//! restarts (a [`Faults::bounce`] keeps state, as a restart with durable logs), enforcement
+//! What is knowingly not implemented: replication between separate processes, enforcement
 //! of retention and compaction (topic configs are stored and reported), quotas, the KIP-848 consumer protocol, fetch sessions (KIP-227: every fetch is a full
 //! fetch, which clients accept), topic ids in Fetch (v13+), KIP-890 transactions v2.
 //! Records without a key are refused on a compacted topic (INVALID_RECORD, each named by
 //! its index in its batch, as Kafka's log validator) in uncompressed batches only: the
 //! broker does not decompress batches, so a compressed one is not inspected.
+//!
+//! # Durable logs
+//!
+//! By default everything lives in memory and no file is touched. With
+//! [`BrokerConfig::data_dir`] (`kafka-eos broker --data-dir DIR`) the broker keeps in `DIR`:
+//! - `logs/<topic>-<partition>.log`: each partition's batches exactly as stored (v2 record
+//!   batches with their offsets and leader epochs, commit and abort markers included),
+//!   appended before the produce (or the transaction's end) is answered;
+//! - `metadata.json`: topics (id, replicas, configs, log start offsets after
+//!   DeleteRecords), the transaction coordinator (the producer id counter, every
+//!   transactional id with its producer id, epoch, state, timeout and the partitions and
+//!   groups of its transaction), committed group offsets, offsets staged by open
+//!   transactions, and group generations. It is replaced atomically (written aside, then
+//!   renamed) after each request that changes it, before that request is answered, and
+//!   after the background tick aborts timed-out transactions or completes a rebalance.
+//!
+//! A broker started on the same dir recovers, a crash (`SIGKILL`) included: each log is
+//! read batch by batch and cut after its last whole batch with a valid CRC (a torn last
+//! write); replaying the batches rebuilds the next offset, producer sequences (a retried
+//! batch is still recognized as a duplicate), open transactions, the last stable offset,
+//! the aborted-transaction index and the leader epochs, and each partition begins a new
+//! leader epoch (a restart is an election). A transaction's decision (PrepareCommit or
+//! PrepareAbort, with its staged offsets) is saved before its first marker is written, so
+//! a transaction decided before a crash is completed at start (missing markers written, its
+//! offsets committed or dropped), as Kafka's coordinator completes it; transactions still
+//! open restart their timeout and are aborted when it passes. Recovery is logged
+//! (`tracing` info: topics, partitions, bytes, torn bytes cut, transactions completed and
+//! left open). A `metadata.json` that cannot be read stops the start with
+//! [`Error::CorruptMetadata`].
+//!
+//! [`FsyncPolicy`] ([`BrokerConfig::fsync`], `--fsync`): `Never` (default) hands every write
+//! to the operating system before answering, which survives a crash of the process but not
+//! of the machine, as Kafka's own defaults (page cache, durability through replication);
+//! `Always` fsyncs each append, marker and metadata save before answering.
+//!
+//! Not kept: group members (after a restart members rejoin, getting UNKNOWN_MEMBER_ID as
+//! after a coordinator move; generations continue past the saved ones), ACLs created at run
+//! time (configured ones apply again), injected faults and stopped nodes, transaction
+//! counts. Partition logs are one file each that only grows (DeleteRecords moves the log
+//! start offset, kept in the metadata; retention is not enforced). A write that fails
+//! answers Produce with KAFKA_STORAGE_ERROR and transactional requests with
+//! NOT_COORDINATOR; a metadata save that fails closes the connection instead of answering
+//! (the client retries); a marker that cannot be written takes the data dir offline (no
+//! more writes until a restart, which completes the transaction from the saved decision).
+//! Restart a data dir with the same node count: replicas are kept by node id.
 //!
 //! # Consumer groups: how they differ from Apache Kafka
 //!
@@ -173,6 +218,7 @@ mod sasl;
 mod security;
 mod server;
 mod state;
+mod store;
 mod tls;
 mod topic_config;
 mod topics;
@@ -181,7 +227,7 @@ mod txn;
 pub use acl::{AclOperation, AclPermission, AclRule, PatternType, ResourceType};
 pub use background::BackgroundBroker;
 pub use broker::EmbeddedBroker;
-pub use config::BrokerConfig;
+pub use config::{BrokerConfig, FsyncPolicy};
 pub use error::{Error, Result};
 pub use faults::Faults;
 pub use security::SecurityProtocol;

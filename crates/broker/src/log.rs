@@ -8,6 +8,9 @@ use bytes::Bytes;
 use crate::batch::{self, BatchError, BatchHeader, Marker};
 use crate::leader_epochs::LeaderEpochs;
 use crate::producer_state::{ProducerStates, SequenceCheck};
+use crate::store::Segment;
+
+mod recovery;
 
 /// One stored batch.
 #[derive(Debug, Clone)]
@@ -43,6 +46,8 @@ pub(crate) enum AppendError {
     InvalidTxnState,
     /// A batch larger than the topic's `max.message.bytes`.
     MessageTooLarge,
+    /// The log file could not be written (KAFKA_STORAGE_ERROR); nothing was appended.
+    Storage,
 }
 
 /// The topic settings an append follows.
@@ -85,6 +90,8 @@ pub(crate) struct PartitionLog {
     producers: ProducerStates,
     /// The leader epochs and where each began.
     epochs: LeaderEpochs,
+    /// The log file (with a data dir).
+    segment: Option<Segment>,
 }
 
 impl PartitionLog {
@@ -174,26 +181,28 @@ impl PartitionLog {
         }
         let base_offset = self.next_offset;
         let stamp = policy.log_append_time.then_some(policy.now_ms);
-        for (mut h, data) in batches {
-            let offset = self.next_offset;
-            let last_offset = offset + i64::from(h.last_offset_delta);
-            if h.producer_id >= 0 {
-                self.producers.record(&h, offset);
-                if h.is_transactional() {
-                    self.open_txns.entry(h.producer_id).or_insert(offset);
+        let epoch = self.epochs.current();
+        let mut offset = self.next_offset;
+        let stored: Vec<(BatchHeader, Bytes)> = batches
+            .into_iter()
+            .map(|(mut h, data)| {
+                if let Some(now) = stamp {
+                    h.stamp_log_append_time(now);
                 }
+                let data = batch::stored_copy(&data, offset, epoch, stamp);
+                h.base_offset = offset;
+                offset += i64::from(h.last_offset_delta) + 1;
+                (h, data)
+            })
+            .collect();
+        if let Some(segment) = &mut self.segment {
+            if let Err(e) = segment.append(stored.iter().map(|(_, d)| d)) {
+                tracing::error!(path = %segment.path().display(), error = %e, "cannot write to the partition log");
+                return Err(AppendError::Storage);
             }
-            if let Some(now) = stamp {
-                h.stamp_log_append_time(now);
-            }
-            self.batches.push(StoredBatch {
-                base_offset: offset,
-                last_offset,
-                max_timestamp: h.max_timestamp,
-                header: h,
-                data: batch::stored_copy(&data, offset, self.epochs.current(), stamp),
-            });
-            self.next_offset = last_offset + 1;
+        }
+        for (h, data) in stored {
+            self.push(h, data, None);
         }
         Ok(Appended {
             base_offset,
@@ -201,7 +210,47 @@ impl PartitionLog {
         })
     }
 
+    /// The bookkeeping of a stored batch, shared by appends, markers and recovery: the
+    /// producer's sequences, its open transaction (a marker closes it, an abort marker
+    /// enters the aborted index), the batch and the next offset.
+    fn push(&mut self, h: BatchHeader, data: Bytes, marker: Option<Marker>) {
+        let offset = h.base_offset;
+        let last_offset = offset + i64::from(h.last_offset_delta);
+        match marker {
+            Some(marker) => {
+                self.producers
+                    .record_marker(h.producer_id, h.producer_epoch);
+                if let Some(first_offset) = self.open_txns.remove(&h.producer_id) {
+                    if marker == Marker::Abort {
+                        self.aborted.push(AbortedTxn {
+                            producer_id: h.producer_id,
+                            first_offset,
+                            last_offset: offset,
+                        });
+                    }
+                }
+            }
+            None if h.producer_id >= 0 && !h.is_control() => {
+                self.producers.record(&h, offset);
+                if h.is_transactional() {
+                    self.open_txns.entry(h.producer_id).or_insert(offset);
+                }
+            }
+            None => {}
+        }
+        self.batches.push(StoredBatch {
+            base_offset: offset,
+            last_offset,
+            max_timestamp: h.max_timestamp,
+            header: h,
+            data,
+        });
+        self.next_offset = last_offset + 1;
+    }
+
     /// Writes a commit or abort marker for `producer_id` and returns the marker's offset.
+    /// A marker that cannot be written to the log file takes the data dir offline (the
+    /// transaction coordinator persisted its decision first, so recovery writes it again).
     pub fn write_marker(
         &mut self,
         producer_id: i64,
@@ -219,6 +268,12 @@ impl PartitionLog {
             self.epochs.current(),
             now_ms,
         );
+        if let Some(segment) = &mut self.segment {
+            if let Err(e) = segment.append([&data]) {
+                tracing::error!(path = %segment.path().display(), error = %e, "cannot write a transaction marker");
+                segment.fail();
+            }
+        }
         let header = BatchHeader {
             base_offset: offset,
             attributes: 0x30,
@@ -230,24 +285,7 @@ impl PartitionLog {
             base_sequence: -1,
             records_count: 1,
         };
-        self.batches.push(StoredBatch {
-            base_offset: offset,
-            last_offset: offset,
-            max_timestamp: now_ms,
-            header,
-            data,
-        });
-        self.next_offset = offset + 1;
-        self.producers.record_marker(producer_id, epoch);
-        if let Some(first_offset) = self.open_txns.remove(&producer_id) {
-            if marker == Marker::Abort {
-                self.aborted.push(AbortedTxn {
-                    producer_id,
-                    first_offset,
-                    last_offset: offset,
-                });
-            }
-        }
+        self.push(header, data, Some(marker));
         offset
     }
 

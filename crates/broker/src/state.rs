@@ -1,6 +1,6 @@
 //! The state shared by every connection of one broker.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use tokio::sync::Notify;
@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::faults::FaultState;
 use crate::group::{GroupCoordinator, GroupSettings};
 use crate::sasl::SaslUsers;
+use crate::store::Store;
 use crate::topics::Topics;
 use crate::txn::TxnCoordinator;
 
@@ -32,17 +33,25 @@ pub(crate) struct State {
     pub sasl_users: SaslUsers,
     /// The ACLs and whether they are enforced.
     pub authorizer: Authorizer,
+    /// The data dir, if any.
+    pub store: Option<Arc<Store>>,
 }
 
 impl State {
     /// The state of a broker serving as `nodes` (id, advertised host, port).
-    pub fn new(config: BrokerConfig, nodes: Vec<(i32, String, i32)>) -> Self {
+    /// With `store`, partition logs and metadata are written to its data dir (the caller
+    /// recovers what it held, [`crate::store::recover`]).
+    pub fn new(
+        config: BrokerConfig,
+        nodes: Vec<(i32, String, i32)>,
+        store: Option<Arc<Store>>,
+    ) -> Self {
         let groups = GroupCoordinator::new(GroupSettings {
             initial_rebalance_delay: config.group_initial_rebalance_delay,
             min_session_timeout: config.group_min_session_timeout,
             max_session_timeout: config.group_max_session_timeout,
         });
-        let txns = TxnCoordinator::new(config.max_transaction_timeout);
+        let txns = TxnCoordinator::new(config.max_transaction_timeout).with_store(store.clone());
         let sasl_users = SaslUsers::new(&config.sasl_users);
         let authorizer = Authorizer::new(
             config.authorization_enabled(),
@@ -53,13 +62,24 @@ impl State {
             sasl_users,
             authorizer,
             cluster: Mutex::new(Cluster::new(nodes, config.failover_delay)),
-            topics: Mutex::new(Topics::default()),
+            topics: Mutex::new(Topics::new(store.as_ref().map(|s| s.logs().clone()))),
             txns: Mutex::new(txns),
             groups,
             data_arrived: Notify::new(),
             faults: FaultState::default(),
             config,
+            store,
         }
+    }
+
+    /// Saves the metadata in the data dir (without one: nothing to do).
+    pub fn persist(&self) -> std::io::Result<()> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let txns = self.txns();
+        let topics = self.topics();
+        store.save(&txns, &topics, &self.groups)
     }
 
     /// Locks the topics (a poisoned lock is recovered: handlers never leave it half-written).
@@ -97,7 +117,11 @@ impl State {
                 requested: rf,
                 available,
             })?;
-        topics.create(name, placement)
+        topics.create(name, placement)?;
+        if let Some(store) = &self.store {
+            store.topics_changed();
+        }
+        Ok(())
     }
 
     /// Creates `name` with the default partition count if auto-creation is on.

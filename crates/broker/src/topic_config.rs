@@ -96,6 +96,11 @@ impl TopicConfigs {
         self.set.remove(key);
     }
 
+    /// The entries set on the topic.
+    pub fn entries(&self) -> &BTreeMap<String, String> {
+        &self.set
+    }
+
     pub fn replace_all(&mut self, entries: BTreeMap<String, String>) {
         self.set = entries;
     }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use crate::error::{Error, Result};
 use crate::log::PartitionLog;
 use crate::replicas::Replicas;
+use crate::store::LogDir;
 use crate::topic_config::TopicConfigs;
 
 /// Kafka's limit on topic name length.
@@ -26,6 +27,8 @@ pub(crate) struct Topic {
 #[derive(Debug, Default)]
 pub(crate) struct Topics {
     topics: BTreeMap<String, Topic>,
+    /// Where partition logs are written (with a data dir).
+    log_dir: Option<LogDir>,
 }
 
 /// Checks a topic name as Kafka's `Topic.validate` does.
@@ -51,6 +54,36 @@ pub(crate) fn validate_name(name: &str) -> Result<()> {
 }
 
 impl Topics {
+    /// No topics; their partition logs written to `log_dir`, if any.
+    pub fn new(log_dir: Option<LogDir>) -> Self {
+        Self {
+            topics: BTreeMap::new(),
+            log_dir,
+        }
+    }
+
+    /// Partition logs `range` of topic `name`: new files with a data dir.
+    fn new_logs(&self, name: &str, range: std::ops::Range<usize>) -> Result<Vec<PartitionLog>> {
+        let Some(dir) = &self.log_dir else {
+            return Ok(range.map(|_| PartitionLog::default()).collect());
+        };
+        range
+            .map(|p| {
+                dir.create(name, p)
+                    .map(PartitionLog::with_segment)
+                    .map_err(|source| Error::File {
+                        path: dir.path(name, p),
+                        source,
+                    })
+            })
+            .collect()
+    }
+
+    /// Adds a topic recovered from the data dir.
+    pub fn insert(&mut self, name: String, topic: Topic) {
+        self.topics.insert(name, topic);
+    }
+
     /// Creates `name` with one partition per replica list in `placement`.
     pub fn create(&mut self, name: &str, placement: Vec<Vec<i32>>) -> Result<()> {
         validate_name(name)?;
@@ -61,7 +94,7 @@ impl Topics {
         if self.topics.contains_key(name) {
             return Err(Error::TopicExists(name.to_owned()));
         }
-        let logs = (0..partitions).map(|_| PartitionLog::default()).collect();
+        let logs = self.new_logs(name, 0..placement.len())?;
         self.topics.insert(
             name.to_owned(),
             Topic {
@@ -75,25 +108,36 @@ impl Topics {
     }
 
     pub fn delete(&mut self, name: &str) -> Result<Topic> {
-        self.topics
+        let topic = self
+            .topics
             .remove(name)
-            .ok_or_else(|| Error::UnknownTopic(name.to_owned()))
+            .ok_or_else(|| Error::UnknownTopic(name.to_owned()))?;
+        if let Some(dir) = &self.log_dir {
+            dir.remove(name, topic.partitions.len());
+        }
+        Ok(topic)
     }
 
     /// Grows `name` by one partition per replica list in `placement` (Kafka never shrinks
     /// a topic).
     pub fn add_partitions(&mut self, name: &str, placement: Vec<Vec<i32>>) -> Result<()> {
-        let topic = self
+        let old = self
             .topics
-            .get_mut(name)
-            .ok_or_else(|| Error::UnknownTopic(name.to_owned()))?;
-        let count = topic.partitions.len() + placement.len();
+            .get(name)
+            .ok_or_else(|| Error::UnknownTopic(name.to_owned()))?
+            .partitions
+            .len();
+        let count = old + placement.len();
         if placement.is_empty() || count > MAX_PARTITIONS as usize {
             return Err(Error::InvalidPartitions(
                 i32::try_from(count).unwrap_or(i32::MAX),
             ));
         }
-        topic.partitions.resize_with(count, PartitionLog::default);
+        let logs = self.new_logs(name, old..count)?;
+        let Some(topic) = self.topics.get_mut(name) else {
+            return Err(Error::UnknownTopic(name.to_owned()));
+        };
+        topic.partitions.extend(logs);
         topic
             .replicas
             .extend(placement.into_iter().map(Replicas::new));

@@ -6,12 +6,19 @@
 //! never sees CONCURRENT_TRANSACTIONS here unless a fault injects it).
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::batch::Marker;
 use crate::clock::now_ms;
 use crate::group::GroupCoordinator;
+use crate::store::Store;
 use crate::topics::Topics;
+
+mod complete;
+mod persist;
+
+pub(crate) use self::persist::TxnSnapshot;
 
 /// Why a transactional request was refused (the handler maps it to a code per version).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +32,9 @@ pub(crate) enum TxnError {
     InvalidTxnState,
     /// A transaction timeout larger than `transaction.max.timeout.ms` (or not positive).
     InvalidTransactionTimeout,
+    /// The decision could not be persisted in the data dir (Kafka answers a failed write to
+    /// its transaction log with NOT_COORDINATOR: the client retries).
+    Storage,
 }
 
 /// The state of a transactional id, as Kafka's `TransactionState`.
@@ -32,6 +42,11 @@ pub(crate) enum TxnError {
 pub(crate) enum TxnState {
     Empty,
     Ongoing,
+    /// Decided to commit, markers not all written yet: only while EndTxn holds the
+    /// coordinator, or in a data dir a crash interrupted (completed at recovery).
+    PrepareCommit,
+    /// As `PrepareCommit`, aborting.
+    PrepareAbort,
     CompleteCommit,
     CompleteAbort,
 }
@@ -42,6 +57,8 @@ impl TxnState {
         match self {
             TxnState::Empty => "Empty",
             TxnState::Ongoing => "Ongoing",
+            TxnState::PrepareCommit => "PrepareCommit",
+            TxnState::PrepareAbort => "PrepareAbort",
             TxnState::CompleteCommit => "CompleteCommit",
             TxnState::CompleteAbort => "CompleteAbort",
         }
@@ -89,6 +106,8 @@ pub(crate) struct TxnCoordinator {
     /// Caps every transaction's timeout (fault injection: "shorten transaction timeouts").
     pub timeout_override: Option<Duration>,
     counts: TransactionCounts,
+    /// The data dir, where a transaction's decision is saved before its markers.
+    store: Option<Arc<Store>>,
 }
 
 /// How many transactions the coordinator completed, by outcome.
@@ -113,7 +132,14 @@ impl TxnCoordinator {
             max_timeout,
             timeout_override: None,
             counts: TransactionCounts::default(),
+            store: None,
         }
+    }
+
+    /// Saves each transaction's decision in `store` before writing its markers.
+    pub fn with_store(mut self, store: Option<Arc<Store>>) -> Self {
+        self.store = store;
+        self
     }
 
     fn allocate_producer_id(&mut self) -> i64 {
@@ -174,7 +200,7 @@ impl TxnCoordinator {
         }
         if meta.state == TxnState::Ongoing {
             // Fence the previous producer: abort its transaction with a bumped epoch.
-            self.complete(tid, Marker::Abort, true, topics, groups);
+            self.complete(tid, Marker::Abort, true, topics, groups)?;
             self.counts.fenced += 1;
         }
         let new_pid = if self.txns.get(tid).is_some_and(|m| m.epoch >= i16::MAX - 2) {
@@ -300,80 +326,13 @@ impl TxnCoordinator {
         } else {
             Marker::Abort
         };
-        self.complete(tid, marker, false, topics, groups);
+        self.complete(tid, marker, false, topics, groups)?;
         if commit {
             self.counts.committed += 1;
         } else {
             self.counts.aborted += 1;
         }
         Ok(())
-    }
-
-    /// Writes the markers of `tid`'s open transaction and completes its offsets. With
-    /// `bump` (fencing, timeout) the epoch is raised first and the markers carry it.
-    fn complete(
-        &mut self,
-        tid: &str,
-        marker: Marker,
-        bump: bool,
-        topics: &mut Topics,
-        groups: &GroupCoordinator,
-    ) {
-        let Some(meta) = self.txns.get_mut(tid) else {
-            return;
-        };
-        if bump {
-            meta.last_epoch = meta.epoch;
-            meta.epoch = meta.epoch.saturating_add(1);
-        }
-        let ts = now_ms();
-        for (topic, partition) in &meta.partitions {
-            if let Some(log) = topics.partition_mut(topic, *partition) {
-                if log.has_open_txn(meta.producer_id) {
-                    log.write_marker(meta.producer_id, meta.epoch, marker, ts);
-                }
-            }
-        }
-        for group in &meta.groups {
-            groups.complete_txn(group, meta.producer_id, marker == Marker::Commit);
-        }
-        meta.partitions.clear();
-        meta.groups.clear();
-        meta.state = match marker {
-            Marker::Commit => TxnState::CompleteCommit,
-            Marker::Abort => TxnState::CompleteAbort,
-        };
-        tracing::debug!(
-            transactional_id = tid,
-            ?marker,
-            bump,
-            "transaction completed"
-        );
-    }
-
-    /// Aborts (and fences) every transaction open longer than its timeout. Returns how many.
-    pub fn expire(
-        &mut self,
-        now: Instant,
-        topics: &mut Topics,
-        groups: &GroupCoordinator,
-    ) -> usize {
-        let cap = self.timeout_override;
-        let expired: Vec<String> = self
-            .txns
-            .iter()
-            .filter(|(_, m)| {
-                let timeout = cap.map_or(m.timeout, |c| c.min(m.timeout));
-                m.state == TxnState::Ongoing && now.duration_since(m.started) > timeout
-            })
-            .map(|(t, _)| t.clone())
-            .collect();
-        for tid in &expired {
-            tracing::info!(transactional_id = %tid, "transaction timed out: aborting and fencing its producer");
-            self.complete(tid, Marker::Abort, true, topics, groups);
-            self.counts.timed_out += 1;
-        }
-        expired.len()
     }
 
     /// Completed transactions by outcome.

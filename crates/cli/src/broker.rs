@@ -4,7 +4,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kafka_eos_broker::{AclRule, BrokerConfig, EmbeddedBroker, TestCertificates, TlsIdentity};
+use kafka_eos_broker::{
+    AclRule, BrokerConfig, EmbeddedBroker, FsyncPolicy, TestCertificates, TlsIdentity,
+};
 
 use crate::error::CliError;
 
@@ -76,6 +78,28 @@ pub struct BrokerArgs {
     /// User:ops:cluster:kafka-cluster:alter, User:bad:topic:*:all:deny.
     #[arg(long = "acl", value_name = "SPEC", value_parser = parse_acl)]
     pub acls: Vec<AclRule>,
+    /// Keep the broker's data in DIR (created if missing) so that it survives a restart,
+    /// a crash (SIGKILL) included: record batches (DIR/logs/TOPIC-PARTITION.log), topics and
+    /// their configs, transactions, committed group offsets and generations
+    /// (DIR/metadata.json). Started again on DIR, the broker recovers them: a torn last
+    /// write is cut off, decided transactions are completed, open ones aborted when their
+    /// timeout passes. Without it everything stays in memory.
+    #[arg(long, value_name = "DIR", env = "KAFKA_EOS_BROKER_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// With --data-dir: `never` (default) writes reach the operating system before each
+    /// answer (they survive a crash of the process, not a power loss, as Kafka's defaults
+    /// relying on the page cache); `always` fsyncs each write before answering.
+    #[arg(long, value_enum, default_value_t = FsyncArg::Never, requires = "data_dir")]
+    pub fsync: FsyncArg,
+}
+
+/// `--fsync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FsyncArg {
+    /// Never fsync: survives a process crash, not a power loss.
+    Never,
+    /// Fsync each log write and metadata save before answering.
+    Always,
 }
 
 /// A `--sasl-user NAME:PASSWORD`; its `Debug` output hides the password.
@@ -112,7 +136,7 @@ impl BrokerArgs {
     /// The broker's configuration.
     pub fn config(&self) -> BrokerConfig {
         let nodes = usize::from(self.nodes);
-        BrokerConfig::default()
+        let config = BrokerConfig::default()
             .listen(std::net::SocketAddr::new(self.host, self.port))
             .nodes(nodes)
             .default_replication_factor(
@@ -122,7 +146,14 @@ impl BrokerArgs {
             .failover_delay(Duration::from_millis(self.failover_delay_ms))
             .default_partitions(self.default_partitions)
             .auto_create_topics(!self.no_auto_create)
-            .group_initial_rebalance_delay(Duration::from_millis(self.initial_rebalance_delay_ms))
+            .group_initial_rebalance_delay(Duration::from_millis(self.initial_rebalance_delay_ms));
+        match &self.data_dir {
+            Some(dir) => config.data_dir(dir).fsync(match self.fsync {
+                FsyncArg::Never => FsyncPolicy::Never,
+                FsyncArg::Always => FsyncPolicy::Always,
+            }),
+            None => config,
+        }
     }
 
     /// [`config`](Self::config) with the TLS, SASL and ACL flags applied; with
@@ -208,7 +239,13 @@ pub async fn run(args: &BrokerArgs) -> Result<(), CliError> {
     let (config, ca_file) = args.secure_config()?;
     let broker = EmbeddedBroker::start(config).await?;
     for (name, partitions) in &topics {
-        broker.create_topic(name, *partitions)?;
+        match broker.create_topic(name, *partitions) {
+            // recovered from --data-dir
+            Err(kafka_eos_broker::Error::TopicExists(_)) if args.data_dir.is_some() => {
+                tracing::info!(topic = %name, "topic kept from the data dir");
+            }
+            other => other?,
+        }
     }
     println!("{}", connection_line(&broker, ca_file.as_deref()));
     tokio::signal::ctrl_c().await?;
@@ -249,6 +286,19 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("orders:zero"));
+    }
+
+    #[test]
+    fn data_dir_flags_parse() {
+        let cli = Cli::try_parse_from(["x", "--data-dir", "/tmp/k", "--fsync", "always"]).unwrap();
+        assert_eq!(
+            cli.broker.data_dir.as_deref(),
+            Some(std::path::Path::new("/tmp/k"))
+        );
+        assert_eq!(cli.broker.fsync, FsyncArg::Always);
+        assert!(format!("{:?}", cli.broker.config()).contains("/tmp/k"));
+        assert!(Cli::try_parse_from(["x", "--fsync", "always"]).is_err());
+        assert!(Cli::try_parse_from(["x", "--data-dir", "d", "--fsync", "sometimes"]).is_err());
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod admin;
 mod join;
 mod member;
 mod offsets;
+mod persist;
 mod rebalance;
 mod session;
 mod state;
@@ -39,6 +40,7 @@ use std::time::{Duration, Instant};
 pub(crate) use self::admin::{GroupSummary, GROUP_TYPE};
 pub(crate) use self::join::{JoinOutcome, JoinParams};
 pub(crate) use self::offsets::{CommitTarget, OffsetEntry, OffsetQuery};
+pub(crate) use self::persist::GroupSnapshot;
 pub(crate) use self::session::LeavingMember;
 pub(crate) use self::sync::SyncParams;
 

@@ -21,8 +21,8 @@ pub(super) struct CommittedOffset {
     pub leader_epoch: i32,
     /// Client metadata ("" when none).
     pub metadata: String,
-    /// Commit time, milliseconds since the epoch (kept for retention; no API reports it).
-    #[allow(dead_code)]
+    /// Commit time, milliseconds since the epoch (kept for retention and in the data dir;
+    /// no API reports it).
     pub commit_timestamp_ms: i64,
     /// Position of this commit in the (virtual) offsets log; a transactional commit
     /// becomes visible only if nothing newer was committed in between, as Kafka's

@@ -58,6 +58,7 @@ fn append_error_code(e: &AppendError) -> ResponseError {
         AppendError::InvalidProducerEpoch => ResponseError::InvalidProducerEpoch,
         AppendError::InvalidTxnState => ResponseError::InvalidTxnState,
         AppendError::MessageTooLarge => ResponseError::MessageTooLarge,
+        AppendError::Storage => ResponseError::KafkaStorageError,
     }
 }
 

@@ -24,6 +24,7 @@ fn txn_error_code(e: TxnError, version: i16, fenced_since: i16) -> i16 {
         TxnError::InvalidProducerIdMapping => ResponseError::InvalidProducerIdMapping.code(),
         TxnError::InvalidTxnState => ResponseError::InvalidTxnState.code(),
         TxnError::InvalidTransactionTimeout => ResponseError::InvalidTransactionTimeout.code(),
+        TxnError::Storage => ResponseError::NotCoordinator.code(),
     }
 }
 
