@@ -1,6 +1,6 @@
-//! Start-up time of the embedded broker (in process) against librdkafka's mock cluster: from
-//! nothing to a client's first metadata answer, median and worst of `BENCH_STARTS` (default
-//! 20) starts each, alternating.
+//! Start-up time of the embedded broker (in process, one node and three) against librdkafka's
+//! mock cluster of as many brokers: from nothing to a client's first metadata answer, median
+//! and worst of `BENCH_STARTS` (default 20) starts each, alternating.
 //!
 //! `cargo bench -p kafka-eos-broker --bench startup`
 
@@ -25,18 +25,18 @@ fn first_answer(bootstrap: &str) -> BenchResult<()> {
     Ok(())
 }
 
-fn embedded() -> BenchResult<Duration> {
+fn embedded(nodes: usize) -> BenchResult<Duration> {
     let started = Instant::now();
-    let broker = BackgroundBroker::start(BrokerConfig::default())?;
+    let broker = BackgroundBroker::start(BrokerConfig::default().nodes(nodes))?;
     first_answer(&broker.bootstrap_servers())?;
     let took = started.elapsed();
     drop(broker);
     Ok(took)
 }
 
-fn mock() -> BenchResult<Duration> {
+fn mock(nodes: i32) -> BenchResult<Duration> {
     let started = Instant::now();
-    let cluster = MockCluster::new(1)?;
+    let cluster = MockCluster::new(nodes)?;
     first_answer(&cluster.bootstrap_servers())?;
     let took = started.elapsed();
     drop(cluster);
@@ -56,27 +56,33 @@ fn main() -> BenchResult<()> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(20)
         .max(1);
-    let (mut e, mut m) = (Vec::new(), Vec::new());
-    for _ in 0..starts {
-        e.push(embedded()?);
-        m.push(mock()?);
-    }
-    let (e, m) = (summary(e), summary(m));
+    let mut ratios = Vec::new();
     println!("{starts} starts each, to a fresh client's first metadata answer");
     println!();
-    println!("| broker                       | median ms | worst ms |");
-    println!("|------------------------------|----------:|---------:|");
-    println!(
-        "| embedded, 1 node, in process | {:>9.1} | {:>8.1} |",
-        e.0, e.1
-    );
-    println!(
-        "| librdkafka MockCluster(1)    | {:>9.1} | {:>8.1} |",
-        m.0, m.1
-    );
-    println!(
-        "embedded vs mock start-up (median): {:.2}x the time",
-        e.0 / m.0
-    );
+    println!("| broker                          | median ms | worst ms |");
+    println!("|---------------------------------|----------:|---------:|");
+    for nodes in [1, 3] {
+        let (mut e, mut m) = (Vec::new(), Vec::new());
+        for _ in 0..starts {
+            e.push(embedded(nodes)?);
+            m.push(mock(nodes as i32)?);
+        }
+        let (e, m) = (summary(e), summary(m));
+        println!(
+            "| embedded, {nodes} node(s), in process | {:>9.1} | {:>8.1} |",
+            e.0, e.1
+        );
+        println!(
+            "| librdkafka MockCluster({nodes})       | {:>9.1} | {:>8.1} |",
+            m.0, m.1
+        );
+        ratios.push(format!(
+            "embedded vs mock start-up at {nodes} node(s) (median): {:.2}x the time",
+            e.0 / m.0
+        ));
+    }
+    for line in ratios {
+        println!("{line}");
+    }
     Ok(())
 }

@@ -8,6 +8,8 @@
 //! - [`exit`]: the exit statuses of the binary.
 //! - [`run`] and [`report`]: the demo itself: input written, workers killed and restarted,
 //!   output verified.
+//! - [`failovers`]: `--nodes` and `--node-failovers` (a node of the embedded cluster fails
+//!   and comes back during the run).
 //! - [`security`]: `--secure` (TLS + SCRAM on the embedded broker) and the security
 //!   variables for an external cluster.
 //! - [`verify`]: re-reads a run's topics and checks output = f(input).
@@ -20,6 +22,7 @@ pub mod database;
 pub mod effects;
 pub mod error;
 pub mod exit;
+pub mod failovers;
 pub mod orders;
 pub mod process;
 pub mod report;

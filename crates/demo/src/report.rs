@@ -26,6 +26,10 @@ pub struct DemoReport {
     pub still_parked: u64,
     /// Workers killed with SIGKILL.
     pub kills: u32,
+    /// Nodes of the embedded broker (1 for an external cluster).
+    pub nodes: usize,
+    /// Nodes of the embedded cluster that failed and came back during the run.
+    pub node_failovers: u32,
     /// Transactions as the embedded broker counted them.
     pub broker_transactions: Option<kafka_eos_broker::TransactionCounts>,
     /// Worker-reported commits / aborts (killed lives report up to their last half second).
@@ -97,6 +101,12 @@ impl DemoReport {
             self.parked, self.retries, self.still_parked
         );
         println!("  workers killed (SIGKILL)   {}", self.kills);
+        if self.nodes > 1 {
+            println!(
+                "  broker nodes               {} ({} node failovers)",
+                self.nodes, self.node_failovers
+            );
+        }
         match self.broker_transactions {
             Some(c) => println!(
                 "  transactions (broker)      {} committed, {} aborted ({} by the pipeline, {} fenced by a restart, {} timed out)",

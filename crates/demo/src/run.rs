@@ -89,6 +89,15 @@ pub struct DemoArgs {
     /// `KAFKA_EOS_SSL_*` variables instead (see the README).
     #[arg(long)]
     pub secure: bool,
+    /// Nodes of the embedded broker (a cluster in one process; topics get this replication
+    /// factor).
+    #[arg(long, default_value_t = 1)]
+    pub nodes: usize,
+    /// How many times a node of the embedded cluster fails during the run (its leadership
+    /// and coordinators move to live nodes, and it comes back a few seconds later); needs
+    /// `--nodes 2` or more.
+    #[arg(long, default_value_t = 0)]
+    pub node_failovers: u32,
 }
 
 impl DemoArgs {
@@ -147,13 +156,22 @@ pub(crate) fn cluster_and_topics(
                     .into(),
             ))
         }
+        Some(_) if args.nodes > 1 || args.node_failovers > 0 => {
+            return Err(DemoError::Usage(
+                "--nodes and --node-failovers shape the embedded broker: not with --bootstrap"
+                    .into(),
+            ))
+        }
         Some(b) => {
             let cluster = Cluster::external(b.clone());
             let topics = Topics::unique(&cluster, "orders");
             (cluster, Access::from_env()?, topics)
         }
         None => {
-            let config = BrokerConfig::default().default_partitions(args.partitions);
+            let config = crate::failovers::cluster_config(
+                BrokerConfig::default().default_partitions(args.partitions),
+                args.nodes,
+            );
             let (config, access) = if args.secure {
                 Access::secure(config, dir)?
             } else {
@@ -179,11 +197,19 @@ pub fn worker_metrics_addr(
 /// Runs the demo and returns its report. `exe` is the `kafka-eos-demo` binary that runs the
 /// workers (`std::env::current_exe()` from the binary itself).
 pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoError> {
-    if args.workers == 0 || args.partitions < 1 || args.orders == 0 || args.concurrency == 0 {
+    if args.workers == 0
+        || args.partitions < 1
+        || args.orders == 0
+        || args.concurrency == 0
+        || args.nodes == 0
+    {
         return Err(DemoError::Usage(
-            "--workers, --partitions, --orders and --concurrency must be at least 1".into(),
+            "--workers, --partitions, --orders, --concurrency and --nodes must be at least 1"
+                .into(),
         ));
     }
+    let mut failovers =
+        crate::failovers::NodeFailovers::new(args.node_failovers, args.nodes, args.seed)?;
     if !(0.0..=1.0).contains(&args.transient_failures) {
         return Err(DemoError::Usage(
             "--transient-failures is a fraction of records, from 0 to 1".into(),
@@ -208,10 +234,10 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
     let client = access.client(&bootstrap)?;
     println!(
         "cluster: {bootstrap} ({}), {}",
-        if args.bootstrap.is_some() {
-            "external"
-        } else {
-            "embedded broker"
+        match (&args.bootstrap, args.nodes) {
+            (Some(_), _) => "external".to_string(),
+            (None, 1) => "embedded broker".to_string(),
+            (None, n) => format!("embedded broker, {n} nodes"),
         },
         access.describe()
     );
@@ -267,15 +293,24 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
     };
     let mut outages = 0u32;
     let mut last_outage = Instant::now();
-    let driven = drive(args, &spec, expected.len(), || {
+    let driven = drive(args, &spec, expected.len(), |bar| {
+        let done = collector.count_of(&topics.output);
+        if let Some(event) = failovers.tick(
+            cluster.embedded_broker(),
+            done as f64 / expected.len() as f64,
+        ) {
+            bar.set_message(event);
+        }
         if let Some(e) = &effects {
             if e.guard.uses_postgres() && last_outage.elapsed() > Duration::from_secs(3) {
                 outages += e.outage(&spec.effects_prefix);
                 last_outage = Instant::now();
             }
         }
-        let done = collector.count_of(&topics.output);
-        (done, collector.count_of(&topics.dlq) >= expected_dead)
+        (
+            done,
+            collector.count_of(&topics.dlq) >= expected_dead && failovers.finished(),
+        )
     })?;
     let effects = match effects {
         Some(e) => Some(e.outcome(&events, driven.kills, args.concurrency, outages)?),
@@ -316,6 +351,8 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
         retries,
         still_parked,
         kills,
+        node_failovers: failovers.done,
+        nodes: args.nodes,
         broker_transactions,
         worker_transactions: (commits, aborts),
         records_per_sec: outputs.len() as f64 / elapsed,
@@ -407,14 +444,14 @@ pub(crate) struct Driven {
 }
 
 /// Starts `args.workers` workers of `spec`, kills one with SIGKILL (and starts its next
-/// life) at `args.crashes` random points of the progress, until `progress()` says `total`
+/// life) at `args.crashes` random points of the progress, until `progress(bar)` says `total`
 /// results are done (and its flag that everything else is) or nothing moves for 120 s; then
 /// lingers (a late duplicate would show) and stops the workers gracefully.
 pub(crate) fn drive(
     args: &DemoArgs,
     spec: &WorkerSpec,
     total: usize,
-    mut progress: impl FnMut() -> (usize, bool),
+    mut progress: impl FnMut(&ProgressBar) -> (usize, bool),
 ) -> Result<Driven, DemoError> {
     let expected_len = total;
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed ^ 0x5eed);
@@ -436,7 +473,7 @@ pub(crate) fn drive(
     let mut last_progress = (0usize, Instant::now());
     let stalled_after = Duration::from_secs(120);
     loop {
-        let (done, rest_done) = progress();
+        let (done, rest_done) = progress(&bar);
         bar.set_position(done as u64);
         if done != last_progress.0 {
             last_progress = (done, Instant::now());

@@ -65,6 +65,11 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<TablesReport, Dem
             "--workers, --partitions and --orders must be at least 1".into(),
         ));
     }
+    if args.node_failovers > 0 {
+        return Err(DemoError::Usage(
+            "--node-failovers runs with the Kafka sink only (not --sink postgres|mariadb)".into(),
+        ));
+    }
     let log_dir = crate::process::fresh_log_dir()?;
     let (cluster, access, topics) = cluster_and_topics(args, &log_dir)?;
     // an external cluster outlives runs, and so does its database: tables of this run's own
@@ -115,7 +120,7 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<TablesReport, Dem
     spec.database_url = Some(url);
     spec.tables = prefix;
     let total = events.len();
-    let driven = drive(args, &spec, total, || {
+    let driven = drive(args, &spec, total, |_| {
         let applied = runtime
             .block_on(tables.events_applied(&db))
             .unwrap_or_default();
