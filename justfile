@@ -16,6 +16,12 @@ demo-metrics PORT="9464" *ARGS:
 demo-secure *ARGS:
     cargo run --release -p kafka-eos-demo -- --secure {{ARGS}}
 
+# The demo with the broker failing: killed with SIGKILL and restarted on its data dir, and a
+# three-node cluster whose nodes fail over and come back
+demo-broker-failures *ARGS:
+    cargo run --release -p kafka-eos-demo -- --broker-kills 5 {{ARGS}}
+    cargo run --release -p kafka-eos-demo -- --nodes 3 --node-failovers 2 {{ARGS}}
+
 # All tests (unit, broker, end-to-end) on the embedded broker: the README's command.
 test:
     cargo test --workspace

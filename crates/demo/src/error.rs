@@ -26,6 +26,14 @@ pub enum DemoError {
     /// The embedded broker failed.
     #[error("embedded broker: {0}")]
     Broker(#[from] kafka_eos_broker::Error),
+    /// The broker child process of `--broker-kills` did not start (or restart).
+    #[error("broker process: {reason}; its log ends with:\n{log_tail}")]
+    BrokerStart {
+        /// What went wrong.
+        reason: String,
+        /// The end of its log.
+        log_tail: String,
+    },
     /// A test fixture (writer, reader) failed (boxed: the testkit's error is large).
     #[error("{0}")]
     Testkit(Box<kafka_eos_testkit::Error>),

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use kafka_eos_broker::{BrokerConfig, EmbeddedBroker};
 use rand::{Rng, SeedableRng};
 
+use crate::schedule::Schedule;
 use crate::DemoError;
 
 /// How long a stopped node keeps its leadership before it moves.
@@ -32,12 +33,10 @@ pub fn cluster_config(config: BrokerConfig, nodes: usize) -> BrokerConfig {
 /// The node failures of one run: when each happens, and the node that is down.
 #[derive(Debug)]
 pub struct NodeFailovers {
-    /// Fractions of the progress at which a node fails, in order.
-    thresholds: Vec<f64>,
+    /// When a node fails.
+    schedule: Schedule,
     rng: rand::rngs::StdRng,
     down: Option<(i32, Instant)>,
-    /// Node failovers done (a node stopped and started again).
-    pub done: u32,
 }
 
 impl NodeFailovers {
@@ -48,24 +47,25 @@ impl NodeFailovers {
                 "--node-failovers needs --nodes 2 or more (a node fails over to another)".into(),
             ));
         }
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0xfa11);
-        let mut thresholds: Vec<f64> = (0..count).map(|_| rng.gen_range(0.1..0.8)).collect();
-        thresholds.sort_by(|a, b| a.total_cmp(b));
         Ok(Self {
-            thresholds,
-            rng,
+            schedule: Schedule::new(count, seed ^ 0xfa11, 0.1..0.8),
+            rng: rand::rngs::StdRng::seed_from_u64(seed),
             down: None,
-            done: 0,
         })
+    }
+
+    /// Node failovers done (a node stopped and started again).
+    pub fn done(&self) -> u32 {
+        self.schedule.done()
     }
 
     /// Whether every failover ran and no node is down.
     pub fn finished(&self) -> bool {
-        self.down.is_none() && self.done as usize >= self.thresholds.len()
+        self.down.is_none() && self.schedule.finished()
     }
 
     /// Called as the run progresses (`fraction` of the results out): fails a node at the
-    /// next threshold, brings it back after [`DOWN_FOR`]. A failure of the fault itself is
+    /// next threshold, brings it back 4 s later. A failure of the fault itself is
     /// reported and the failover skipped: the run goes on.
     pub fn tick(&mut self, broker: Option<&EmbeddedBroker>, fraction: f64) -> Option<String> {
         let broker = broker?;
@@ -75,7 +75,7 @@ impl NodeFailovers {
                 return None;
             }
             self.down = None;
-            self.done += 1;
+            self.schedule.mark_done();
             return Some(match faults.start_node(node) {
                 Ok(()) => {
                     let moved = faults.elect_preferred_leaders();
@@ -84,8 +84,7 @@ impl NodeFailovers {
                 Err(e) => format!("node {node} did not come back: {e}"),
             });
         }
-        let next = *self.thresholds.get(self.done as usize)?;
-        if fraction < next {
+        if !self.schedule.due(fraction) {
             return None;
         }
         let nodes = broker.listed_nodes();
@@ -95,12 +94,12 @@ impl NodeFailovers {
                 self.down = Some((node, Instant::now()));
                 format!(
                     "node {node} failed (failover {}/{})",
-                    self.done + 1,
-                    self.thresholds.len()
+                    self.schedule.done() + 1,
+                    self.schedule.total()
                 )
             }
             Err(e) => {
-                self.done += 1;
+                self.schedule.mark_done();
                 format!("node {node} could not be stopped: {e}")
             }
         })
@@ -119,8 +118,7 @@ mod tests {
         ));
         assert!(NodeFailovers::new(0, 1, 7).unwrap().finished());
         let f = NodeFailovers::new(3, 3, 7).unwrap();
-        assert_eq!(f.thresholds.len(), 3);
-        assert!(f.thresholds.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(f.schedule.total(), 3);
         assert!(!f.finished());
     }
 
@@ -137,9 +135,8 @@ mod tests {
             )))
             .unwrap();
         let mut f = NodeFailovers::new(1, 3, 7).unwrap();
-        let at = f.thresholds[0];
-        assert_eq!(f.tick(Some(&broker), at / 2.0), None);
-        let stopped = f.tick(Some(&broker), at).unwrap();
+        assert_eq!(f.tick(Some(&broker), 0.05), None);
+        let stopped = f.tick(Some(&broker), 0.9).unwrap();
         assert!(stopped.contains("failed"), "{stopped}");
         let (node, _) = f.down.unwrap();
         assert_eq!(f.tick(Some(&broker), 1.0), None, "back too early");
@@ -147,7 +144,7 @@ mod tests {
         let back = f.tick(Some(&broker), 1.0).unwrap();
         assert!(back.contains("back"), "{back}");
         assert!(f.finished());
-        assert_eq!(f.done, 1);
+        assert_eq!(f.done(), 1);
         assert_eq!(f.tick(Some(&broker), 1.0), None);
     }
 }

@@ -8,8 +8,11 @@
 //! - [`exit`]: the exit statuses of the binary.
 //! - [`run`] and [`report`]: the demo itself: input written, workers killed and restarted,
 //!   output verified.
+//! - [`broker_process`]: `--broker-kills` (the broker in a child process with a data dir,
+//!   killed with SIGKILL and restarted during the run).
 //! - [`failovers`]: `--nodes` and `--node-failovers` (a node of the embedded cluster fails
 //!   and comes back during the run).
+//! - [`schedule`]: when the injected faults happen.
 //! - [`security`]: `--secure` (TLS + SCRAM on the embedded broker) and the security
 //!   variables for an external cluster.
 //! - [`verify`]: re-reads a run's topics and checks output = f(input).
@@ -18,6 +21,7 @@
 //!
 //! Not published: it shows the library at work and drives the end-to-end suites.
 
+pub mod broker_process;
 pub mod database;
 pub mod effects;
 pub mod error;
@@ -27,6 +31,7 @@ pub mod orders;
 pub mod process;
 pub mod report;
 pub mod run;
+pub mod schedule;
 pub mod security;
 pub mod topics;
 pub mod verify;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use kafka_eos_demo::{database, exit, run, verify, worker, DemoError};
+use kafka_eos_demo::{broker_process, database, exit, run, verify, worker, DemoError};
 
 /// Order events through the exactly-once pipeline, with workers killed and restarted, verified.
 #[derive(Debug, Parser)]
@@ -25,6 +25,9 @@ enum Command {
     Worker(Box<worker::WorkerArgs>),
     /// Check that a run's output topic is exactly f(input topic).
     Verify(verify::VerifyArgs),
+    /// The demo's broker process under `--broker-kills` (embedded broker with a data dir).
+    #[command(hide = true)]
+    Broker(broker_process::BrokerArgs),
 }
 
 fn init_tracing(default: &str) {
@@ -64,6 +67,10 @@ fn main_result(cli: Cli) -> Result<(), DemoError> {
                 .enable_all()
                 .build()?
                 .block_on(worker::run(*args))
+        }
+        Some(Command::Broker(args)) => {
+            init_tracing("kafka_eos_broker=info");
+            broker_process::serve(&args)
         }
         Some(Command::Verify(args)) => {
             init_tracing("warn");

@@ -30,6 +30,10 @@ pub struct DemoReport {
     pub nodes: usize,
     /// Nodes of the embedded cluster that failed and came back during the run.
     pub node_failovers: u32,
+    /// SIGKILLs of the broker process (`--broker-kills`).
+    pub broker_kills: u32,
+    /// The longest of its restarts, from the kill to listening again (recovery included).
+    pub slowest_broker_restart: Option<std::time::Duration>,
     /// Transactions as the embedded broker counted them.
     pub broker_transactions: Option<kafka_eos_broker::TransactionCounts>,
     /// Worker-reported commits / aborts (killed lives report up to their last half second).
@@ -101,6 +105,13 @@ impl DemoReport {
             self.parked, self.retries, self.still_parked
         );
         println!("  workers killed (SIGKILL)   {}", self.kills);
+        if let Some(slowest) = self.slowest_broker_restart {
+            println!(
+                "  broker killed (SIGKILL)    {} (data dir recovered; slowest restart {} ms)",
+                self.broker_kills,
+                slowest.as_millis()
+            );
+        }
         if self.nodes > 1 {
             println!(
                 "  broker nodes               {} ({} node failovers)",
@@ -116,7 +127,7 @@ impl DemoReport {
                 c.fenced,
                 c.timed_out
             ),
-            None => println!("  transactions (broker)      n/a (external cluster)"),
+            None => println!("  transactions (broker)      n/a (the broker is not in this process)"),
         }
         println!(
             "  transactions (workers)     {} committed, {} aborted",

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use kafka_eos_broker::BrokerConfig;
+
+use crate::broker_process::BrokerProcess;
 use kafka_eos_testkit::{write_records_with, Cluster, Collector, Record};
 use rand::{Rng, SeedableRng};
 
@@ -98,6 +100,11 @@ pub struct DemoArgs {
     /// `--nodes 2` or more.
     #[arg(long, default_value_t = 0)]
     pub node_failovers: u32,
+    /// How many times the broker is killed with SIGKILL (and restarted on its data dir)
+    /// during the run: the broker then runs in a child process with a data dir (durable
+    /// logs) instead of in the demo's process.
+    #[arg(long, default_value_t = 0)]
+    pub broker_kills: u32,
 }
 
 impl DemoArgs {
@@ -142,11 +149,14 @@ pub(crate) fn progress_bar(hidden: bool, bar: ProgressBar) -> ProgressBar {
 /// The run's cluster (`--bootstrap`, else the embedded broker with `--partitions` per topic,
 /// secured with `--secure`), how its clients reach it, and its topics, created: names of
 /// this run's own on an external cluster, which outlives runs; the workers' defaults on the
-/// embedded broker. `dir` holds a secured run's CA and password.
+/// embedded broker. `dir` holds a secured run's CA and password, and the data dir and log of
+/// the broker process that `--broker-kills` starts from `broker_exe`.
 pub(crate) fn cluster_and_topics(
     args: &DemoArgs,
     dir: &std::path::Path,
-) -> Result<(Cluster, Access, Topics), DemoError> {
+    broker_exe: Option<&std::path::Path>,
+) -> Result<Setup, DemoError> {
+    let mut process = None;
     let (cluster, access, topics) = match &args.bootstrap {
         Some(_) if args.secure => {
             return Err(DemoError::Usage(
@@ -156,9 +166,10 @@ pub(crate) fn cluster_and_topics(
                     .into(),
             ))
         }
-        Some(_) if args.nodes > 1 || args.node_failovers > 0 => {
+        Some(_) if args.nodes > 1 || args.node_failovers > 0 || args.broker_kills > 0 => {
             return Err(DemoError::Usage(
-                "--nodes and --node-failovers shape the embedded broker: not with --bootstrap"
+                "--nodes, --node-failovers and --broker-kills shape the embedded broker: not \
+                 with --bootstrap"
                     .into(),
             ))
         }
@@ -166,6 +177,24 @@ pub(crate) fn cluster_and_topics(
             let cluster = Cluster::external(b.clone());
             let topics = Topics::unique(&cluster, "orders");
             (cluster, Access::from_env()?, topics)
+        }
+        None if args.broker_kills > 0 && (args.secure || args.node_failovers > 0) => {
+            return Err(DemoError::Usage(
+                "--broker-kills runs a plaintext broker process: not with --secure or \
+                 --node-failovers"
+                    .into(),
+            ))
+        }
+        None if args.broker_kills > 0 => {
+            let Some(exe) = broker_exe else {
+                return Err(DemoError::Usage(
+                    "--broker-kills runs with the Kafka sink only".into(),
+                ));
+            };
+            let started = BrokerProcess::start(exe, dir, args.nodes, args.partitions)?;
+            let cluster = Cluster::external(started.bootstrap_servers());
+            process = Some(started);
+            (cluster, Access::default(), Topics::fixed())
         }
         None => {
             let config = crate::failovers::cluster_config(
@@ -181,7 +210,24 @@ pub(crate) fn cluster_and_topics(
         }
     };
     topics.create(&cluster, args.partitions)?;
-    Ok((cluster, access, topics))
+    Ok(Setup {
+        cluster,
+        access,
+        topics,
+        process,
+    })
+}
+
+/// What a run works against.
+pub(crate) struct Setup {
+    /// The cluster.
+    pub cluster: Cluster,
+    /// How clients reach it.
+    pub access: Access,
+    /// The run's topics, created.
+    pub topics: Topics,
+    /// The broker process of `--broker-kills`.
+    pub process: Option<BrokerProcess>,
 }
 
 /// Worker `instance`'s metrics address: `base`'s port + `instance` (`None` past 65535, or
@@ -229,15 +275,30 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
         None => Vec::new(),
     };
     let log_dir = crate::process::fresh_log_dir()?;
-    let (cluster, access, topics) = cluster_and_topics(args, &log_dir)?;
+    let Setup {
+        cluster,
+        access,
+        topics,
+        process,
+    } = cluster_and_topics(args, &log_dir, Some(&exe))?;
+    let mut broker_kills = process.map(|process| BrokerKills {
+        process,
+        schedule: crate::schedule::Schedule::new(args.broker_kills, args.seed ^ 0xb40c, 0.1..0.85),
+        rng: rand::rngs::StdRng::seed_from_u64(args.seed ^ 0xb40d),
+        restarted: Instant::now(),
+    });
     let bootstrap = cluster.bootstrap_servers();
     let client = access.client(&bootstrap)?;
     println!(
         "cluster: {bootstrap} ({}), {}",
-        match (&args.bootstrap, args.nodes) {
-            (Some(_), _) => "external".to_string(),
-            (None, 1) => "embedded broker".to_string(),
-            (None, n) => format!("embedded broker, {n} nodes"),
+        match (&args.bootstrap, args.nodes, &broker_kills) {
+            (Some(_), _, _) => "external".to_string(),
+            (None, n, Some(k)) => format!(
+                "embedded broker in a child process, {n} node(s), data dir {}",
+                k.process.data_dir().display()
+            ),
+            (None, 1, None) => "embedded broker".to_string(),
+            (None, n, None) => format!("embedded broker, {n} nodes"),
         },
         access.describe()
     );
@@ -295,11 +356,14 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
     let mut last_outage = Instant::now();
     let driven = drive(args, &spec, expected.len(), |bar| {
         let done = collector.count_of(&topics.output);
-        if let Some(event) = failovers.tick(
-            cluster.embedded_broker(),
-            done as f64 / expected.len() as f64,
-        ) {
+        let fraction = done as f64 / expected.len() as f64;
+        if let Some(event) = failovers.tick(cluster.embedded_broker(), fraction) {
             bar.set_message(event);
+        }
+        if let Some(kills) = &mut broker_kills {
+            if let Some(event) = kills.tick(fraction) {
+                bar.set_message(event);
+            }
         }
         if let Some(e) = &effects {
             if e.guard.uses_postgres() && last_outage.elapsed() > Duration::from_secs(3) {
@@ -309,7 +373,9 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
         }
         (
             done,
-            collector.count_of(&topics.dlq) >= expected_dead && failovers.finished(),
+            collector.count_of(&topics.dlq) >= expected_dead
+                && failovers.finished()
+                && broker_kills.as_ref().is_none_or(|k| k.schedule.finished()),
         )
     })?;
     let effects = match effects {
@@ -351,7 +417,9 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
         retries,
         still_parked,
         kills,
-        node_failovers: failovers.done,
+        node_failovers: failovers.done(),
+        broker_kills: broker_kills.as_ref().map_or(0, |k| k.process.kills),
+        slowest_broker_restart: broker_kills.as_ref().map(|k| k.process.slowest_restart),
         nodes: args.nodes,
         broker_transactions,
         worker_transactions: (commits, aborts),
@@ -363,6 +431,47 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
         security: access.describe(),
         effects,
     })
+}
+
+/// The broker process of `--broker-kills` and when it is killed.
+struct BrokerKills {
+    process: BrokerProcess,
+    schedule: crate::schedule::Schedule,
+    rng: rand::rngs::StdRng,
+    restarted: Instant,
+}
+
+/// How long the broker runs before it may be killed again.
+const MIN_BROKER_UPTIME: Duration = Duration::from_millis(1_500);
+
+impl BrokerKills {
+    /// Kills and restarts the broker when the next kill is due; what happened, if anything.
+    /// A broker that does not come back fails the run's progress (the run stalls and says
+    /// so), with its log's end printed here.
+    fn tick(&mut self, fraction: f64) -> Option<String> {
+        // each kill after the workers got going again, so that kills meet transactions
+        if !self.schedule.due(fraction) || self.restarted.elapsed() < MIN_BROKER_UPTIME {
+            return None;
+        }
+        self.schedule.mark_done();
+        // at any point of a transaction, not just after a commit became visible
+        std::thread::sleep(Duration::from_millis(self.rng.gen_range(0..100)));
+        let down_for = Duration::from_millis(self.rng.gen_range(100..1_000));
+        Some(match self.process.kill_and_restart(down_for) {
+            Ok(()) => {
+                self.restarted = Instant::now();
+                format!(
+                    "broker killed and restarted (kill {}/{})",
+                    self.schedule.done(),
+                    self.schedule.total()
+                )
+            }
+            Err(e) => {
+                eprintln!("{e}\n{}", self.process.log_tail(2_000));
+                format!("broker did not restart: {e}")
+            }
+        })
+    }
 }
 
 /// The effects log of a run with `--side-effects`, read from the demo's thread.

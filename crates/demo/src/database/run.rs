@@ -71,7 +71,12 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<TablesReport, Dem
         ));
     }
     let log_dir = crate::process::fresh_log_dir()?;
-    let (cluster, access, topics) = cluster_and_topics(args, &log_dir)?;
+    let crate::run::Setup {
+        cluster,
+        access,
+        topics,
+        ..
+    } = cluster_and_topics(args, &log_dir, None)?;
     // an external cluster outlives runs, and so does its database: tables of this run's own
     let prefix = match &args.bootstrap {
         Some(_) => format!(
