@@ -1,13 +1,15 @@
 //! Throughput of the embedded broker against librdkafka's mock cluster, both driven by
 //! the same idempotent rdkafka producer (acks=all) and consumer; and of the embedded broker
-//! over TLS and over TLS + SASL/SCRAM-SHA-512 against plaintext, in the same run.
+//! over TLS and over TLS + SASL/SCRAM-SHA-512 against plaintext, and with a data dir
+//! (durable logs; the OS's page cache, then an fsync per write) against in memory, in the
+//! same run.
 //!
 //! `cargo bench -p kafka-eos-broker --bench broker_throughput` (`BENCH_RECORDS`, default
 //! 100000 records of 100 bytes).
 
 use std::time::{Duration, Instant};
 
-use kafka_eos_broker::{BackgroundBroker, BrokerConfig, TestCertificates};
+use kafka_eos_broker::{BackgroundBroker, BrokerConfig, FsyncPolicy, TestCertificates};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -125,19 +127,20 @@ fn main() -> BenchResult<()> {
     let mocked = run("mock", &client_config(&mock.bootstrap_servers()), n)?;
 
     let (tls, scram) = secured(n)?;
+    let (durable, fsynced) = durable(n)?;
 
     println!();
-    println!("| broker                  | produce records/s | consume records/s |");
-    println!("|-------------------------|------------------:|------------------:|");
-    for r in [&embedded, &mocked, &tls, &scram] {
+    println!("| broker                   | produce records/s | consume records/s |");
+    println!("|--------------------------|------------------:|------------------:|");
+    for r in [&embedded, &mocked, &tls, &scram, &durable, &fsynced] {
         println!(
-            "| {:<23} | {:>17.0} | {:>17.0} |",
+            "| {:<24} | {:>17.0} | {:>17.0} |",
             r.name, r.produce_per_s, r.consume_per_s
         );
     }
     let ratio = |name: &str, a: &Throughput, b: &Throughput| {
         println!(
-            "| {:<23} | {:>17.2} | {:>17.2} |",
+            "| {:<24} | {:>17.2} | {:>17.2} |",
             name,
             a.produce_per_s / b.produce_per_s,
             a.consume_per_s / b.consume_per_s
@@ -146,12 +149,44 @@ fn main() -> BenchResult<()> {
     ratio("embedded / mock", &embedded, &mocked);
     ratio("TLS / plaintext", &tls, &embedded);
     ratio("TLS + SCRAM / plaintext", &scram, &embedded);
+    ratio("data dir / in memory", &durable, &embedded);
+    ratio("fsync always / memory", &fsynced, &embedded);
     println!(
         "TLS vs plaintext (embedded broker): produce {:.2}x, consume {:.2}x",
         tls.produce_per_s / embedded.produce_per_s,
         tls.consume_per_s / embedded.consume_per_s
     );
+    println!(
+        "data dir vs in memory (embedded broker): produce {:.2}x, consume {:.2}x; with fsync always: produce {:.2}x",
+        durable.produce_per_s / embedded.produce_per_s,
+        durable.consume_per_s / embedded.consume_per_s,
+        fsynced.produce_per_s / embedded.produce_per_s
+    );
     Ok(())
+}
+
+/// The embedded broker with a data dir: writes left to the OS (the default), then each
+/// fsynced before its answer.
+fn durable(n: usize) -> BenchResult<(Throughput, Throughput)> {
+    let mut results = Vec::new();
+    for (name, policy) in [
+        ("embedded, data dir", FsyncPolicy::Never),
+        ("embedded, data dir+fsync", FsyncPolicy::Always),
+    ] {
+        let dir = std::env::temp_dir().join(format!(
+            "kafka-eos-bench-data-{}-{}",
+            std::process::id(),
+            results.len()
+        ));
+        let broker = BackgroundBroker::start(BrokerConfig::default().data_dir(&dir).fsync(policy))?;
+        broker.create_topic(TOPIC, PARTITIONS)?;
+        results.push(run(name, &client_config(&broker.bootstrap_servers()), n)?);
+        drop(broker);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let fsynced = results.pop().ok_or("no fsync run")?;
+    let durable = results.pop().ok_or("no data dir run")?;
+    Ok((durable, fsynced))
 }
 
 /// The embedded broker over TLS, then over TLS + SASL/SCRAM-SHA-512 (certificates generated
