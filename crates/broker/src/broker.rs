@@ -313,12 +313,15 @@ async fn tick(state: Arc<State>, shutdown: CancellationToken) {
                 cluster.live_coordinators(CoordinatorKind::Group),
             )
         };
+        let group_timers = !state.faults.group_timers_paused();
         if multi {
             state.fail_over(now, false);
-            state
-                .groups
-                .tick_where(now, |g| live[coordinator_partition(g)]);
-        } else {
+            if group_timers {
+                state
+                    .groups
+                    .tick_where(now, |g| live[coordinator_partition(g)]);
+            }
+        } else if group_timers {
             state.groups.tick(now);
         }
         let expired = {

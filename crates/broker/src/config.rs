@@ -200,7 +200,8 @@ impl BrokerConfig {
     /// with the mechanisms PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512, and connections act as
     /// principal `User:<name>`; without, they are `User:ANONYMOUS`. The password is kept
     /// for PLAIN and as salted SCRAM credentials (4096 iterations); it never appears in
-    /// `Debug` output.
+    /// `Debug` output. SCRAM credentials (of these or other users) can also be changed at
+    /// run time with AlterUserScramCredentials; such changes are not kept in a data dir.
     pub fn sasl_user(mut self, name: impl Into<String>, password: impl Into<String>) -> Self {
         let name = name.into();
         self.sasl_users.retain(|u| u.name != name);

@@ -76,6 +76,8 @@ const SUPPORTED: &[(i16, VersionRange)] = &[
     api::<DescribeAclsRequest>(),
     api::<CreateAclsRequest>(),
     api::<DeleteAclsRequest>(),
+    api::<DescribeUserScramCredentialsRequest>(),
+    api::<AlterUserScramCredentialsRequest>(),
 ];
 
 /// The advertised version range of `key`.
@@ -516,22 +518,22 @@ async fn answer(state: &State, node: i32, mut frame: Bytes, session: &mut Sessio
         }
         ApiKey::CreatePartitions => {
             route!(&cx, frame, CreatePartitionsRequest, |r| {
-                handlers::admin::create_partitions(state, r, v)
+                handlers::partitions::create_partitions(state, r, v)
             })
         }
         ApiKey::DescribeConfigs => {
             route!(&cx, frame, DescribeConfigsRequest, |r| {
-                handlers::configs::describe_configs(state, r, v)
+                handlers::configs::describe_configs(state, node, r, v)
             })
         }
         ApiKey::AlterConfigs => {
             route!(&cx, frame, AlterConfigsRequest, |r| {
-                handlers::configs::alter_configs(state, r, v)
+                handlers::configs::alter_configs(state, node, r, v)
             })
         }
         ApiKey::IncrementalAlterConfigs => {
             route!(&cx, frame, IncrementalAlterConfigsRequest, |r| {
-                handlers::configs::incremental_alter_configs(state, r, v)
+                handlers::configs::incremental_alter_configs(state, node, r, v)
             })
         }
         ApiKey::DeleteRecords => {
@@ -587,6 +589,20 @@ async fn answer(state: &State, node: i32, mut frame: Bytes, session: &mut Sessio
         ApiKey::DeleteAcls => {
             route!(&cx, frame, DeleteAclsRequest, |r| {
                 handlers::acls::delete_acls(state, r, v)
+            })
+        }
+        ApiKey::DescribeUserScramCredentials => {
+            route!(&cx, frame, DescribeUserScramCredentialsRequest, |r| {
+                handlers::scram_credentials::describe_user_scram_credentials(
+                    &state.sasl_users,
+                    r,
+                    v,
+                )
+            })
+        }
+        ApiKey::AlterUserScramCredentials => {
+            route!(&cx, frame, AlterUserScramCredentialsRequest, |r| {
+                handlers::scram_credentials::alter_user_scram_credentials(&state.sasl_users, r, v)
             })
         }
         _ => Outcome::Close(format!("unsupported API {key:?}")),

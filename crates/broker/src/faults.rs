@@ -2,6 +2,7 @@
 //! connections, a pause, a bounce, shortened transaction timeouts.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,8 @@ pub(crate) struct FaultState {
     pub(crate) disconnect: watch::Sender<u64>,
     /// `true` while the broker answers nothing.
     pub(crate) paused: watch::Sender<bool>,
+    /// `true` while the background tick leaves the group timers alone.
+    group_timers_paused: AtomicBool,
 }
 
 impl Default for FaultState {
@@ -35,6 +38,7 @@ impl Default for FaultState {
             injected: Mutex::new(Injected::default()),
             disconnect: watch::channel(0).0,
             paused: watch::channel(false).0,
+            group_timers_paused: AtomicBool::new(false),
         }
     }
 }
@@ -63,6 +67,11 @@ impl FaultState {
 
     pub(crate) fn response_latency(&self, api_key: i16) -> Option<Duration> {
         self.lock_injected().response_latency.get(&api_key).copied()
+    }
+
+    /// Whether the background tick must leave the group timers alone.
+    pub(crate) fn group_timers_paused(&self) -> bool {
+        self.group_timers_paused.load(Ordering::Acquire)
     }
 
     /// Whether new connections are refused (during a bounce).
@@ -167,6 +176,27 @@ impl Faults {
         self.state.faults.paused.send_replace(false);
     }
 
+    /// Stops the background tick (every 50 ms) from running the group coordinator's timers
+    /// (session expiry, rebalance and initial delays, pending members and syncs) until
+    /// [`resume_group_timers`](Self::resume_group_timers), as a stalled timer thread would.
+    /// Requests for a group still expire its members whose session deadline has passed,
+    /// as Kafka's timers would have fired by then: tests use this to see that a request
+    /// right after a session timeout finds the member gone without racing the tick.
+    pub fn pause_group_timers(&self) {
+        self.state
+            .faults
+            .group_timers_paused
+            .store(true, Ordering::Release);
+    }
+
+    /// Runs the group timers from the background tick again.
+    pub fn resume_group_timers(&self) {
+        self.state
+            .faults
+            .group_timers_paused
+            .store(false, Ordering::Release);
+    }
+
     /// Cuts every connection and refuses new ones for `down_for`, keeping all state, as a
     /// restart of a broker with durable logs.
     pub fn bounce(&self, down_for: Duration) {
@@ -222,7 +252,8 @@ impl Faults {
         self.state.txns().timeout_override = timeout;
     }
 
-    /// Removes every injected error and latency and resumes a paused broker.
+    /// Removes every injected error and latency, resumes a paused broker and its group
+    /// timers.
     pub fn clear(&self) {
         let mut inj = self.state.faults.lock_injected();
         inj.errors.clear();
@@ -231,5 +262,6 @@ impl Faults {
         inj.down_until = None;
         drop(inj);
         self.resume();
+        self.resume_group_timers();
     }
 }

@@ -65,7 +65,9 @@
 //! never serve fetches (KIP-392). A group coordinator that moves keeps a rebalance in
 //! progress where it was (Kafka's new coordinator would load the group's last stable
 //! generation); transaction timeouts keep running while a coordinator is down.
-//! CreatePartitions places new partitions itself (manual assignments are ignored).
+//! CreatePartitions takes the request's replica assignments (the first replica leads),
+//! checked as Kafka's controller checks them (INVALID_REPLICA_ASSIGNMENT), or places the
+//! new partitions itself.
 //! A group coordinator failover gets librdkafka 2.12 stuck, on the client side: its
 //! `send_offsets_to_transaction` (a TxnOffsetCommit to the group coordinator) does not
 //! return, even past its timeout, once that node is stopped: librdkafka sets a timeout on
@@ -84,7 +86,11 @@
 //! - SASL ([`BrokerConfig::sasl_user`]): PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512, over
 //!   plaintext or TLS; only ApiVersions and the SASL exchange precede authentication, and
 //!   a failed authentication is answered with Kafka's SASL_AUTHENTICATION_FAILED message,
-//!   then the connection is closed;
+//!   then the connection is closed. SCRAM credentials can be listed, added, replaced and
+//!   deleted at run time with DescribeUserScramCredentials and AlterUserScramCredentials
+//!   (KIP-554, Kafka's error codes; CLUSTER DESCRIBE / ALTER under the authorizer): an
+//!   upserted credential authenticates the user's next SCRAM exchange, a deleted one no
+//!   longer does (the listener requires SASL only if users were configured at start);
 //! - authorization ([`BrokerConfig::acl`], [`BrokerConfig::super_user`],
 //!   [`BrokerConfig::authorization`]): [`AclRule`]s checked as Kafka's `KafkaApis` checks
 //!   them, denying what no rule allows; CreateAcls, DescribeAcls and DeleteAcls manage
@@ -113,6 +119,12 @@
 //! OAUTHBEARER, SASL re-authentication (KIP-368), delegation tokens, host-based ACLs
 //! beyond exact IP addresses, and a few multi-resource admin requests are refused as a
 //! whole when any of their resources is refused (see `handlers/guard.rs`).
+//!
+//! Dynamic broker configs (AlterConfigs / IncrementalAlterConfigs on a BROKER resource: a
+//! broker id of the cluster, or "" for the cluster default) are kept and reported by
+//! DescribeConfigs (DYNAMIC_BROKER_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG) but not acted
+//! upon: the broker runs with its [`BrokerConfig`]. Any node answers for any broker id of
+//! the cluster (Kafka wants the request at the broker it names).
 //!
 //! What is knowingly not implemented: replication between separate processes, enforcement
 //! of retention and compaction (topic configs are stored and reported), quotas, the KIP-848 consumer protocol, fetch sessions (KIP-227: every fetch is a full
@@ -157,8 +169,9 @@
 //!
 //! Not kept: group members (after a restart members rejoin, getting UNKNOWN_MEMBER_ID as
 //! after a coordinator move; generations continue past the saved ones), ACLs created at run
-//! time (configured ones apply again), injected faults and stopped nodes, transaction
-//! counts. Partition logs are one file each that only grows (DeleteRecords moves the log
+//! time (configured ones apply again), SCRAM credentials changed at run time (configured
+//! users get theirs again), dynamic broker configs, injected faults and stopped nodes,
+//! transaction counts. Partition logs are one file each that only grows (DeleteRecords moves the log
 //! start offset, kept in the metadata; retention is not enforced). A write that fails
 //! answers Produce with KAFKA_STORAGE_ERROR and transactional requests with
 //! NOT_COORDINATOR; a metadata save that fails closes the connection instead of answering
@@ -188,8 +201,10 @@
 //!   CompletingRebalance) is answered UNKNOWN_MEMBER_ID; Kafka leaves it unanswered until
 //!   the client's request timeout.
 //! - Timers (sessions, rebalance and initial delays, pending members and syncs) are checked
-//!   every 50 ms rather than fired at their exact deadline; join reasons (KIP-800) are
-//!   ignored.
+//!   every 50 ms rather than fired at their exact deadline; sessions are also checked
+//!   whenever a request names the group (before it is answered), so no request sees a
+//!   member whose session deadline has passed, as with Kafka's timers. Join reasons
+//!   (KIP-800) are ignored.
 //!
 //! Every advertised version of every API is answered at that version
 //! (`tests/api_versions.rs` sends each a request naming a topic, a group and a
@@ -206,6 +221,7 @@ mod clock;
 mod cluster;
 mod config;
 mod dispatch;
+mod dynamic_config;
 mod error;
 mod faults;
 mod group;

@@ -1,12 +1,16 @@
 //! SASL authentication of a connection, as Kafka's `SaslServerAuthenticator`: ApiVersions
 //! and SaslHandshake first, then SaslAuthenticate rounds (or, after a v0 handshake, raw
 //! size-prefixed tokens) until the mechanism completes; anything else before that closes
-//! the connection. Mechanisms: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512.
+//! the connection. Mechanisms: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512. The SCRAM credentials
+//! can be changed at run time (`credentials`: AlterUserScramCredentials).
 
+mod credentials;
 pub(crate) mod scram;
 
+pub(crate) use credentials::ScramStore;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use scram::{ScramCredential, ScramHash, ScramServer, ScramStep};
 
@@ -32,52 +36,88 @@ impl fmt::Debug for SaslUser {
     }
 }
 
-/// What the broker keeps per user.
+/// What the broker keeps per user: the password of a configured user (PLAIN), and the
+/// SCRAM credential of each mechanism it has one for.
+#[derive(Default)]
 struct Secrets {
-    password: String,
-    scram_sha_256: ScramCredential,
-    scram_sha_512: ScramCredential,
+    password: Option<String>,
+    scram_sha_256: Option<ScramCredential>,
+    scram_sha_512: Option<ScramCredential>,
 }
 
-/// The users SASL authenticates, with their SCRAM credentials computed once at start.
+impl Secrets {
+    fn scram(&self, hash: ScramHash) -> Option<&ScramCredential> {
+        match hash {
+            ScramHash::Sha256 => self.scram_sha_256.as_ref(),
+            ScramHash::Sha512 => self.scram_sha_512.as_ref(),
+        }
+    }
+
+    fn scram_mut(&mut self, hash: ScramHash) -> &mut Option<ScramCredential> {
+        match hash {
+            ScramHash::Sha256 => &mut self.scram_sha_256,
+            ScramHash::Sha512 => &mut self.scram_sha_512,
+        }
+    }
+}
+
+/// The users SASL authenticates: the configured ones (password and SCRAM credentials
+/// computed at start), and SCRAM credentials added, replaced or deleted at run time.
 pub(crate) struct SaslUsers {
-    users: HashMap<String, Secrets>,
+    /// Whether the listener requires SASL (users were configured): fixed at start.
+    required: bool,
+    users: RwLock<HashMap<String, Secrets>>,
 }
 
 impl fmt::Debug for SaslUsers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut names: Vec<&String> = self.users.keys().collect();
+        let users = self.read();
+        let mut names: Vec<&String> = users.keys().collect();
         names.sort();
-        f.debug_struct("SaslUsers").field("names", &names).finish()
+        f.debug_struct("SaslUsers")
+            .field("required", &self.required)
+            .field("names", &names)
+            .finish()
     }
 }
 
 impl SaslUsers {
     pub(crate) fn new(users: &[SaslUser]) -> Self {
+        let required = !users.is_empty();
         let users = users
             .iter()
             .map(|u| {
                 let secrets = Secrets {
-                    password: u.password.clone(),
-                    scram_sha_256: ScramCredential::new(ScramHash::Sha256, &u.password),
-                    scram_sha_512: ScramCredential::new(ScramHash::Sha512, &u.password),
+                    password: Some(u.password.clone()),
+                    scram_sha_256: Some(ScramCredential::new(ScramHash::Sha256, &u.password)),
+                    scram_sha_512: Some(ScramCredential::new(ScramHash::Sha512, &u.password)),
                 };
                 (u.name.clone(), secrets)
             })
             .collect();
-        Self { users }
+        Self {
+            required,
+            users: RwLock::new(users),
+        }
+    }
+
+    /// Reads the users (a poisoned lock is recovered: writers never leave it half-done).
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, Secrets>> {
+        self.users.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Locks the users for a change.
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, Secrets>> {
+        self.users.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether the listener requires SASL.
     pub(crate) fn required(&self) -> bool {
-        !self.users.is_empty()
+        self.required
     }
 
     fn scram(&self, hash: ScramHash, user: &str) -> Option<ScramCredential> {
-        self.users.get(user).map(|s| match hash {
-            ScramHash::Sha256 => s.scram_sha_256.clone(),
-            ScramHash::Sha512 => s.scram_sha_512.clone(),
-        })
+        self.read().get(user).and_then(|s| s.scram(hash)).cloned()
     }
 
     /// PLAIN: `[authzid] NUL authcid NUL password`, with Kafka's error messages.
@@ -107,8 +147,8 @@ impl SaslUsers {
                     .to_owned(),
             ));
         }
-        match self.users.get(user) {
-            Some(s) if s.password == password => Ok(user.to_owned()),
+        match self.read().get(user) {
+            Some(s) if s.password.as_deref() == Some(password) => Ok(user.to_owned()),
             _ => Err(Failure::Client(
                 "Authentication failed: Invalid username or password".to_owned(),
             )),

@@ -8,6 +8,7 @@ use tokio::sync::Notify;
 use crate::authorizer::Authorizer;
 use crate::cluster::{coordinator_partition, Cluster, CoordinatorKind};
 use crate::config::BrokerConfig;
+use crate::dynamic_config::DynamicConfigs;
 use crate::error::{Error, Result};
 use crate::faults::FaultState;
 use crate::group::{GroupCoordinator, GroupSettings};
@@ -17,7 +18,8 @@ use crate::topics::Topics;
 use crate::txn::TxnCoordinator;
 
 /// Everything a request handler may touch. Lock order: `txns`, `topics`, `cluster`; the
-/// group coordinator locks internally and may be called with any of them held.
+/// group coordinator locks internally and may be called with any of them held; the dynamic
+/// broker configs and the SASL users are locked alone.
 #[derive(Debug)]
 pub(crate) struct State {
     pub config: BrokerConfig,
@@ -35,6 +37,8 @@ pub(crate) struct State {
     pub authorizer: Authorizer,
     /// The data dir, if any.
     pub store: Option<Arc<Store>>,
+    /// Dynamic broker configs set at run time (reported, not acted upon).
+    broker_configs: Mutex<DynamicConfigs>,
 }
 
 impl State {
@@ -69,7 +73,15 @@ impl State {
             faults: FaultState::default(),
             config,
             store,
+            broker_configs: Mutex::new(DynamicConfigs::default()),
         }
+    }
+
+    /// Locks the dynamic broker configs.
+    pub fn broker_configs(&self) -> MutexGuard<'_, DynamicConfigs> {
+        self.broker_configs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Saves the metadata in the data dir (without one: nothing to do).

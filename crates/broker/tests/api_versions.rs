@@ -123,6 +123,12 @@ fn check(c: &mut RawClient, key: ApiKey, version: i16) {
         }
         ApiKey::CreateAcls => answered(c, key, v, &CreateAclsRequest::default()),
         ApiKey::DeleteAcls => answered(c, key, v, &DeleteAclsRequest::default()),
+        ApiKey::DescribeUserScramCredentials => {
+            answered(c, key, v, &DescribeUserScramCredentialsRequest::default())
+        }
+        ApiKey::AlterUserScramCredentials => {
+            answered(c, key, v, &AlterUserScramCredentialsRequest::default())
+        }
         other => panic!("{other:?} is advertised: give this test a minimal request for it"),
     }
 }

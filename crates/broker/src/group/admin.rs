@@ -45,7 +45,7 @@ pub(crate) struct GroupListing {
 impl GroupCoordinator {
     /// The summary of each group in `group_ids` (`None`: no such group).
     pub(crate) fn describe(&self, group_ids: &[&str]) -> Vec<Option<GroupSummary>> {
-        let inner = self.lock();
+        let inner = self.lock_for(group_ids);
         group_ids
             .iter()
             .map(|id| inner.groups.get(*id).map(Group::summary))
@@ -78,7 +78,7 @@ impl GroupCoordinator {
     /// Deletes each group in `group_ids` with its offsets: only empty groups can be deleted
     /// (NON_EMPTY_GROUP otherwise).
     pub(crate) fn delete(&self, group_ids: &[&str]) -> Vec<Option<GroupError>> {
-        let mut inner = self.lock();
+        let mut inner = self.lock_for(group_ids);
         group_ids
             .iter()
             .map(|id| match inner.groups.get(*id) {

@@ -128,7 +128,7 @@ impl GroupCoordinator {
     pub(crate) async fn join(&self, params: JoinParams) -> JoinOutcome {
         let member_id = params.member_id.clone();
         let pending = {
-            let mut inner = self.lock();
+            let mut inner = self.lock_for(&[params.group_id.as_str()]);
             inner.join(&self.settings, params, Instant::now())
         };
         match pending {

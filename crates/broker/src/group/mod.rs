@@ -132,6 +132,21 @@ impl GroupCoordinator {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Locks the groups for a request naming `group_ids`, after expiring their members whose
+    /// session deadline has passed: Kafka fires each heartbeat timer at its deadline, so a
+    /// request arriving after it never sees the member (the tick alone would be up to 50 ms
+    /// late).
+    fn lock_for(&self, group_ids: &[&str]) -> MutexGuard<'_, Inner> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        for id in group_ids {
+            if let Some(group) = inner.groups.get_mut(*id) {
+                group.expire_sessions(&self.settings, now);
+            }
+        }
+        inner
+    }
+
     /// Expires members whose session timed out and completes rebalances whose timeout passed.
     pub(crate) fn tick(&self, now: Instant) {
         self.tick_where(now, |_| true);

@@ -92,7 +92,7 @@ impl GroupCoordinator {
         target: &CommitTarget,
         entries: Vec<OffsetEntry>,
     ) -> Vec<Option<GroupError>> {
-        let mut inner = self.lock();
+        let mut inner = self.lock_for(&[target.group_id.as_str()]);
         let group_error = if entries.is_empty() {
             None
         } else {
@@ -112,7 +112,7 @@ impl GroupCoordinator {
         entries: Vec<OffsetEntry>,
     ) -> Vec<Option<GroupError>> {
         let group_id = target.group_id.as_str();
-        let mut inner = self.lock();
+        let mut inner = self.lock_for(&[group_id]);
         let group_error = if group_id.is_empty() {
             Some(GroupError::InvalidGroupId)
         } else if entries.is_empty() {
@@ -155,7 +155,8 @@ impl GroupCoordinator {
         queries: Vec<OffsetQuery>,
         require_stable: bool,
     ) -> Vec<FetchedTopics> {
-        let inner = self.lock();
+        let ids: Vec<&str> = queries.iter().map(|q| q.group_id.as_str()).collect();
+        let inner = self.lock_for(&ids);
         queries
             .into_iter()
             .map(|q| {
@@ -188,7 +189,7 @@ impl GroupCoordinator {
         group_id: &str,
         topics: &[(String, Vec<i32>)],
     ) -> Result<Vec<Option<GroupError>>, GroupError> {
-        let mut inner = self.lock();
+        let mut inner = self.lock_for(&[group_id]);
         let Some(group) = inner.groups.get_mut(group_id) else {
             return Err(GroupError::GroupIdNotFound);
         };

@@ -299,8 +299,9 @@ impl Group {
         }
     }
 
-    /// Session expiry, join-phase and pending-sync timers at `now`.
-    pub(super) fn tick(&mut self, settings: &GroupSettings, now: Instant) {
+    /// Removes the pending members and members whose session deadline has passed at `now`
+    /// (Kafka's heartbeat timers): run by the tick and before any request for the group.
+    pub(super) fn expire_sessions(&mut self, settings: &GroupSettings, now: Instant) {
         let expired_pending: Vec<String> = self
             .pending_members
             .iter()
@@ -321,6 +322,11 @@ impl Group {
             tracing::debug!(group = %self.id, member = %member_id, "member session expired");
             self.remove_member_and_update(settings, &member_id, now);
         }
+    }
+
+    /// Session expiry, join-phase and pending-sync timers at `now`.
+    pub(super) fn tick(&mut self, settings: &GroupSettings, now: Instant) {
+        self.expire_sessions(settings, now);
 
         if self.state == GroupState::PreparingRebalance {
             if let Some(timer) = self.rebalance {

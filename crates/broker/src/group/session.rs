@@ -27,7 +27,7 @@ impl GroupCoordinator {
         if group_id.is_empty() {
             return Some(GroupError::InvalidGroupId);
         }
-        let mut inner = self.lock();
+        let mut inner = self.lock_for(&[group_id]);
         let Some(group) = inner.groups.get_mut(group_id) else {
             return Some(GroupError::UnknownMemberId);
         };
@@ -44,7 +44,7 @@ impl GroupCoordinator {
         if group_id.is_empty() {
             return Err(GroupError::InvalidGroupId);
         }
-        let mut inner = self.lock();
+        let mut inner = self.lock_for(&[group_id]);
         let now = Instant::now();
         let results = match inner.groups.get_mut(group_id) {
             None => leaving

@@ -53,7 +53,7 @@ impl GroupCoordinator {
     /// SyncGroup. Followers wait for the leader's assignment.
     pub(crate) async fn sync(&self, params: SyncParams) -> SyncOutcome {
         let pending = {
-            let mut inner = self.lock();
+            let mut inner = self.lock_for(&[params.group_id.as_str()]);
             inner.sync(&params, Instant::now())
         };
         match pending {

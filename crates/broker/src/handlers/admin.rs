@@ -1,6 +1,5 @@
-//! ApiVersions; topic admin: CreateTopics, DeleteTopics and CreatePartitions.
+//! ApiVersions; topic admin: CreateTopics and DeleteTopics (CreatePartitions: `partitions`).
 
-use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult,
@@ -253,79 +252,4 @@ pub(crate) fn delete_topics(
         })
         .collect();
     DeleteTopicsResponse::default().with_responses(responses)
-}
-
-impl Api for CreatePartitionsRequest {
-    const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
-    fn fail(&self, _version: i16, code: i16) -> CreatePartitionsResponse {
-        CreatePartitionsResponse::default().with_results(
-            self.topics
-                .iter()
-                .map(|t| {
-                    CreatePartitionsTopicResult::default()
-                        .with_name(t.name.clone())
-                        .with_error_code(code)
-                })
-                .collect(),
-        )
-    }
-}
-
-pub(crate) fn create_partitions(
-    state: &State,
-    req: CreatePartitionsRequest,
-    _version: i16,
-) -> CreatePartitionsResponse {
-    let mut topics = state.topics();
-    let results = req
-        .topics
-        .iter()
-        .map(|t| {
-            let name = t.name.0.to_string();
-            let r = CreatePartitionsTopicResult::default().with_name(t.name.clone());
-            let Some(current) = topics.get(&name).map(|t| t.partitions.len() as i32) else {
-                return r.with_error_code(ResponseError::UnknownTopicOrPartition.code());
-            };
-            if t.count <= current {
-                let msg = format!("Topic currently has {current} partitions, which is higher than or equal to the requested {}.", t.count);
-                return r
-                    .with_error_code(ResponseError::InvalidPartitions.code())
-                    .with_error_message(Some(sb(&msg)));
-            }
-            if t.count > MAX_PARTITIONS {
-                let msg = format!("Number of partitions {} is above the limit of {MAX_PARTITIONS}.", t.count);
-                return r
-                    .with_error_code(ResponseError::InvalidPartitions.code())
-                    .with_error_message(Some(sb(&msg)));
-            }
-            if req.validate_only {
-                return r;
-            }
-            let rf = topics
-                .replicas(&name, 0)
-                .map_or(1, |r| r.replicas.len());
-            let placed = state
-                .cluster()
-                .place((t.count - current) as usize, rf)
-                .map_err(|available| {
-                    format!("Replication factor: {rf} larger than available brokers: {available}.")
-                });
-            let added = match placed {
-                Ok(placement) => topics
-                    .add_partitions(&name, placement)
-                    .map_err(|e| e.to_string()),
-                Err(msg) => Err(msg),
-            };
-            match added {
-                Ok(()) => {
-                    tracing::info!(topic = %name, partitions = t.count, "added partitions");
-                    r
-                }
-                Err(msg) => r
-                    .with_error_code(ResponseError::InvalidPartitions.code())
-                    .with_error_message(Some(sb(msg))),
-            }
-        })
-        .collect();
-    CreatePartitionsResponse::default().with_results(results)
 }

@@ -1,4 +1,5 @@
-//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs: topic and broker configs.
+//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs: topic configs here, broker
+//! configs in `broker_configs`.
 
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::describe_configs_response::{
@@ -8,7 +9,9 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 use kafka_protocol::ResponseError;
 
+use super::broker_configs::{self, Refusal};
 use super::{sb, Api};
+use crate::dynamic_config::Target;
 use crate::state::State;
 use crate::topic_config::{default_of, validate, TopicConfigs};
 
@@ -17,20 +20,19 @@ const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
 /// Config sources.
 const TOPIC_CONFIG: i8 = 1;
-const STATIC_BROKER_CONFIG: i8 = 4;
 const DEFAULT_CONFIG: i8 = 5;
 /// Config types.
-const BOOLEAN: i8 = 1;
-const STRING: i8 = 2;
-const INT: i8 = 3;
+pub(super) const BOOLEAN: i8 = 1;
+pub(super) const STRING: i8 = 2;
+pub(super) const INT: i8 = 3;
 const LONG: i8 = 5;
 const DOUBLE: i8 = 6;
 const LIST: i8 = 7;
 /// IncrementalAlterConfigs operations.
-const OP_SET: i8 = 0;
-const OP_DELETE: i8 = 1;
-const OP_APPEND: i8 = 2;
-const OP_SUBTRACT: i8 = 3;
+pub(super) const OP_SET: i8 = 0;
+pub(super) const OP_DELETE: i8 = 1;
+pub(super) const OP_APPEND: i8 = 2;
+pub(super) const OP_SUBTRACT: i8 = 3;
 
 impl Api for DescribeConfigsRequest {
     const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 1, max: 4 };
@@ -49,7 +51,7 @@ impl Api for DescribeConfigsRequest {
     }
 }
 
-fn entry(
+pub(super) fn entry(
     name: &str,
     value: String,
     source: i8,
@@ -121,57 +123,9 @@ fn check_all<'a>(
     Ok(())
 }
 
-fn broker_configs(state: &State, version: i16) -> Vec<DescribeConfigsResourceResult> {
-    let c = &state.config;
-    [
-        ("broker.id", c.node_id.to_string(), INT),
-        (
-            "auto.create.topics.enable",
-            c.auto_create_topics.to_string(),
-            BOOLEAN,
-        ),
-        ("num.partitions", c.default_partitions.to_string(), INT),
-        (
-            "socket.request.max.bytes",
-            c.max_request_bytes.to_string(),
-            INT,
-        ),
-        (
-            "group.initial.rebalance.delay.ms",
-            c.group_initial_rebalance_delay.as_millis().to_string(),
-            INT,
-        ),
-        (
-            "group.min.session.timeout.ms",
-            c.group_min_session_timeout.as_millis().to_string(),
-            INT,
-        ),
-        (
-            "group.max.session.timeout.ms",
-            c.group_max_session_timeout.as_millis().to_string(),
-            INT,
-        ),
-        (
-            "transaction.max.timeout.ms",
-            c.max_transaction_timeout.as_millis().to_string(),
-            INT,
-        ),
-        ("offsets.topic.replication.factor", "1".to_owned(), INT),
-        (
-            "transaction.state.log.replication.factor",
-            "1".to_owned(),
-            INT,
-        ),
-        ("transaction.state.log.min.isr", "1".to_owned(), INT),
-        ("min.insync.replicas", "1".to_owned(), INT),
-    ]
-    .into_iter()
-    .map(|(k, v, t)| entry(k, v, STATIC_BROKER_CONFIG, t, version))
-    .collect()
-}
-
 pub(crate) fn describe_configs(
     state: &State,
+    node: i32,
     req: DescribeConfigsRequest,
     version: i16,
 ) -> DescribeConfigsResponse {
@@ -194,19 +148,14 @@ pub(crate) fn describe_configs(
                         .with_error_code(ResponseError::UnknownTopicOrPartition.code())
                         .with_error_message(Some(sb(format!("Topic {name} does not exist"))))
                 }
-                BROKER
-                    if name.is_empty()
-                        || name
-                            .parse()
-                            .is_ok_and(|id| state.cluster().node(id).is_some()) =>
-                {
-                    broker_configs(state, version)
-                }
-                BROKER => {
-                    return result
-                        .with_error_code(ResponseError::InvalidRequest.code())
-                        .with_error_message(Some(sb(format!("Unexpected broker id {name}"))))
-                }
+                BROKER => match broker_configs::target(state, node, &name, "Broker") {
+                    Ok(target) => broker_configs::describe(state, target, version),
+                    Err((code, message)) => {
+                        return result
+                            .with_error_code(code)
+                            .with_error_message(message.map(sb))
+                    }
+                },
                 _ => {
                     return result
                         .with_error_code(ResponseError::InvalidRequest.code())
@@ -262,21 +211,29 @@ fn alter_result(
     resource_response!(AlterConfigsResourceResponse, resource_type, name, outcome)
 }
 
-/// The checks common to both alter APIs: a topic that exists, not a broker.
-fn alter_target(state: &State, resource_type: i8, name: &str) -> Result<(), (i16, Option<String>)> {
+/// What an alter request's resource names.
+enum Resource {
+    /// A topic that exists.
+    Topic,
+    /// A broker's (or the cluster default's) dynamic configs.
+    Broker(Target),
+}
+
+/// The checks common to both alter APIs: a topic that exists, or a broker of the cluster
+/// (or "", the cluster default).
+fn alter_target(
+    state: &State,
+    node: i32,
+    resource_type: i8,
+    name: &str,
+) -> Result<Resource, Refusal> {
     match resource_type {
-        TOPIC if state.topics().get(name).is_some() => Ok(()),
+        TOPIC if state.topics().get(name).is_some() => Ok(Resource::Topic),
         TOPIC => Err((
             ResponseError::UnknownTopicOrPartition.code(),
             Some(format!("Topic {name} does not exist")),
         )),
-        BROKER => Err((
-            ResponseError::InvalidConfig.code(),
-            Some(
-                "broker configs are fixed when the embedded broker starts (BrokerConfig)"
-                    .to_owned(),
-            ),
-        )),
+        BROKER => broker_configs::target(state, node, name, "Node").map(Resource::Broker),
         _ => Err((
             ResponseError::InvalidRequest.code(),
             Some("unsupported resource type".to_owned()),
@@ -286,6 +243,7 @@ fn alter_target(state: &State, resource_type: i8, name: &str) -> Result<(), (i16
 
 pub(crate) fn alter_configs(
     state: &State,
+    node: i32,
     req: AlterConfigsRequest,
     _version: i16,
 ) -> AlterConfigsResponse {
@@ -294,7 +252,15 @@ pub(crate) fn alter_configs(
         .iter()
         .map(|r| {
             let name = r.resource_name.to_string();
-            let outcome = alter_target(state, r.resource_type, &name).and_then(|()| {
+            let outcome = alter_target(state, node, r.resource_type, &name).and_then(|target| {
+                if let Resource::Broker(target) = target {
+                    let configs: Vec<(&str, Option<&str>)> = r
+                        .configs
+                        .iter()
+                        .map(|c| (c.name.as_str(), c.value.as_deref()))
+                        .collect();
+                    return broker_configs::alter(state, target, &configs, req.validate_only);
+                }
                 let entries = r
                     .configs
                     .iter()
@@ -348,7 +314,7 @@ fn incremental_result(
 }
 
 /// One incremental edit of a list or scalar config.
-fn edit(
+pub(super) fn edit(
     current: Option<&str>,
     default: &str,
     op: i8,
@@ -381,6 +347,7 @@ fn edit(
 
 pub(crate) fn incremental_alter_configs(
     state: &State,
+    node: i32,
     req: IncrementalAlterConfigsRequest,
     _version: i16,
 ) -> IncrementalAlterConfigsResponse {
@@ -389,7 +356,15 @@ pub(crate) fn incremental_alter_configs(
         .iter()
         .map(|r| {
             let name = r.resource_name.to_string();
-            let outcome = alter_target(state, r.resource_type, &name).and_then(|()| {
+            let outcome = alter_target(state, node, r.resource_type, &name).and_then(|target| {
+                if let Resource::Broker(target) = target {
+                    let ops: Vec<(&str, i8, Option<&str>)> = r
+                        .configs
+                        .iter()
+                        .map(|c| (c.name.as_str(), c.config_operation, c.value.as_deref()))
+                        .collect();
+                    return broker_configs::incremental(state, target, &ops, req.validate_only);
+                }
                 let invalid = |m: String| (ResponseError::InvalidConfig.code(), Some(m));
                 let mut topics = state.topics();
                 let Some(topic) = topics.get_mut(&name) else {

@@ -555,5 +555,7 @@ macro_rules! cluster_op {
 cluster_op!(
     CreateAclsRequest => Op::Alter,
     DescribeAclsRequest => Op::Describe,
-    DeleteAclsRequest => Op::Alter
+    DeleteAclsRequest => Op::Alter,
+    DescribeUserScramCredentialsRequest => Op::Describe,
+    AlterUserScramCredentialsRequest => Op::Alter
 );

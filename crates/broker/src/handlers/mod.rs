@@ -5,6 +5,7 @@
 pub(crate) mod acls;
 pub(crate) mod admin;
 pub(crate) mod authorized;
+pub(crate) mod broker_configs;
 pub(crate) mod configs;
 pub(crate) mod fetch;
 pub(crate) mod group;
@@ -12,10 +13,12 @@ pub(crate) mod group_offsets;
 pub(crate) mod guard;
 pub(crate) mod metadata;
 pub(crate) mod offsets;
+pub(crate) mod partitions;
 pub(crate) mod produce;
 pub(crate) mod records;
 pub(crate) mod routing;
 pub(crate) mod sasl;
+pub(crate) mod scram_credentials;
 pub(crate) mod txn;
 
 use kafka_protocol::protocol::{Request, StrBytes, VersionRange};

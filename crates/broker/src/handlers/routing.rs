@@ -324,6 +324,8 @@ anywhere!(
     CreateAclsRequest,
     DescribeAclsRequest,
     DeleteAclsRequest,
+    DescribeUserScramCredentialsRequest,
+    AlterUserScramCredentialsRequest,
 );
 
 #[cfg(test)]

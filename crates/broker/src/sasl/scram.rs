@@ -11,6 +11,11 @@ use sha2::{Digest, Sha256, Sha512};
 /// Iterations of the stored credentials.
 pub(crate) const ITERATIONS: u32 = 4096;
 
+/// The iterations a credential may have (Kafka: the mechanisms' minimum, 4096, up to
+/// `ScramControlManager.MAX_ITERATIONS`).
+pub(crate) const MIN_ITERATIONS: i32 = 4096;
+pub(crate) const MAX_ITERATIONS: i32 = 16384;
+
 /// The hash function of a SCRAM mechanism.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ScramHash {
@@ -19,6 +24,26 @@ pub(crate) enum ScramHash {
 }
 
 impl ScramHash {
+    /// Both mechanisms, in the order Kafka numbers them.
+    pub(crate) const ALL: [Self; 2] = [Self::Sha256, Self::Sha512];
+
+    /// The mechanism of Kafka's `ScramMechanism` type (1: SCRAM-SHA-256, 2: SCRAM-SHA-512).
+    pub(crate) fn from_type(mechanism: i8) -> Option<Self> {
+        match mechanism {
+            1 => Some(Self::Sha256),
+            2 => Some(Self::Sha512),
+            _ => None,
+        }
+    }
+
+    /// Kafka's `ScramMechanism` type of this mechanism.
+    pub(crate) fn type_id(self) -> i8 {
+        match self {
+            Self::Sha256 => 1,
+            Self::Sha512 => 2,
+        }
+    }
+
     fn hmac(self, key: &[u8], data: &[u8]) -> Vec<u8> {
         // HMAC accepts keys of any length: `new_from_slice` cannot fail.
         match self {
@@ -77,13 +102,29 @@ impl ScramCredential {
 
     fn with_salt(hash: ScramHash, password: &str, salt: Vec<u8>, iterations: u32) -> Self {
         let salted = hash.salted_password(password, &salt, iterations);
-        let client_key = hash.hmac(&salted, b"Client Key");
+        Self::from_salted_password(hash, salt, &salted, iterations)
+    }
+
+    /// The credential of a salted password (`Hi(password, salt, iterations)`, computed by
+    /// the client), as Kafka's AlterUserScramCredentials upsertion stores it.
+    pub(crate) fn from_salted_password(
+        hash: ScramHash,
+        salt: Vec<u8>,
+        salted: &[u8],
+        iterations: u32,
+    ) -> Self {
+        let client_key = hash.hmac(salted, b"Client Key");
         Self {
             stored_key: hash.hash(&client_key),
-            server_key: hash.hmac(&salted, b"Server Key"),
+            server_key: hash.hmac(salted, b"Server Key"),
             salt,
             iterations,
         }
+    }
+
+    /// The iteration count.
+    pub(crate) fn iterations(&self) -> u32 {
+        self.iterations
     }
 }
 

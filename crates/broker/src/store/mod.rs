@@ -173,7 +173,8 @@ impl Store {
             | OffsetCommit
             | OffsetDelete
             | DeleteGroups => true,
-            JoinGroup | SyncGroup | LeaveGroup | Heartbeat => {
+            // these expire members whose session passed (a generation may move)
+            JoinGroup | SyncGroup | LeaveGroup | Heartbeat | DescribeGroups | OffsetFetch => {
                 self.generations_changed(groups) || self.topics_changed.load(Ordering::Acquire)
             }
             _ => self.topics_changed.load(Ordering::Acquire),

@@ -145,3 +145,53 @@ async fn leave_checks_member_and_instance_ids_as_kafka() {
     assert_eq!(leave(&c, &b, None), 0);
     assert_eq!(state_of(&c), Some(GroupState::Empty));
 }
+
+/// Moves every member's session deadline of the group into the past, as if its session
+/// timeout had passed without a heartbeat (no tick runs in these tests).
+fn sessions_passed(c: &GroupCoordinator) {
+    let mut inner = c.lock();
+    let group = inner.groups.get_mut(GROUP).unwrap();
+    let past = Instant::now()
+        .checked_sub(Duration::from_millis(1))
+        .unwrap();
+    for member in group.members.values_mut() {
+        member.session_deadline = past;
+    }
+}
+
+#[tokio::test]
+async fn requests_for_the_group_expire_sessions_past_their_deadline_first() {
+    // DescribeGroups sees the group Empty, without waiting for a tick
+    let c = coordinator();
+    stable_static(&c).await;
+    sessions_passed(&c);
+    let d = c.describe_groups(
+        DescribeGroupsRequest::default().with_groups(vec![GroupId(s(GROUP))]),
+        5,
+    );
+    assert_eq!(d.groups[0].group_state.as_str(), "Empty");
+    assert!(d.groups[0].members.is_empty());
+
+    // DeleteGroups of a group whose only (static) member's session passed succeeds
+    let c = coordinator();
+    stable_static(&c).await;
+    let delete = DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s(GROUP))]);
+    let r = c.delete_groups(delete.clone(), 2);
+    assert_eq!(r.results[0].error_code, code(ResponseError::NonEmptyGroup));
+    sessions_passed(&c);
+    let r = c.delete_groups(delete, 2);
+    assert_eq!(r.results[0].error_code, 0);
+
+    // a heartbeat arriving after the deadline no longer keeps the member
+    let c = coordinator();
+    let id = stable_static(&c).await;
+    sessions_passed(&c);
+    let h = c.heartbeat(
+        HeartbeatRequest::default()
+            .with_group_id(GroupId(s(GROUP)))
+            .with_member_id(s(&id))
+            .with_generation_id(1),
+        4,
+    );
+    assert_eq!(h.error_code, code(ResponseError::UnknownMemberId));
+}
