@@ -191,8 +191,10 @@
 //!   with COORDINATOR_NOT_AVAILABLE). DescribeGroups reports unknown groups as `Dead`, as Kafka.
 //! - `group.max.size` is not implemented: groups are unbounded (Kafka's default), never
 //!   GROUP_MAX_SIZE_REACHED.
-//! - Nothing is written to `__consumer_offsets`: no coordinator loading
-//!   (COORDINATOR_LOAD_IN_PROGRESS), no NOT_COORDINATOR, no failed appends to revert.
+//! - There is no `__consumer_offsets` topic: offsets live in the coordinator's memory (and,
+//!   with a data dir, in its metadata snapshot), so a coordinator that moves has nothing to
+//!   load (never COORDINATOR_LOAD_IN_PROGRESS) and a commit has no log append to fail and
+//!   revert. NOT_COORDINATOR is answered by the nodes that do not coordinate the group.
 //! - Committed offsets of empty groups never expire (`offsets.retention.minutes` is not
 //!   enforced) and empty groups are never removed by the broker.
 //! - Ties: a protocol vote tie goes to the first member's preference (Kafka: hash order);
