@@ -13,7 +13,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use kafka_eos_broker::{BackgroundBroker, BrokerConfig};
+use rand::{Rng, SeedableRng};
 
+use crate::schedule::Schedule;
 use crate::DemoError;
 
 /// What the broker process prints once it listens, before its bootstrap servers.
@@ -146,6 +148,59 @@ impl Drop for BrokerProcess {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// The broker process of `--broker-kills` and when it is killed.
+pub(crate) struct BrokerKills {
+    /// The broker process.
+    pub process: BrokerProcess,
+    /// When it is killed.
+    pub schedule: Schedule,
+    rng: rand::rngs::StdRng,
+    restarted: Instant,
+}
+
+/// How long the broker runs before it may be killed again.
+const MIN_BROKER_UPTIME: Duration = Duration::from_millis(1_500);
+
+impl BrokerKills {
+    /// `count` kills of `process` at random points of the run, from `seed`.
+    pub(crate) fn new(process: BrokerProcess, count: u32, seed: u64) -> Self {
+        Self {
+            process,
+            schedule: Schedule::new(count, seed ^ 0xb40c, 0.1..0.85),
+            rng: rand::rngs::StdRng::seed_from_u64(seed ^ 0xb40d),
+            restarted: Instant::now(),
+        }
+    }
+
+    /// Kills and restarts the broker when the next kill is due; what happened, if anything.
+    /// A broker that does not come back fails the run's progress (the run stalls and says
+    /// so), with its log's end printed here.
+    pub(crate) fn tick(&mut self, fraction: f64) -> Option<String> {
+        // each kill after the workers got going again, so that kills meet transactions
+        if !self.schedule.due(fraction) || self.restarted.elapsed() < MIN_BROKER_UPTIME {
+            return None;
+        }
+        self.schedule.mark_done();
+        // at any point of a transaction, not just after a commit became visible
+        std::thread::sleep(Duration::from_millis(self.rng.gen_range(0..100)));
+        let down_for = Duration::from_millis(self.rng.gen_range(100..1_000));
+        Some(match self.process.kill_and_restart(down_for) {
+            Ok(()) => {
+                self.restarted = Instant::now();
+                format!(
+                    "broker killed and restarted (kill {}/{})",
+                    self.schedule.done(),
+                    self.schedule.total()
+                )
+            }
+            Err(e) => {
+                eprintln!("{e}\n{}", self.process.log_tail(2_000));
+                format!("broker did not restart: {e}")
+            }
+        })
     }
 }
 

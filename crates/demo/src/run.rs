@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use kafka_eos_broker::BrokerConfig;
 
-use crate::broker_process::BrokerProcess;
+use crate::broker_process::{BrokerKills, BrokerProcess};
 use kafka_eos_testkit::{write_records_with, Cluster, Collector, Record};
 use rand::{Rng, SeedableRng};
 
@@ -281,12 +281,8 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
         topics,
         process,
     } = cluster_and_topics(args, &log_dir, Some(&exe))?;
-    let mut broker_kills = process.map(|process| BrokerKills {
-        process,
-        schedule: crate::schedule::Schedule::new(args.broker_kills, args.seed ^ 0xb40c, 0.1..0.85),
-        rng: rand::rngs::StdRng::seed_from_u64(args.seed ^ 0xb40d),
-        restarted: Instant::now(),
-    });
+    let mut broker_kills =
+        process.map(|process| BrokerKills::new(process, args.broker_kills, args.seed));
     let bootstrap = cluster.bootstrap_servers();
     let client = access.client(&bootstrap)?;
     println!(
@@ -431,47 +427,6 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
         security: access.describe(),
         effects,
     })
-}
-
-/// The broker process of `--broker-kills` and when it is killed.
-struct BrokerKills {
-    process: BrokerProcess,
-    schedule: crate::schedule::Schedule,
-    rng: rand::rngs::StdRng,
-    restarted: Instant,
-}
-
-/// How long the broker runs before it may be killed again.
-const MIN_BROKER_UPTIME: Duration = Duration::from_millis(1_500);
-
-impl BrokerKills {
-    /// Kills and restarts the broker when the next kill is due; what happened, if anything.
-    /// A broker that does not come back fails the run's progress (the run stalls and says
-    /// so), with its log's end printed here.
-    fn tick(&mut self, fraction: f64) -> Option<String> {
-        // each kill after the workers got going again, so that kills meet transactions
-        if !self.schedule.due(fraction) || self.restarted.elapsed() < MIN_BROKER_UPTIME {
-            return None;
-        }
-        self.schedule.mark_done();
-        // at any point of a transaction, not just after a commit became visible
-        std::thread::sleep(Duration::from_millis(self.rng.gen_range(0..100)));
-        let down_for = Duration::from_millis(self.rng.gen_range(100..1_000));
-        Some(match self.process.kill_and_restart(down_for) {
-            Ok(()) => {
-                self.restarted = Instant::now();
-                format!(
-                    "broker killed and restarted (kill {}/{})",
-                    self.schedule.done(),
-                    self.schedule.total()
-                )
-            }
-            Err(e) => {
-                eprintln!("{e}\n{}", self.process.log_tail(2_000));
-                format!("broker did not restart: {e}")
-            }
-        })
-    }
 }
 
 /// The effects log of a run with `--side-effects`, read from the demo's thread.
