@@ -6,8 +6,10 @@
 //! inject faults always start an embedded broker. The suites that kill worker processes
 //! live beside the worker, in `crates/demo/tests`.
 
+use std::time::Duration;
+
 use kafka_eos_demo::orders::{expected_results, generate, input_records, OrderEvent};
-use kafka_eos_testkit::Record;
+use kafka_eos_testkit::{wait_until, Collector, Record};
 
 pub use kafka_eos_demo::topics::Topics;
 
@@ -17,6 +19,24 @@ pub fn order_records(orders: u64, seed: u64) -> (Vec<OrderEvent>, Vec<Record>, V
     let events = generate(orders, seed);
     let (input, expected) = (input_records(&events), expected_results(&events));
     (events, input, expected)
+}
+
+/// Waits up to `timeout` for `expected` records on `names.output` (as `progress` collects
+/// them), then stops `progress`: whether they all came, and how many did.
+pub fn await_output(
+    progress: Collector,
+    names: &Topics,
+    expected: usize,
+    timeout: Duration,
+) -> (bool, usize) {
+    let finished = wait_until(
+        || progress.count_of(&names.output),
+        |n| n >= expected,
+        timeout,
+    );
+    let live = progress.count_of(&names.output);
+    drop(progress.stop(&names.output, &names.dlq));
+    (finished, live)
 }
 
 /// A multi-threaded Tokio runtime for in-process pipelines. The suites are plain `#[test]`s

@@ -17,7 +17,7 @@ use std::time::Duration;
 use kafka_eos_broker::protocol::messages::ApiKey;
 use kafka_eos_broker::{BrokerConfig, EmbeddedBroker, TransactionCounts};
 use kafka_eos_demo::orders::{OrderEvent, OrderProcessor};
-use kafka_eos_integration_tests::{order_records, runtime, Topics};
+use kafka_eos_integration_tests::{await_output, order_records, runtime, Topics};
 use kafka_eos_processor::{CancellationToken, JsonCodec, PipelineBuilder};
 use kafka_eos_testkit::{test_seed, verify_topic, wait_until, write_records, Cluster, Collector};
 
@@ -123,13 +123,7 @@ fn run_through(fault: impl FnOnce(&Scene<'_>)) -> TransactionCounts {
         tid: &tid,
         start: &start,
     });
-    let finished = wait_until(
-        || progress.count_of(&names.output),
-        |n| n >= expected.len(),
-        Duration::from_secs(60),
-    );
-    let live = progress.count_of(&names.output);
-    drop(progress.stop(&names.output, &names.dlq));
+    let (finished, live) = await_output(progress, &names, expected.len(), Duration::from_secs(60));
     token.cancel();
     let stopped: Vec<_> = tasks
         .into_inner()

@@ -9,7 +9,7 @@ use kafka_eos_broker::protocol::messages::ApiKey;
 use kafka_eos_broker::protocol::ResponseError;
 use kafka_eos_broker::{Faults, TransactionCounts};
 use kafka_eos_demo::orders::{Failures, OrderEvent, OrderProcessor};
-use kafka_eos_integration_tests::{order_records, runtime, Topics};
+use kafka_eos_integration_tests::{await_output, order_records, runtime, Topics};
 use kafka_eos_processor::core::RetryPolicy;
 use kafka_eos_processor::{
     CancellationToken, JsonCodec, KeyPolicy, MetricsSnapshot, PipelineBuilder,
@@ -71,13 +71,7 @@ fn run_tuned(
     );
     assert!(progress.count_of(&names.output) < expected.len());
     inject(&faults);
-    let finished = wait_until(
-        || progress.count_of(&names.output),
-        |n| n >= expected.len(),
-        Duration::from_secs(40),
-    );
-    let live = progress.count_of(&names.output);
-    drop(progress.stop(&names.output, &names.dlq));
+    let (finished, live) = await_output(progress, &names, expected.len(), Duration::from_secs(40));
     token.cancel();
     let result = rt
         .block_on(async { tokio::time::timeout(Duration::from_secs(30), task).await })

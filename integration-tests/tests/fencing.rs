@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use kafka_eos_demo::orders::{OrderEvent, OrderProcessor};
-use kafka_eos_integration_tests::{order_records, runtime, Topics};
+use kafka_eos_integration_tests::{await_output, order_records, runtime, Topics};
 use kafka_eos_processor::{CancellationToken, JsonCodec, PipelineBuilder};
 use kafka_eos_testkit::{test_seed, verify_topic, wait_until, write_records, Cluster, Collector};
 
@@ -67,13 +67,7 @@ fn the_older_pipeline_is_fenced_and_stops_and_the_output_stays_exactly_once() {
     }
     assert!(!old_token.is_cancelled());
 
-    let finished = wait_until(
-        || progress.count_of(&names.output),
-        |n| n >= expected.len(),
-        Duration::from_secs(30),
-    );
-    let live = progress.count_of(&names.output);
-    drop(progress.stop(&names.output, &names.dlq));
+    let (finished, live) = await_output(progress, &names, expected.len(), Duration::from_secs(30));
     new_token.cancel();
     let newer_result = rt
         .block_on(async { tokio::time::timeout(Duration::from_secs(30), newer).await })

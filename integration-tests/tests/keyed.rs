@@ -1,6 +1,6 @@
 //! Keyed concurrency suite: many records in flight keep each key's order and exactly once;
-//! a processor that stalls holds the pipeline at one batch (nothing more is polled, the
-//! consumer is paused) until it resumes; a `SequentialProcessor` runs one record at a time.
+//! a processor that stalls holds the pipeline at one batch in process (and at most one more
+//! being collected behind it; the consumer is paused) until it resumes; a `SequentialProcessor` runs one record at a time.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -141,8 +141,9 @@ fn stall(max_in_flight: usize) {
         ),
         "the stalling record was never processed"
     );
-    // while the stalled record is in flight, its batch cannot commit and nothing more is
-    // taken from the consumer: the pipeline holds at most one batch
+    // while the stalled record is in flight, its batch cannot commit and no other batch is
+    // taken into process (`records_polled` counts those; the one collected behind it
+    // meanwhile is bounded by `commit_every_records` too)
     std::thread::sleep(Duration::from_millis(300));
     let during = metrics.snapshot();
     std::thread::sleep(Duration::from_millis(1500));

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kafka_eos_demo::orders::{result_of, OrderEvent};
-use kafka_eos_integration_tests::{order_records, runtime, Topics};
+use kafka_eos_integration_tests::{await_output, order_records, runtime, Topics};
 use kafka_eos_processor::core::parked::release_record;
 use kafka_eos_processor::{
     dlq_headers, Backoff, BoxError, CancellationToken, ErrorPolicy, Input, JsonCodec, KeyPolicy,
@@ -114,13 +114,7 @@ fn run_until(
     let metrics = pipeline.metrics();
     let rt = runtime();
     let task = rt.spawn(pipeline.run());
-    let finished = wait_until(
-        || progress.count_of(&names.output),
-        |n| n >= expected_out,
-        Duration::from_secs(90),
-    );
-    let live = progress.count_of(&names.output);
-    drop(progress.stop(&names.output, &names.dlq));
+    let (finished, live) = await_output(progress, names, expected_out, Duration::from_secs(90));
     std::thread::sleep(Duration::from_millis(300));
     token.cancel();
     let result = rt

@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kafka_eos_demo::orders::{expected_results, result_of, OrderEvent};
-use kafka_eos_integration_tests::{order_records, runtime, Topics};
+use kafka_eos_integration_tests::{await_output, order_records, runtime, Topics};
 use kafka_eos_processor::{
     dlq_headers, BoxError, CancellationToken, ErrorPolicy, Input, JsonCodec, MetricsSnapshot,
     Output, PipelineBuilder, Processor,
 };
 use kafka_eos_testkit::{
-    read_committed, test_seed, verify_topic, wait_until, write_records, Cluster, Collector, Record,
+    read_committed, test_seed, verify_topic, write_records, Cluster, Collector, Record,
 };
 
 /// Writes one result per event; fails the records `fail` picks (given the record and
@@ -69,13 +69,7 @@ fn run<P: Processor<Input = OrderEvent>>(
     let metrics = pipeline.metrics();
     let rt = runtime();
     let task = rt.spawn(pipeline.run());
-    let finished = wait_until(
-        || progress.count_of(&names.output),
-        |n| n >= expected_out,
-        Duration::from_secs(30),
-    );
-    let live = progress.count_of(&names.output);
-    drop(progress.stop(&names.output, &names.dlq));
+    let (finished, live) = await_output(progress, names, expected_out, Duration::from_secs(30));
     // let a duplicate, if any, be written before stopping
     std::thread::sleep(Duration::from_millis(300));
     token.cancel();

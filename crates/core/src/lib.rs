@@ -38,7 +38,8 @@ mod retry;
 mod transactional_id;
 
 pub use self::metrics::{
-    names as metric_names, AbortCause, Metrics, MetricsSnapshot, ATTEMPT_BUCKETS, LATENCY_RESERVOIR,
+    names as metric_names, AbortCause, Metrics, MetricsSnapshot, ABORT_CAUSES, ATTEMPT_BUCKETS,
+    LATENCY_RESERVOIR,
 };
 pub use delivery::{Deliveries, DeliveryContext, OutputProducer};
 pub use error::{classify, is_authorization, Error, ErrorKind, Operation, Result, SendError};

@@ -19,6 +19,9 @@ pub const LATENCY_RESERVOIR: usize = 1024;
 /// after later attempts count in the last bucket.
 pub const ATTEMPT_BUCKETS: usize = 8;
 
+/// How many [`AbortCause`]s there are.
+pub const ABORT_CAUSES: usize = 6;
+
 /// Why a transaction was aborted (the label `cause` of `kafka_eos_transactions_aborted_total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AbortCause {
@@ -32,17 +35,21 @@ pub enum AbortCause {
     Error,
     /// The pipeline stopped with a transaction open.
     Shutdown,
+    /// A rebalance ran while the batch was in its transaction (the partitions may have
+    /// moved): the batch is polled again from the committed offsets.
+    Rebalance,
     /// An abort whose caller named no cause ([`TransactionalProducer::abort`](crate::TransactionalProducer::abort)).
     Other,
 }
 
 impl AbortCause {
     /// Every cause, in the order of [`MetricsSnapshot::aborts_by_cause`].
-    pub const ALL: [AbortCause; 5] = [
+    pub const ALL: [AbortCause; ABORT_CAUSES] = [
         AbortCause::Retry,
         AbortCause::Stop,
         AbortCause::Error,
         AbortCause::Shutdown,
+        AbortCause::Rebalance,
         AbortCause::Other,
     ];
 
@@ -53,6 +60,7 @@ impl AbortCause {
             AbortCause::Stop => "stop",
             AbortCause::Error => "error",
             AbortCause::Shutdown => "shutdown",
+            AbortCause::Rebalance => "rebalance",
             AbortCause::Other => "other",
         }
     }
@@ -73,7 +81,7 @@ pub struct Metrics {
     transactions_begun: AtomicU64,
     commits: AtomicU64,
     aborts: AtomicU64,
-    aborts_by_cause: [AtomicU64; 5],
+    aborts_by_cause: [AtomicU64; ABORT_CAUSES],
     fencings: AtomicU64,
     retries: AtomicU64,
     records_polled: AtomicU64,
@@ -106,7 +114,7 @@ pub struct MetricsSnapshot {
     /// Transactions aborted.
     pub aborts: u64,
     /// Transactions aborted, by [`AbortCause`] (in the order of [`AbortCause::ALL`]).
-    pub aborts_by_cause: [u64; 5],
+    pub aborts_by_cause: [u64; ABORT_CAUSES],
     /// Times this pipeline's producer found itself fenced by a newer instance (it stops).
     pub fencings: u64,
     /// Retried operations (each retry counts once).

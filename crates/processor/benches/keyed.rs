@@ -449,6 +449,21 @@ struct Window {
     commits: u64,
     /// The input ran out before `window` and `STEADY_MIN_COMMITS` commits.
     short: bool,
+    /// CPU seconds the whole process (pipeline, librdkafka, broker) used over the window
+    /// (`None` where `/proc/self/stat` cannot be read).
+    cpu_secs: Option<f64>,
+}
+
+/// CPU seconds (user + system) this process used so far, from `/proc/self/stat` (Linux).
+fn process_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // fields after the command name (which may hold spaces): utime and stime are the 12th
+    // and 13th, in clock ticks (100 per second on Linux)
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: f64 = fields.next()?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }
 
 /// After the first commit and `warmup`: from a commit to the first commit after `window`
@@ -473,7 +488,9 @@ fn steady_window(
         Ok((at, run.records_in(), run.commits()))
     };
     let (start, r0, c0) = next_commit()?;
+    let cpu0 = process_cpu_secs();
     let (mut end, mut r1, mut c1) = (start, r0, c0);
+    let mut cpu1 = cpu0;
     loop {
         let next = next_commit()?;
         if next.1 >= input_len {
@@ -481,6 +498,7 @@ fn steady_window(
             break;
         }
         (end, r1, c1) = next;
+        cpu1 = process_cpu_secs();
         if end - start >= window && c1 - c0 >= STEADY_MIN_COMMITS {
             break;
         }
@@ -490,7 +508,21 @@ fn steady_window(
         secs: (end - start).as_secs_f64(),
         commits: c1 - c0,
         short: end - start < window || c1 - c0 < STEADY_MIN_COMMITS,
+        cpu_secs: cpu0.zip(cpu1).map(|(a, b)| b - a),
     })
+}
+
+/// The process's CPU time per record over a window (all threads: the pipeline's,
+/// librdkafka's and the broker's), and the cores it kept busy.
+fn cpu_per_record(w: &Window) -> String {
+    match w.cpu_secs {
+        Some(cpu) => format!(
+            "{:.2} CPU us/record, {:.2} cores busy",
+            cpu * 1e6 / w.records.max(1) as f64,
+            cpu / w.secs
+        ),
+        None => "CPU time not read".to_owned(),
+    }
 }
 
 /// Pre-writes the backlog in chunks (a `Vec<Record>` of all of it would take gigabytes).
@@ -539,13 +571,14 @@ fn steady_state(rt: &Runtime, topics: &Topics<'_>, rows: &mut Vec<Row>) -> Bench
             topics.delete(&output)?;
             let w = w.map_err(|e| format!("{}: {e}", kind.name()))?;
             eprintln!(
-                "steady {}/{repeats}: {:<24} {:>9.0} records/s  {:>6} records per commit  {:.1} s, {} commits",
+                "steady {}/{repeats}: {:<24} {:>9.0} records/s  {:>6} records per commit  {:.1} s, {} commits, {}",
                 rep + 1,
                 kind.name(),
                 w.records as f64 / w.secs,
                 w.records / w.commits.max(1),
                 w.secs,
-                w.commits
+                w.commits,
+                cpu_per_record(&w)
             );
             windows[k].push(w);
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{FutureExt, StreamExt};
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{Consumer, ConsumerGroupMetadata, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::time::Instant;
@@ -66,18 +66,55 @@ impl Polled {
     }
 }
 
+/// A batch as collected: its records, and the group membership they were polled under.
+pub(crate) struct Collected {
+    pub records: Vec<Polled>,
+    pub membership: Membership,
+}
+
+/// The consumer's group membership when a collection ended: its transaction's offsets are
+/// sent with this group metadata, and a rebalance since (the generation moved on) aborts it.
+pub(crate) struct Membership {
+    /// Rebalances completed ([`EosConsumerContext::generation`]).
+    pub generation: u64,
+    /// `None` before the consumer joined its group.
+    pub group: Option<ConsumerGroupMetadata>,
+}
+
+impl Membership {
+    /// The membership of `consumer` now.
+    pub(crate) fn of(
+        consumer: &StreamConsumer<EosConsumerContext>,
+        context: &EosConsumerContext,
+    ) -> Self {
+        Membership {
+            generation: context.generation(),
+            group: consumer.group_metadata(),
+        }
+    }
+
+    /// Whether a rebalance ran since (the batch's partitions may have moved).
+    pub(crate) fn is_stale(&self, context: &EosConsumerContext) -> bool {
+        context.generation() != self.generation
+    }
+}
+
 /// How many records are taken between two looks at the clock and the shutdown token.
 const CHECK_EVERY: usize = 64;
 
-/// Polls up to `max` records, until `interval` passes or `shutdown` is cancelled. Records
-/// polled before a rebalance are dropped: the new assignment resumes from committed offsets.
+/// Polls up to `max` records into `batch` (emptied first: a spent batch's buffer), until
+/// `interval` passes (and, with `hold`, until `hold` is cancelled too: a prefetch goes on
+/// while the batch before it is still in its transaction) or `shutdown` is cancelled. Records polled before a rebalance are dropped:
+/// the new assignment resumes from committed offsets.
 pub(crate) async fn collect(
     consumer: &StreamConsumer<EosConsumerContext>,
     context: &EosConsumerContext,
     max: usize,
     interval: Duration,
+    hold: Option<&CancellationToken>,
     shutdown: &CancellationToken,
-) -> Result<Vec<Polled>> {
+    mut batch: Vec<Polled>,
+) -> Result<Collected> {
     // One timer and one registration with the token for the whole batch: per record they
     // cost more than the record. A record that is ready is taken without them (the clock
     // and the token are read every few records instead, so a full local queue cannot
@@ -87,10 +124,18 @@ pub(crate) async fn collect(
     tokio::pin!(deadline);
     let cancelled = shutdown.cancelled();
     tokio::pin!(cancelled);
+    let released = async {
+        if let Some(hold) = hold {
+            hold.cancelled().await;
+        }
+    };
+    tokio::pin!(released);
+    let is_released = || hold.is_none_or(CancellationToken::is_cancelled);
+    let mut due = false;
     // one registration with the consumer's wakers for the whole batch (`recv` makes one
     // per record)
     let mut messages = consumer.stream();
-    let mut batch = Vec::new();
+    batch.clear();
     let mut topics = Vec::new();
     while batch.len() < max {
         let (polled, was_ready) = match messages.next().now_or_never() {
@@ -98,7 +143,14 @@ pub(crate) async fn collect(
             None => tokio::select! {
                 biased;
                 () = &mut cancelled => break,
-                () = &mut deadline => break,
+                () = &mut deadline, if !due => {
+                    due = true;
+                    if is_released() {
+                        break;
+                    }
+                    continue;
+                }
+                () = &mut released, if due => break,
                 polled = messages.next() => (polled, false),
             },
         };
@@ -124,8 +176,8 @@ pub(crate) async fn collect(
             }
         }
         if was_ready {
-            if batch.len() % CHECK_EVERY == 0
-                && (shutdown.is_cancelled() || Instant::now() >= until)
+            if batch.len().is_multiple_of(CHECK_EVERY)
+                && (shutdown.is_cancelled() || (Instant::now() >= until && is_released()))
             {
                 break;
             }
@@ -136,20 +188,32 @@ pub(crate) async fn collect(
     if context.take_rebalanced() {
         batch.clear();
     }
-    Ok(batch)
+    Ok(Collected {
+        records: batch,
+        membership: Membership::of(consumer, context),
+    })
 }
 
 /// First and next offsets of each partition in a batch.
 pub(crate) fn offsets(batch: &[Polled]) -> BTreeMap<(Arc<str>, i32), (i64, i64)> {
     let mut m: BTreeMap<(Arc<str>, i32), (i64, i64)> = BTreeMap::new();
-    for msg in batch {
+    // one look-up per run of records of one partition (the consumer hands them so)
+    for run in same_partition_runs(batch) {
+        let (low, high) = run.iter().fold((i64::MAX, i64::MIN), |(low, high), msg| {
+            (low.min(msg.offset), high.max(msg.offset + 1))
+        });
         let e = m
-            .entry((Arc::clone(&msg.topic), msg.partition))
-            .or_insert((msg.offset, msg.offset + 1));
-        e.0 = e.0.min(msg.offset);
-        e.1 = e.1.max(msg.offset + 1);
+            .entry((Arc::clone(&run[0].topic), run[0].partition))
+            .or_insert((low, high));
+        e.0 = e.0.min(low);
+        e.1 = e.1.max(high);
     }
     m
+}
+
+/// The runs of consecutive records of one partition in `batch`.
+pub(crate) fn same_partition_runs(batch: &[Polled]) -> impl Iterator<Item = &[Polled]> {
+    batch.chunk_by(|a, b| a.partition == b.partition && Arc::ptr_eq(&a.topic, &b.topic))
 }
 
 /// Seeks every partition of the batch to the group's committed offset, where its next

@@ -102,8 +102,12 @@ impl ConsumerLag {
         if partitions.is_empty() {
             return; // no statistics yet (or not published)
         }
-        for msg in batch {
-            if let Some(p) = partitions.get_mut(&(Arc::clone(&msg.topic), msg.partition)) {
+        for run in crate::batch::same_partition_runs(batch) {
+            let first = &run[0];
+            let Some(p) = partitions.get_mut(&(Arc::clone(&first.topic), first.partition)) else {
+                continue;
+            };
+            for msg in run {
                 if p.committed.is_none_or(|c| c <= msg.offset) {
                     p.committed = Some(msg.offset + 1);
                     p.committed_ts = msg.timestamp.or(p.committed_ts);

@@ -15,12 +15,14 @@ use crate::consumer_lag::ConsumerLag;
 
 /// Consumer context used by the pipeline.
 ///
-/// The pipeline always finishes (commits or aborts) its transaction before it polls
-/// again, and rebalance callbacks only run inside a poll, so when partitions are
-/// revoked no transaction is open. The context raises a flag on every rebalance; the
-/// pipeline then drops the records it polled but has not processed yet: with the
-/// (default, eager) assignment strategies every newly assigned partition resumes
-/// from its committed offset, so nothing is lost or duplicated.
+/// Rebalance callbacks only run inside a poll. In exactly-once mode the next batch is
+/// polled while one is in its transaction (`prefetch.rs`), so a revocation may meet an
+/// open transaction: the generation counted here tells the pipeline to abort it before
+/// its commit, and one that lands during the commit meets KIP-447's checks. The context
+/// also raises a flag on every rebalance; the pipeline then drops the records it polled
+/// but has not processed yet: with the (default, eager) assignment strategies every newly
+/// assigned partition resumes from its committed offset, so nothing is lost or
+/// duplicated.
 #[derive(Debug, Clone, Default)]
 pub struct EosConsumerContext {
     rebalanced: Arc<AtomicBool>,
@@ -47,8 +49,10 @@ impl EosConsumerContext {
         &self.lag
     }
 
+    /// Whether a rebalance completed since the last call (read for every polled record:
+    /// a plain load unless it did).
     pub(crate) fn take_rebalanced(&self) -> bool {
-        self.rebalanced.swap(false, Ordering::AcqRel)
+        self.rebalanced.load(Ordering::Acquire) && self.rebalanced.swap(false, Ordering::AcqRel)
     }
 
     /// The last authentication or TLS failure, if librdkafka reported one.
@@ -136,7 +140,10 @@ impl ConsumerContext for EosConsumerContext {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Revoke(tpl) => {
-                tracing::info!(partitions = tpl.count(), "partitions revoked; no transaction is open (each transaction ends before the next poll)");
+                tracing::info!(
+                    partitions = tpl.count(),
+                    "partitions revoked; a batch in its transaction is aborted before its commit"
+                );
             }
             Rebalance::Assign(tpl) => {
                 tracing::info!(

@@ -62,6 +62,7 @@ mod hot_keys;
 mod metrics_endpoint;
 mod parking;
 mod pipeline;
+mod prefetch;
 mod processor;
 mod recovery;
 mod scheduler;

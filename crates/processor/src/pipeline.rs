@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::attempts::Attempts;
 use crate::backoff::Backoff;
-use crate::batch::{self, Replays};
+use crate::batch::{self, Collected, Replays};
 use crate::codec::Codec;
 use crate::consumer_lag::with_statistics;
 use crate::context::EosConsumerContext;
@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::hot_keys::HotKeyMonitor;
 use crate::metrics_endpoint::MetricsEndpoint;
 use crate::parking::{Parking, Reader};
+use crate::prefetch::Prefetch;
 use crate::processor::Processor;
 use crate::recovery::Step;
 use crate::scheduler::{InFlight, Limits, RateLimiter};
@@ -39,7 +40,10 @@ use crate::startup::await_cluster;
 /// begin -> decode the records, process them by key (records of different keys
 /// concurrently, up to `max_in_flight`; records of one key in input order) -> produce each
 /// record's outputs as they are made (delivery awaited) ->
-/// `send_offsets_to_transaction(next offsets, group metadata)` -> commit.
+/// `send_offsets_to_transaction(next offsets, group metadata)` -> commit. In
+/// [`Mode::ExactlyOnce`] without a parking topic the next batch is polled on another task
+/// meanwhile (until the commit interval has passed and this batch has ended); a rebalance
+/// it serves aborts the batch in its transaction, which is polled again.
 /// On an abortable error the transaction is aborted and the consumer rewound to the
 /// committed offsets (the start of the batch) to process again; on a fatal error the
 /// producer is rebuilt and the batch replayed; when fenced the pipeline stops with
@@ -254,6 +258,13 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         })
     }
 
+    /// Whether the next batch is collected while this one is processed
+    /// ([`Prefetch`]): exactly once without parking (parked keys are loaded per
+    /// assignment between batches, and the at-least-once commit has no KIP-447 fencing).
+    fn prefetches(&self) -> bool {
+        self.config.mode() == Mode::ExactlyOnce && self.parking.is_none()
+    }
+
     async fn run_loop(
         &mut self,
         consumer: &Arc<StreamConsumer<EosConsumerContext>>,
@@ -261,18 +272,56 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         reader: Option<&Reader>,
         sink: &mut Sink,
     ) -> Result<()> {
-        loop {
-            if self.shutdown.is_cancelled() {
-                return Ok(());
+        let mut prefetch = None;
+        let result = self
+            .run_batches(consumer, context, reader, sink, &mut prefetch)
+            .await;
+        // the collecting task holds the consumer: it ends before the consumer is closed
+        if let Some(p) = prefetch.take() {
+            if let Err(e) = p.cancel().await {
+                tracing::debug!(error = %e, "the batch collected last is dropped");
             }
-            let mut batch = batch::collect(
-                consumer,
-                context,
-                self.config.commit_max_records(),
-                self.config.commit_interval(),
-                &self.shutdown,
-            )
-            .await?;
+        }
+        result
+    }
+
+    async fn run_batches(
+        &mut self,
+        consumer: &Arc<StreamConsumer<EosConsumerContext>>,
+        context: &EosConsumerContext,
+        reader: Option<&Reader>,
+        sink: &mut Sink,
+        prefetch: &mut Option<Prefetch>,
+    ) -> Result<()> {
+        let (max, interval) = (
+            self.config.commit_max_records(),
+            self.config.commit_interval(),
+        );
+        // the buffer of the batch before last, reused (no growing a fresh one per batch)
+        let mut spare = Vec::new();
+        loop {
+            let collected = match prefetch.take() {
+                // a batch polled already is processed even after a shutdown request
+                Some(p) => p.finish().await?,
+                None if self.shutdown.is_cancelled() => return Ok(()),
+                None => {
+                    let buffer = std::mem::take(&mut spare);
+                    batch::collect(
+                        consumer,
+                        context,
+                        max,
+                        interval,
+                        None,
+                        &self.shutdown,
+                        buffer,
+                    )
+                    .await?
+                }
+            };
+            let Collected {
+                records: mut batch,
+                membership,
+            } = collected;
             context.lag().set_idle(batch.is_empty());
             // without input, a batch still runs for a new assignment's parked keys and for
             // keys that are due
@@ -281,7 +330,18 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                 .as_ref()
                 .is_some_and(|p| p.wants_batch(context.generation(), crate::attempts::now_ms()));
             if batch.is_empty() && !parking_waits {
+                spare = batch;
                 continue;
+            }
+            if self.prefetches() && !self.shutdown.is_cancelled() {
+                *prefetch = Some(Prefetch::start(
+                    consumer,
+                    context,
+                    max,
+                    interval,
+                    &self.shutdown,
+                    std::mem::take(&mut spare),
+                ));
             }
             self.hot_keys.observe(&batch);
             let replayed = self.replays.count(&batch);
@@ -289,7 +349,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                 .record_polled(batch.len() as u64, replayed as u64);
             self.metrics.set_in_flight(batch.len() as u64);
             let outcome = self
-                .process_batch(&mut batch, consumer, context, reader, sink)
+                .process_batch(&mut batch, membership, consumer, context, reader, sink)
                 .await;
             self.metrics.set_in_flight(0);
             match outcome {
@@ -298,6 +358,15 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                     context.lag().committed(&batch);
                 }
                 Err(Step::Rewind) => {
+                    // what was polled behind the batch is polled again too
+                    if let Some(p) = prefetch.take() {
+                        let behind = p.cancel().await?.records;
+                        // taken from the consumer (counted so), though never processed
+                        let replayed = self.replays.count(&behind);
+                        self.metrics
+                            .record_polled(behind.len() as u64, replayed as u64);
+                        batch.extend(behind);
+                    }
                     // the batch may have committed after all (a commit whose outcome was
                     // unknown): the parked keys are read again from the parking topic
                     if let Some(p) = self.parking.as_mut() {
@@ -313,6 +382,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                     return Err(e);
                 }
             }
+            spare = batch;
         }
     }
 }

@@ -8,13 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kafka_eos_core::{AbortCause, Error as CoreError, Operation, OwnedRecord, SendError};
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerGroupMetadata, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
 
 use kafka_eos_core::parked::park_record;
 
 use crate::attempts::{now_ms, RecordId};
-use crate::batch::{self, Polled};
+use crate::batch::{self, Membership, Polled};
 use crate::codec::{decode, decode_owned, Codec};
 use crate::context::EosConsumerContext;
 use crate::dead_letter::{dead_letter, ErrorPolicy, History};
@@ -84,6 +84,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
     pub(crate) async fn process_batch(
         &mut self,
         batch: &mut [Polled],
+        membership: Membership,
         consumer: &Arc<StreamConsumer<EosConsumerContext>>,
         context: &EosConsumerContext,
         reader: Option<&Reader>,
@@ -266,7 +267,19 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         if let Some(SendError { error, .. }) = send_failure.or(delivered.err()) {
             return Err(recover(sink, error).await);
         }
-        commit(sink, consumer, &*batch).await?;
+        if membership.is_stale(context) {
+            // the next batch's collection served a rebalance: these partitions may have
+            // moved, and their new owner resumes from the committed offsets
+            tracing::info!(
+                records = batch.len(),
+                "a rebalance ran while the batch was processed: aborting it"
+            );
+            if let Err(e) = sink.abort(AbortCause::Rebalance).await {
+                return Err(recover(sink, e).await);
+            }
+            return Err(Step::Rewind);
+        }
+        commit(sink, consumer, membership.group, &*batch).await?;
         self.metrics
             .record_in(batch.len() as u64, dead_letters.into_inner());
         self.metrics.record_records_parked(parked.into_inner());
@@ -557,11 +570,13 @@ fn pause(
     }
 }
 
-/// Sends the batch's next offsets with the group metadata and commits (exactly once), or
+/// Sends the batch's next offsets with the group metadata of the generation its records were
+/// polled in and commits (exactly once), or
 /// commits them with the consumer after the deliveries (at least once).
 async fn commit(
     sink: &mut Sink,
     consumer: &Arc<StreamConsumer<EosConsumerContext>>,
+    group: Option<ConsumerGroupMetadata>,
     batch: &[Polled],
 ) -> Result<(), Step> {
     let mut tpl = TopicPartitionList::new();
@@ -572,7 +587,7 @@ async fn commit(
     }
     let outcome = match sink {
         Sink::Txn(p) => {
-            let Some(group) = consumer.group_metadata() else {
+            let Some(group) = group else {
                 return Err(Step::Fail(Error::from(CoreError::State {
                     op: Operation::SendOffsets,
                     reason: "the consumer has no group metadata",

@@ -19,7 +19,7 @@ pub(super) struct Facade {
     pub(super) process_calls: Counter,
     pub(super) transactions_begun: Counter,
     pub(super) commits: Counter,
-    pub(super) aborts: [Counter; 5],
+    pub(super) aborts: [Counter; super::ABORT_CAUSES],
     pub(super) fencings: Counter,
     pub(super) retries: Counter,
     pub(super) record_retries: [Counter; ATTEMPT_BUCKETS],
