@@ -229,6 +229,9 @@ where
     )
     .offsets_table(&t.offsets)
     .max_attempts(3)
+    // shorter than the outage test's 3 s cut: a connection asked for between two batches
+    // fails (and the batch rolls back) instead of waiting the outage out
+    .connect_timeout(Duration::from_secs(1))
     .shutdown(stop.clone())
     .build()
     .await
