@@ -51,7 +51,7 @@ impl Prefetch {
         let (consumer, context) = (Arc::clone(consumer), context.clone());
         let (token, hold) = (stop.clone(), release.clone());
         let handle = tokio::spawn(async move {
-            batch::collect(
+            let collected = batch::collect(
                 &consumer,
                 &context,
                 max,
@@ -60,7 +60,13 @@ impl Prefetch {
                 &token,
                 buffer,
             )
-            .await
+            .await;
+            // the pipeline's future dropped meanwhile: closing the consumer blocks, which
+            // is not for a Tokio worker
+            if let Some(last) = Arc::into_inner(consumer) {
+                drop(tokio::task::spawn_blocking(move || drop(last)));
+            }
+            collected
         });
         Prefetch {
             stop,
