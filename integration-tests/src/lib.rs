@@ -39,6 +39,20 @@ pub fn await_output(
     (finished, live)
 }
 
+/// What the pipeline `task` spawned on `rt` returned, once it stops: it must within 30 s
+/// (a pipeline stuck in a blocking client call fails the test, saying `what`, instead of
+/// hanging it).
+pub fn join_within_30s<T>(
+    rt: &tokio::runtime::Runtime,
+    task: tokio::task::JoinHandle<T>,
+    what: &str,
+) -> T {
+    match rt.block_on(async { tokio::time::timeout(Duration::from_secs(30), task).await }) {
+        Ok(joined) => joined.expect("the pipeline's task panicked"),
+        Err(_) => panic!("{what}"),
+    }
+}
+
 /// A multi-threaded Tokio runtime for in-process pipelines. The suites are plain `#[test]`s
 /// because the embedded broker runs on a runtime of its own, which cannot be started or
 /// dropped inside another.

@@ -9,7 +9,7 @@ use kafka_eos_broker::protocol::messages::ApiKey;
 use kafka_eos_broker::protocol::ResponseError;
 use kafka_eos_broker::{Faults, TransactionCounts};
 use kafka_eos_demo::orders::{Failures, OrderEvent, OrderProcessor};
-use kafka_eos_integration_tests::{await_output, order_records, runtime, Topics};
+use kafka_eos_integration_tests::{await_output, join_within_30s, order_records, runtime, Topics};
 use kafka_eos_processor::core::RetryPolicy;
 use kafka_eos_processor::{
     CancellationToken, JsonCodec, KeyPolicy, MetricsSnapshot, PipelineBuilder,
@@ -73,10 +73,7 @@ fn run_tuned(
     inject(&faults);
     let (finished, live) = await_output(progress, &names, expected.len(), Duration::from_secs(40));
     token.cancel();
-    let result = rt
-        .block_on(async { tokio::time::timeout(Duration::from_secs(30), task).await })
-        .expect("the pipeline did not stop")
-        .unwrap();
+    let result = join_within_30s(&rt, task, "the pipeline did not stop");
     assert!(
         finished,
         "stalled at {live} of {} ({result:?})",

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use kafka_eos_demo::orders::{OrderEvent, OrderProcessor};
-use kafka_eos_integration_tests::{await_output, order_records, runtime, Topics};
+use kafka_eos_integration_tests::{await_output, join_within_30s, order_records, runtime, Topics};
 use kafka_eos_processor::{CancellationToken, JsonCodec, PipelineBuilder};
 use kafka_eos_testkit::{test_seed, verify_topic, wait_until, write_records, Cluster, Collector};
 
@@ -57,10 +57,11 @@ fn the_older_pipeline_is_fenced_and_stops_and_the_output_stays_exactly_once() {
     let new_token = CancellationToken::new();
     let newer = rt.spawn(build(new_token.clone()).run());
     write_records(&bootstrap, &names.input, second_half).unwrap();
-    let older_result = rt
-        .block_on(async { tokio::time::timeout(Duration::from_secs(30), older).await })
-        .expect("the older pipeline kept running after being fenced")
-        .unwrap();
+    let older_result = join_within_30s(
+        &rt,
+        older,
+        "the older pipeline kept running after being fenced",
+    );
     match older_result {
         Err(e) => assert!(e.is_fenced(), "stopped with {e:?}, not fenced"),
         Ok(()) => panic!("the older pipeline stopped without an error"),
@@ -69,10 +70,7 @@ fn the_older_pipeline_is_fenced_and_stops_and_the_output_stays_exactly_once() {
 
     let (finished, live) = await_output(progress, &names, expected.len(), Duration::from_secs(30));
     new_token.cancel();
-    let newer_result = rt
-        .block_on(async { tokio::time::timeout(Duration::from_secs(30), newer).await })
-        .expect("the newer pipeline did not stop")
-        .unwrap();
+    let newer_result = join_within_30s(&rt, newer, "the newer pipeline did not stop");
     assert!(newer_result.is_ok(), "{newer_result:?}");
     assert!(finished, "stalled at {live} of {}", expected.len());
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kafka_eos_demo::orders::{result_of, OrderEvent};
-use kafka_eos_integration_tests::{await_output, order_records, runtime, Topics};
+use kafka_eos_integration_tests::{await_output, join_within_30s, order_records, runtime, Topics};
 use kafka_eos_processor::core::parked::release_record;
 use kafka_eos_processor::{
     dlq_headers, Backoff, BoxError, CancellationToken, ErrorPolicy, Input, JsonCodec, KeyPolicy,
@@ -117,10 +117,7 @@ fn run_until(
     let (finished, live) = await_output(progress, names, expected_out, Duration::from_secs(90));
     std::thread::sleep(Duration::from_millis(300));
     token.cancel();
-    let result = rt
-        .block_on(async { tokio::time::timeout(Duration::from_secs(30), task).await })
-        .expect("the pipeline did not stop")
-        .unwrap();
+    let result = join_within_30s(&rt, task, "the pipeline did not stop");
     assert!(result.is_ok(), "{result:?}");
     assert!(
         finished,

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kafka_eos_demo::orders::{expected_results, result_of, OrderEvent};
-use kafka_eos_integration_tests::{await_output, order_records, runtime, Topics};
+use kafka_eos_integration_tests::{await_output, join_within_30s, order_records, runtime, Topics};
 use kafka_eos_processor::{
     dlq_headers, BoxError, CancellationToken, ErrorPolicy, Input, JsonCodec, MetricsSnapshot,
     Output, PipelineBuilder, Processor,
@@ -73,10 +73,7 @@ fn run<P: Processor<Input = OrderEvent>>(
     // let a duplicate, if any, be written before stopping
     std::thread::sleep(Duration::from_millis(300));
     token.cancel();
-    let result = rt
-        .block_on(async { tokio::time::timeout(Duration::from_secs(30), task).await })
-        .expect("the pipeline did not stop")
-        .unwrap();
+    let result = join_within_30s(&rt, task, "the pipeline did not stop");
     assert!(finished, "stalled at {live} of {expected_out} ({result:?})");
     assert!(result.is_ok(), "{result:?}");
     drop(rt);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_eos_demo::orders::{result_of, OrderEvent};
-use kafka_eos_integration_tests::{await_output, order_records, runtime, Topics};
+use kafka_eos_integration_tests::{await_output, join_within_30s, order_records, runtime, Topics};
 use kafka_eos_processor::core::AbortCause;
 use kafka_eos_processor::{BoxError, Input, JsonCodec, Output, PipelineBuilder, Processor};
 use kafka_eos_testkit::{test_seed, verify_topic, wait_until, write_records, Cluster, Collector};
@@ -82,10 +82,7 @@ fn a_rebalance_during_a_transaction_aborts_the_batch_and_stays_exactly_once() {
     first_token.cancel();
     second_token.cancel();
     for task in [first_task, second_task] {
-        let result = rt
-            .block_on(async { tokio::time::timeout(Duration::from_secs(30), task).await })
-            .expect("a pipeline did not stop")
-            .unwrap();
+        let result = join_within_30s(&rt, task, "a pipeline did not stop");
         assert!(result.is_ok(), "{result:?}");
     }
     assert!(finished, "stalled at {live} of {}", expected.len());

@@ -82,7 +82,7 @@ impl HotKeyMonitor {
         let mut x = self.sampler.load(Ordering::Relaxed);
         let mut touched: Vec<(Arc<str>, i32)> = Vec::new();
         // one look-up per run of records of one partition (the consumer hands them so)
-        for run in batch.chunk_by(|a, b| a.partition == b.partition && a.topic == b.topic) {
+        for run in crate::batch::same_partition_runs(batch) {
             let msg = &run[0];
             let key = (Arc::clone(&msg.topic), msg.partition);
             let p = partitions.entry(key.clone()).or_insert_with(|| Partition {

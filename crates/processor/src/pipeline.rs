@@ -94,7 +94,7 @@ pub(crate) fn core_error(op: Operation) -> impl FnOnce(rdkafka::error::KafkaErro
 
 /// Drops a librdkafka client on a blocking thread: closing a consumer (it leaves the group)
 /// or destroying a producer blocks, which a Tokio worker must not do.
-async fn close_off_worker<T: Send + 'static>(client: T) {
+pub(crate) async fn close_off_worker<T: Send + 'static>(client: T) {
     if let Err(e) = tokio::task::spawn_blocking(move || drop(client)).await {
         tracing::warn!(error = %e, "closing a Kafka client failed");
     }

@@ -64,7 +64,7 @@ impl Prefetch {
             // the pipeline's future dropped meanwhile: closing the consumer blocks, which
             // is not for a Tokio worker
             if let Some(last) = Arc::into_inner(consumer) {
-                drop(tokio::task::spawn_blocking(move || drop(last)));
+                crate::pipeline::close_off_worker(last).await;
             }
             collected
         });
