@@ -32,6 +32,9 @@ pub struct WorkerSpec {
     pub concurrency: usize,
     /// Run the workers at-least-once instead of exactly-once.
     pub at_least_once: bool,
+    /// Park a failing record's key (exactly once); `false`: retries replay the batch, and
+    /// the next batch is polled while one is in its transaction.
+    pub parking: bool,
     /// Failures the workers inject.
     pub failures: crate::orders::Failures,
     /// Attempts of a failing record before it is dead-lettered.
@@ -84,6 +87,7 @@ impl WorkerSpec {
             work_ms: 0,
             concurrency: 1,
             at_least_once: false,
+            parking: true,
             failures: crate::orders::Failures::default(),
             max_attempts: 3,
             default_log_filter: "warn".into(),
@@ -123,6 +127,7 @@ impl WorkerSpec {
             .args(["--work-ms", &self.work_ms.to_string()])
             .args(["--concurrency", &self.concurrency.to_string()])
             .args(self.at_least_once.then_some("--at-least-once"))
+            .args((!self.parking).then_some("--no-parking"))
             .arg("--stop-on-stdin-eof")
             .args([
                 "--sink",

@@ -59,6 +59,10 @@ pub struct DemoArgs {
     /// Records each worker processes at once (keys concurrently, each key in order).
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
+    /// Workers without a parking topic: a failing record is retried by replaying its batch,
+    /// and the next batch is polled while one is in its transaction.
+    #[arg(long)]
+    pub no_parking: bool,
     /// Seed of the event generator and of the kill schedule.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
@@ -332,6 +336,7 @@ pub fn run(args: &DemoArgs, exe: std::path::PathBuf) -> Result<DemoReport, DemoE
     spec.pause_every = args.pause_every;
     spec.work_ms = args.work_ms;
     spec.concurrency = args.concurrency;
+    spec.parking = !args.no_parking;
     spec.failures = Failures {
         transient: args.transient_failures,
         permanent: args.permanent_failures,

@@ -63,6 +63,10 @@ pub struct WorkerArgs {
     /// Run at-least-once instead of exactly-once.
     #[arg(long)]
     pub at_least_once: bool,
+    /// No parking topic: a failing record is retried by replaying its batch (and the next
+    /// batch is polled while one is in its transaction).
+    #[arg(long)]
+    pub no_parking: bool,
     /// Simulated work: pause 1 ms every this many records (0: none).
     #[arg(long, default_value_t = 0)]
     pub pause_every: u64,
@@ -200,7 +204,7 @@ pub async fn run(args: WorkerArgs) -> Result<(), DemoError> {
         .stop_on_signals(true);
     // parked records are written in the transaction: exactly once only (at least once
     // replays the batch)
-    let builder = if args.at_least_once {
+    let builder = if args.at_least_once || args.no_parking {
         builder
     } else {
         builder.parking_topic(&args.parked, KeyPolicy::Release)

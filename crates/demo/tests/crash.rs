@@ -56,6 +56,22 @@ fn sigkilled_keyed_workers_with_64_in_flight_stay_exactly_once_and_in_key_order(
     assert!(parked > 0, "no record was parked by the last lives");
 }
 
+/// Without parking (`--no-parking`), each worker polls its next batch while one is in its
+/// transaction: kills land with two batches in hand. 3 % of the records fail their first
+/// attempt in each life, so batches abort and replay (the batch polled behind them too).
+#[test]
+fn sigkilled_workers_polling_ahead_without_parking_stay_exactly_once_and_in_key_order() {
+    let mut run = WorkerRun::prepare("prefetch-crash", PARTITIONS, ORDERS);
+    run.spec.parking = false;
+    run.spec.failures = Failures {
+        transient: 0.03,
+        permanent: 0,
+    };
+    run.spec.max_attempts = 50;
+    let (_, parked) = crash_run(run);
+    assert_eq!(parked, 0, "a run without parking parked records");
+}
+
 /// Kills the run's workers at random points, restarts them, and checks the output; returns
 /// the largest in-flight peak a worker reported and the records the last lives parked.
 fn crash_run(run: WorkerRun) -> (u64, u64) {
