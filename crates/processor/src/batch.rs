@@ -13,47 +13,38 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::arena::Arena;
 use crate::context::EosConsumerContext;
 use crate::error::Result;
 
-/// A polled record, copied once out of the consumer's buffer: the key and header values
-/// as [`Bytes`] (the processor's [`Input`](crate::Input) and the scheduler's lanes share
-/// them), the topic shared by the batch's records of that topic.
+/// A polled record, copied out of the consumer's buffer: the key and value into the
+/// batch's [`Arena`] (slices that never leave the pipeline), the header values as
+/// [`Bytes`] of their own (they move into the processor's [`Input`](crate::Input)), the
+/// topic shared by the batch's records of that topic.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Polled {
     pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
     pub timestamp: Option<i64>,
-    /// Moved into the processor's input when no dead letter may need it, as `headers`.
     pub key: Option<Bytes>,
-    /// `None`: a tombstone (or, once decoded, bytes the codec kept: only a dead letter
-    /// reads the value again, and then it is left here).
-    pub value: Option<Vec<u8>>,
+    /// `None`: a tombstone.
+    pub value: Option<Bytes>,
     /// In order; `None`: a null header value. Moved into the processor's input when the
-    /// record is processed (unless a dead letter may need them): after that, a batch is
-    /// used for its offsets only.
+    /// record is processed (unless a dead letter may need them).
     pub headers: Vec<(String, Option<Bytes>)>,
 }
 
 impl Polled {
-    /// Copies `msg` out of the consumer, its topic shared through `topics`.
-    pub(crate) fn copy<M: Message>(msg: &M, topics: &mut Vec<Arc<str>>) -> Self {
-        let topic = match topics.iter().find(|t| &***t == msg.topic()) {
-            Some(t) => Arc::clone(t),
-            None => {
-                let t: Arc<str> = Arc::from(msg.topic());
-                topics.push(Arc::clone(&t));
-                t
-            }
-        };
+    /// Copies `msg` out of the consumer into `arena`.
+    pub(crate) fn copy<M: Message>(msg: &M, arena: &mut Arena) -> Self {
         Polled {
-            topic,
+            topic: arena.topic(msg.topic()),
             partition: msg.partition(),
             offset: msg.offset(),
             timestamp: msg.timestamp().to_millis(),
-            key: msg.key().map(Bytes::copy_from_slice),
-            value: msg.payload().map(<[u8]>::to_vec),
+            key: msg.key().map(|k| arena.copy(k)),
+            value: msg.payload().map(|v| arena.copy(v)),
             headers: msg
                 .headers()
                 .map(|h| {
@@ -64,6 +55,21 @@ impl Polled {
                 .unwrap_or_default(),
         }
     }
+
+    /// This record with its key and value in allocations of their own, to keep past its
+    /// batch (a slice of the batch's arena would keep the whole chunk).
+    pub(crate) fn detached(&self) -> Self {
+        Polled {
+            key: detached(&self.key),
+            value: detached(&self.value),
+            ..self.clone()
+        }
+    }
+}
+
+/// `bytes` in an allocation of its own (see [`Polled::detached`]).
+pub(crate) fn detached(bytes: &Option<Bytes>) -> Option<Bytes> {
+    bytes.as_deref().map(Bytes::copy_from_slice)
 }
 
 /// A batch as collected: its records, and the group membership they were polled under.
@@ -136,7 +142,7 @@ pub(crate) async fn collect(
     // per record)
     let mut messages = consumer.stream();
     batch.clear();
-    let mut topics = Vec::new();
+    let mut arena = Arena::default();
     while batch.len() < max {
         let (polled, was_ready) = match messages.next().now_or_never() {
             Some(polled) => (polled, true),
@@ -158,7 +164,7 @@ pub(crate) async fn collect(
             // the consumer's stream never ends; stop the batch if it did
             None => break,
             Some(Ok(msg)) => {
-                let msg = Polled::copy(&msg, &mut topics);
+                let msg = Polled::copy(&msg, &mut arena);
                 if context.take_rebalanced() {
                     // Earlier records belong to the old assignment; the new one
                     // resumes from committed offsets.
@@ -349,12 +355,12 @@ mod tests {
 
     #[test]
     fn a_copy_keeps_tombstones_and_null_headers_and_shares_the_topic() {
-        let mut topics = Vec::new();
-        let first = Polled::copy(&message("in", 0, None), &mut topics);
-        let second = Polled::copy(&message("in", 1, Some(b"")), &mut topics);
-        let other = Polled::copy(&message("other", 0, Some(b"v")), &mut topics);
+        let mut arena = Arena::default();
+        let first = Polled::copy(&message("in", 0, None), &mut arena);
+        let second = Polled::copy(&message("in", 1, Some(b"")), &mut arena);
+        let other = Polled::copy(&message("other", 0, Some(b"v")), &mut arena);
         assert_eq!(first.value, None);
-        assert_eq!(second.value, Some(Vec::new()));
+        assert_eq!(second.value, Some(Bytes::new()));
         assert_eq!(
             first.headers,
             [
@@ -366,6 +372,24 @@ mod tests {
         assert_eq!(first.timestamp, Some(5));
         assert!(Arc::ptr_eq(&first.topic, &second.topic));
         assert_eq!(&*other.topic, "other");
-        assert_eq!(topics.len(), 2);
+        assert_eq!(other.value.as_deref(), Some(&b"v"[..]));
+    }
+
+    #[test]
+    fn a_detached_record_holds_its_own_bytes() {
+        let mut arena = Arena::default();
+        let first = Polled::copy(&message("in", 0, Some(b"v1")), &mut arena);
+        let second = Polled::copy(&message("in", 1, Some(b"v2")), &mut arena);
+        // key and value of both records lie in one chunk
+        let chunk = first.key.as_ref().unwrap().as_ptr() as usize;
+        let end = second.value.as_ref().unwrap().as_ptr() as usize;
+        assert!(end > chunk && end - chunk < 16);
+        let kept = second.detached();
+        assert_eq!(kept, second);
+        let at = kept.value.as_ref().unwrap().as_ptr() as usize;
+        assert!(
+            !(chunk..chunk + 64 * 1024).contains(&at),
+            "outside the chunk"
+        );
     }
 }

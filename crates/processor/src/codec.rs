@@ -68,14 +68,6 @@ pub trait Codec: Send + Sync + 'static {
     /// Decodes a record value that is not null (an empty value is an empty slice).
     fn decode(&self, bytes: &[u8]) -> Result<Self::Item, BoxError>;
 
-    /// Decodes a record value that is not null, given its bytes to keep. By default
-    /// [`decode`](Codec::decode) of a borrow; a codec whose item holds the bytes (as
-    /// [`RawBytes`] does) moves them instead of copying. The pipeline calls it when nothing
-    /// else needs the value (no dead-letter topic is set).
-    fn decode_owned(&self, bytes: Vec<u8>) -> Result<Self::Item, BoxError> {
-        self.decode(&bytes)
-    }
-
     /// Decodes a null value (a tombstone). By default an error naming the tombstone and
     /// this codec.
     fn decode_null(&self) -> Result<Self::Item, BoxError> {
@@ -94,17 +86,6 @@ pub(crate) fn decode<C: Codec + ?Sized>(
 ) -> Result<C::Item, BoxError> {
     match value {
         Some(bytes) => codec.decode(bytes),
-        None => codec.decode_null(),
-    }
-}
-
-/// Decodes a record's value, `None` for a tombstone, with `codec`, taking its bytes.
-pub(crate) fn decode_owned<C: Codec + ?Sized>(
-    codec: &C,
-    value: Option<Vec<u8>>,
-) -> Result<C::Item, BoxError> {
-    match value {
-        Some(bytes) => codec.decode_owned(bytes),
         None => codec.decode_null(),
     }
 }
@@ -200,10 +181,6 @@ impl Codec for RawBytes {
         Ok(Some(bytes.to_vec()))
     }
 
-    fn decode_owned(&self, bytes: Vec<u8>) -> Result<Option<Vec<u8>>, BoxError> {
-        Ok(Some(bytes))
-    }
-
     fn decode_null(&self) -> Result<Option<Vec<u8>>, BoxError> {
         Ok(None)
     }
@@ -235,19 +212,6 @@ mod tests {
     fn json_and_raw() {
         assert!(JsonCodec::<Ev>::new().decode(b"{}").is_err());
         assert_eq!(RawBytes.decode(b"ab").unwrap(), Some(b"ab".to_vec()));
-    }
-
-    #[test]
-    fn owned_bytes_decode_as_borrowed_ones_do() {
-        let bytes = b"abc".to_vec();
-        let at = bytes.as_ptr();
-        let raw = decode_owned(&RawBytes, Some(bytes)).unwrap().unwrap();
-        assert_eq!(raw.as_ptr(), at, "RawBytes keeps the bytes it is given");
-        assert_eq!(decode_owned(&RawBytes, None).unwrap(), None);
-        let json = JsonCodec::<Option<Ev>>::new();
-        let owned = decode_owned(&json, Some(br#"{"id":1,"name":"a"}"#.to_vec())).unwrap();
-        assert_eq!(owned.map(|e| e.id), Some(1));
-        assert!(decode_owned(&JsonCodec::<Ev>::new(), Some(b"x".to_vec())).is_err());
     }
 
     #[test]

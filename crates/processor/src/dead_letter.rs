@@ -51,7 +51,7 @@ pub(crate) fn dead_letter(
 ) -> OwnedRecord {
     let mut r = OwnedRecord::to(topic);
     r.key = msg.key.as_deref().map(<[u8]>::to_vec);
-    r.value = msg.value.clone();
+    r.value = msg.value.as_deref().map(<[u8]>::to_vec);
     r.headers = msg
         .headers
         .iter()

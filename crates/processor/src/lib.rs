@@ -48,6 +48,7 @@
 //! the README's "Metrics" section says how and why.
 #![warn(missing_docs)]
 
+mod arena;
 mod attempts;
 mod backoff;
 mod batch;

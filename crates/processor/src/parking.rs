@@ -25,6 +25,7 @@ pub(crate) use batch::{BatchParking, Changes};
 pub(crate) use reader::Reader;
 use reader::{Scanned, Visit};
 
+use crate::arena::Arena;
 use crate::batch::Polled;
 use crate::error::Error;
 
@@ -346,7 +347,7 @@ impl Visit for DueRecords {
         }
         // the parked copy of the source record, back in its source's place
         let ((topic, partition), key) = id;
-        let mut polled = Polled::copy(s.message, &mut Vec::new());
+        let mut polled = Polled::copy(s.message, &mut Arena::unshared());
         polled.topic = topic;
         polled.partition = partition;
         polled.offset = source_offset;

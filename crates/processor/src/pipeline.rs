@@ -37,7 +37,7 @@ use crate::startup::await_cluster;
 /// [`PipelineBuilder`](crate::PipelineBuilder).
 ///
 /// Loop: poll a batch (up to `commit_max_records` records or `commit_interval`) ->
-/// begin -> decode the records, process them by key (records of different keys
+/// begin -> decode and process the records by key (records of different keys
 /// concurrently, up to `max_in_flight`; records of one key in input order) -> produce each
 /// record's outputs as they are made (delivery awaited) ->
 /// `send_offsets_to_transaction(next offsets, group metadata)` -> commit. In

@@ -10,10 +10,11 @@ use crate::error::BoxError;
 
 /// One decoded input record.
 ///
-/// The record is copied once out of the consumer, and its parts reach the processor without
-/// another copy: the key and the header values are [`Bytes`] (read them as `&[u8]`; a clone
-/// shares the bytes), `topic` is shared by the batch's records of that topic, and `value` is
-/// what the [`Codec`](crate::Codec) made of the record's value.
+/// The input owns its parts: the key and the header values are [`Bytes`] of their own (read
+/// them as `&[u8]`; a clone shares the bytes; keeping them keeps nothing else alive), `topic`
+/// is shared by the batch's records of that topic, and `value` is what the
+/// [`Codec`](crate::Codec) made of the record's value (decoded from a borrow of the bytes
+/// the pipeline polled).
 ///
 /// ```
 /// use kafka_eos_processor::{Bytes, Input};

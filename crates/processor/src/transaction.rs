@@ -1,4 +1,4 @@
-//! One transaction: begin; decode the batch in order; process its records by key
+//! One transaction: begin; process the batch's records by key, each decoded in its turn
 //! (concurrently across keys, in input order within a key, within the pipeline's bounds),
 //! handing each record's outputs to the producer as soon as they are made; await every
 //! delivery; send the input offsets with the group metadata; commit.
@@ -15,7 +15,7 @@ use kafka_eos_core::parked::park_record;
 
 use crate::attempts::{now_ms, RecordId};
 use crate::batch::{self, Membership, Polled};
-use crate::codec::{decode, decode_owned, Codec};
+use crate::codec::{decode, Codec};
 use crate::context::EosConsumerContext;
 use crate::dead_letter::{dead_letter, ErrorPolicy, History};
 use crate::error::{BoxError, Error};
@@ -72,7 +72,7 @@ impl BatchState {
     }
 }
 
-fn lane_of<T>((msg, _, _): &(&mut Polled, T, Origin)) -> Lane {
+fn lane_of((msg, _): &(&mut Polled, Origin)) -> Lane {
     match &msg.key {
         Some(key) => Lane::Key(key.clone()),
         None => Lane::Unkeyed(Arc::clone(&msg.topic), msg.partition),
@@ -102,53 +102,12 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         }
         let state = BatchState::default();
         let started = Instant::now();
-        let mut jobs = Vec::with_capacity(batch.len() + parked_input.len());
-        // a parked record may fail again (it parks) or be dead-lettered: keep its bytes
-        for msg in &mut parked_input {
-            let decoded = decode(&self.codec, msg.value.as_deref());
-            jobs.push((msg, decoded.ok(), Origin::Parked));
-        }
-        let keep_values =
-            self.parking.is_some() || matches!(self.policy, ErrorPolicy::DeadLetter(_));
-        for msg in batch.iter_mut() {
-            let decoded = if keep_values {
-                // a dead letter or a park writes the value as it was read: decode a borrow
-                decode(&self.codec, msg.value.as_deref())
-            } else {
-                // nothing reads the value after this: the codec may keep its bytes
-                decode_owned(&self.codec, msg.value.take())
-            };
-            match decoded {
-                Ok(value) => jobs.push((msg, Some(value), Origin::Input)),
-                Err(e) => {
-                    let (topic, partition, offset) = (&*msg.topic, msg.partition, msg.offset);
-                    tracing::warn!(topic, partition, offset, error = %e, "undecodable record");
-                    match &self.policy {
-                        ErrorPolicy::DeadLetter(dlq) => {
-                            let history = History::once(now_ms());
-                            if state
-                                .send(sink, dead_letter(msg, dlq, "decode", &e, history))
-                                .await
-                                == Next::StopAll
-                            {
-                                break;
-                            }
-                            state.dead_letters.fetch_add(1, Ordering::Relaxed);
-                        }
-                        ErrorPolicy::Stop => {
-                            drop(state);
-                            let _ = sink.abort(AbortCause::Stop).await; // it purges what is still in flight
-                            return Err(Step::Fail(Error::Decode {
-                                topic: topic.to_owned(),
-                                partition,
-                                offset,
-                                source: e,
-                            }));
-                        }
-                    }
-                }
-            }
-        }
+        // parked records first (their keys are due); each record is decoded in its turn
+        let jobs: Vec<(&mut Polled, Origin)> = parked_input
+            .iter_mut()
+            .map(|msg| (msg, Origin::Parked))
+            .chain(batch.iter_mut().map(|msg| (msg, Origin::Input)))
+            .collect();
         let send_failed = state.send_failure.lock().map_or(true, |f| f.is_some());
         let this = &*self;
         let shared_sink: &Sink = sink;
@@ -162,9 +121,9 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                 if this.limits.is_sequential() {
                     // one at a time: input order is every key's order; no lanes to keep
                     this.in_flight.enter();
-                    for (msg, value, origin) in jobs {
+                    for (msg, origin) in jobs {
                         if this
-                            .process_record(msg, value, origin, parking, shared_sink, &state)
+                            .process_record(msg, origin, parking, shared_sink, &state)
                             .await
                             == Next::StopAll
                         {
@@ -179,9 +138,9 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                         this.rate.as_ref(),
                         &this.in_flight,
                         lane_of,
-                        |(msg, _, _)| (Arc::clone(&msg.topic), msg.partition),
-                        |(msg, value, origin)| {
-                            this.process_record(msg, value, origin, parking, shared_sink, &state)
+                        |(msg, _)| (Arc::clone(&msg.topic), msg.partition),
+                        |(msg, origin)| {
+                            this.process_record(msg, origin, parking, shared_sink, &state)
                         },
                     )
                     .await;
@@ -334,7 +293,6 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
     async fn process_record(
         &self,
         msg: &mut Polled,
-        value: Option<C::Item>,
         origin: Origin,
         parking: Option<&BatchParking<'_>>,
         sink: &Sink,
@@ -371,32 +329,40 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         };
         let attempts = failures.map_or(0, |f| f.count) + 1;
         let last_attempt = attempts >= self.max_attempts;
-        let Some(value) = value else {
-            // a parked record its codec cannot decode any more: dead-letter it in its turn
-            let error: BoxError = "the parked record cannot be decoded".into();
-            return self
-                .give_up(
-                    msg,
-                    origin,
-                    parking,
-                    sink,
-                    state,
-                    error,
-                    FailureKind::DeadLetter,
-                    failures,
-                    attempts,
-                )
-                .await;
+        // decoded from a borrow: the value stays in the batch's arena (a dead letter or a
+        // park writes it as it was read)
+        let value = match decode(&self.codec, msg.value.as_deref()) {
+            Ok(value) => value,
+            Err(error) if origin == Origin::Input => {
+                return self.undecodable(msg, error, sink, state).await
+            }
+            Err(_) => {
+                // a parked record its codec cannot decode any more: dead-letter it in its turn
+                let error: BoxError = "the parked record cannot be decoded".into();
+                return self
+                    .give_up(
+                        msg,
+                        origin,
+                        parking,
+                        sink,
+                        state,
+                        error,
+                        FailureKind::DeadLetter,
+                        failures,
+                        attempts,
+                    )
+                    .await;
+            }
         };
-        // a dead letter or a park writes the key and headers as they were read: keep them
-        // when one may follow; otherwise they move into the input (a key the processor
-        // turns into a `Vec` then keeps its buffer)
-        let (key, headers) =
-            if parking.is_some() || matches!(self.policy, ErrorPolicy::DeadLetter(_)) {
-                (msg.key.clone(), msg.headers.clone())
-            } else {
-                (msg.key.take(), std::mem::take(&mut msg.headers))
-            };
+        // The key is the input's own copy (the polled one is a slice of the batch's arena).
+        // A dead letter or a park writes the headers as they were read: keep them when one
+        // may follow; otherwise they move into the input.
+        let key = batch::detached(&msg.key);
+        let headers = if parking.is_some() || matches!(self.policy, ErrorPolicy::DeadLetter(_)) {
+            msg.headers.clone()
+        } else {
+            std::mem::take(&mut msg.headers)
+        };
         let input = Input {
             topic: Arc::clone(&msg.topic),
             partition,
@@ -458,6 +424,42 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             msg, origin, parking, sink, state, error, kind, failures, attempts,
         )
         .await
+    }
+
+    /// An input record its codec cannot decode: dead-lettered at once (a retry cannot
+    /// change its bytes), or the pipeline stops.
+    async fn undecodable(
+        &self,
+        msg: &Polled,
+        error: BoxError,
+        sink: &Sink,
+        state: &BatchState,
+    ) -> Next {
+        let (topic, partition, offset) = (&*msg.topic, msg.partition, msg.offset);
+        tracing::warn!(topic, partition, offset, error = %error, "undecodable record");
+        match &self.policy {
+            ErrorPolicy::DeadLetter(dlq) => {
+                let history = History::once(now_ms());
+                let next = state
+                    .send(sink, dead_letter(msg, dlq, "decode", &error, history))
+                    .await;
+                if next == Next::Continue {
+                    state.dead_letters.fetch_add(1, Ordering::Relaxed);
+                }
+                next
+            }
+            ErrorPolicy::Stop => {
+                if let Ok(mut stop) = state.stop.lock() {
+                    stop.get_or_insert(Error::Decode {
+                        topic: topic.to_owned(),
+                        partition,
+                        offset,
+                        source: error,
+                    });
+                }
+                Next::StopAll
+            }
+        }
     }
 
     /// A record that will not be tried again: dead-lettered (its key then follows the key
@@ -527,7 +529,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             msg.partition,
             msg.offset,
             msg.key.as_deref(),
-            msg.value.clone(),
+            msg.value.as_deref().map(<[u8]>::to_vec),
             msg.headers
                 .iter()
                 .map(|(name, value)| (name.clone(), value.as_deref().map(<[u8]>::to_vec)))

@@ -10,7 +10,7 @@ use kafka_eos_core::parked::{self, Key, ParkedKey};
 use kafka_eos_core::OwnedRecord;
 
 use super::{KeyPolicy, Parking, Tp};
-use crate::batch::Polled;
+use crate::batch::{self, Polled};
 
 /// A key's state after this batch, and how many of its parked records the batch finished.
 #[derive(Debug, Clone, Copy)]
@@ -55,7 +55,14 @@ impl<'a> BatchParking<'a> {
     /// Runs `f` on the key's change (made from its committed state, or a new key).
     fn change<R>(&self, tp: &Tp, key: &Key, f: impl FnOnce(&mut Change) -> R) -> Option<R> {
         let mut changes = self.changes.lock().ok()?;
-        let change = changes.entry((tp.clone(), key.clone())).or_insert_with(|| {
+        // a new key is kept past the batch: its own copy, not a slice of the batch's arena
+        let id = (tp.clone(), key.clone());
+        let id = if changes.contains_key(&id) {
+            id
+        } else {
+            (id.0, batch::detached(key))
+        };
+        let change = changes.entry(id).or_insert_with(|| {
             let committed = self.parking.partition(tp);
             Change {
                 key: committed
@@ -114,7 +121,7 @@ impl<'a> BatchParking<'a> {
             parked
                 .entry((tp.clone(), msg.key.clone()))
                 .or_default()
-                .push(msg.clone());
+                .push(msg.detached());
         }
     }
 

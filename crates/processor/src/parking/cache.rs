@@ -94,7 +94,7 @@ mod tests {
             offset,
             timestamp: None,
             key: Some(Bytes::from_static(b"k")),
-            value: Some(offset.to_string().into_bytes()),
+            value: Some(offset.to_string().into()),
             headers: Vec::new(),
         }
     }
