@@ -128,6 +128,26 @@ fn run_until(
     metrics.snapshot()
 }
 
+/// Runs `processor` (a key proceeds once its dead letter is written, retries are fast)
+/// until the output holds `expected_out` records; returns the metrics.
+fn run_released(
+    cluster: &Cluster,
+    names: &Topics,
+    processor: Flaky,
+    expected_out: usize,
+) -> MetricsSnapshot {
+    let token = CancellationToken::new();
+    let p = pipeline(
+        cluster,
+        names,
+        processor,
+        KeyPolicy::Release,
+        fast(),
+        &token,
+    );
+    run_until(cluster, names, p, token, expected_out)
+}
+
 fn fast() -> Backoff {
     Backoff::new(Duration::from_millis(20), Duration::from_millis(200))
 }
@@ -152,16 +172,7 @@ fn failing_keys_park_while_the_others_commit_and_run_in_order_when_due() {
         times: 2,
         attempts: Arc::clone(&attempts),
     };
-    let token = CancellationToken::new();
-    let p = pipeline(
-        &cluster,
-        &names,
-        processor,
-        KeyPolicy::Release,
-        fast(),
-        &token,
-    );
-    let metrics = run_until(&cluster, &names, p, token, expected.len());
+    let metrics = run_released(&cluster, &names, processor, expected.len());
 
     let report = verify_topic(&cluster.bootstrap_servers(), &names.output, &expected).unwrap();
     assert!(report.is_exactly_once(), "{report} (seed {seed})");
@@ -434,17 +445,58 @@ fn a_held_key_waits_for_an_operator_and_then_runs_in_order() {
         .collect();
     let report = check_exactly_once(&without_poison, &output);
     assert!(report.is_exactly_once(), "{report} (seed {seed})");
-    let dlq = read_committed(
+    let dead = only_dead_letter(&cluster, &names);
+    assert_eq!(dead.key, held_key);
+    assert_eq!(dead.header(dlq_headers::ATTEMPTS).as_deref(), Some("4"));
+    assert_eq!(metrics.snapshot().parked_keys, 0);
+}
+
+#[test]
+fn an_undecodable_record_of_a_parked_key_waits_behind_it() {
+    let seed = test_seed();
+    let cluster = Cluster::from_env().unwrap();
+    let names = Topics::create_unique(&cluster, "park-decode", 2).unwrap();
+    let (_, mut input, expected) = order_records(300, seed);
+    // order 7's first record fails twice (it parks its key); a record of the same key that
+    // no codec can read follows it
+    let first = input.iter().position(|r| r.key == b"order-7").unwrap();
+    input.insert(first + 1, Record::new("order-7", "{not json"));
+    write_records(&cluster.bootstrap_servers(), &names.input, &input).unwrap();
+    let processor = Flaky {
+        output: names.output.clone(),
+        failing: |event| event.order == 7 && event.seq == 0,
+        times: 2,
+        attempts: Arc::default(),
+    };
+    let metrics = run_released(&cluster, &names, processor, expected.len());
+    assert_eq!(metrics.dead_lettered, 1, "{metrics:?}");
+
+    let report = verify_topic(&cluster.bootstrap_servers(), &names.output, &expected).unwrap();
+    assert!(report.is_exactly_once(), "{report} (seed {seed})");
+    // dead-lettered in its turn, read back from the parking topic behind the key's first
+    // record (not at once, ahead of it, as an undecodable record of a key that waits for
+    // nothing is)
+    let dead = only_dead_letter(&cluster, &names);
+    assert_eq!(dead.key, b"order-7");
+    assert_eq!(dead.value.as_deref(), Some(&b"{not json"[..]));
+    let error = dead.header(dlq_headers::ERROR).unwrap_or_default();
+    assert!(
+        error.contains("parked record cannot be decoded"),
+        "{dead:?}"
+    );
+}
+
+/// The dead-letter topic's one record (read `read_committed`).
+fn only_dead_letter(cluster: &Cluster, names: &Topics) -> Record {
+    let mut dlq = read_committed(
         &cluster.bootstrap_servers(),
         &names.dlq,
         1,
         Duration::from_millis(500),
     )
     .unwrap();
-    assert_eq!(dlq.len(), 1);
-    assert_eq!(dlq[0].key, held_key);
-    assert_eq!(dlq[0].header(dlq_headers::ATTEMPTS).as_deref(), Some("4"));
-    assert_eq!(metrics.snapshot().parked_keys, 0);
+    assert_eq!(dlq.len(), 1, "{dlq:?}");
+    dlq.remove(0)
 }
 
 /// The order of a result record (keys are `order-N`).

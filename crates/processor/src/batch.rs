@@ -13,7 +13,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::arena::Arena;
+use crate::arena::{Arena, Chunks};
 use crate::context::EosConsumerContext;
 use crate::error::Result;
 
@@ -112,6 +112,7 @@ const CHECK_EVERY: usize = 64;
 /// `interval` passes (and, with `hold`, until `hold` is cancelled too: a prefetch goes on
 /// while the batch before it is still in its transaction) or `shutdown` is cancelled. Records polled before a rebalance are dropped:
 /// the new assignment resumes from committed offsets.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn collect(
     consumer: &StreamConsumer<EosConsumerContext>,
     context: &EosConsumerContext,
@@ -120,6 +121,7 @@ pub(crate) async fn collect(
     hold: Option<&CancellationToken>,
     shutdown: &CancellationToken,
     mut batch: Vec<Polled>,
+    chunks: &Chunks,
 ) -> Result<Collected> {
     // One timer and one registration with the token for the whole batch: per record they
     // cost more than the record. A record that is ready is taken without them (the clock
@@ -142,7 +144,7 @@ pub(crate) async fn collect(
     // per record)
     let mut messages = consumer.stream();
     batch.clear();
-    let mut arena = Arena::default();
+    let mut arena = Arena::new(chunks);
     while batch.len() < max {
         let (polled, was_ready) = match messages.next().now_or_never() {
             Some(polled) => (polled, true),
@@ -355,7 +357,7 @@ mod tests {
 
     #[test]
     fn a_copy_keeps_tombstones_and_null_headers_and_shares_the_topic() {
-        let mut arena = Arena::default();
+        let mut arena = Arena::new(&Chunks::default());
         let first = Polled::copy(&message("in", 0, None), &mut arena);
         let second = Polled::copy(&message("in", 1, Some(b"")), &mut arena);
         let other = Polled::copy(&message("other", 0, Some(b"v")), &mut arena);
@@ -377,7 +379,7 @@ mod tests {
 
     #[test]
     fn a_detached_record_holds_its_own_bytes() {
-        let mut arena = Arena::default();
+        let mut arena = Arena::new(&Chunks::default());
         let first = Polled::copy(&message("in", 0, Some(b"v1")), &mut arena);
         let second = Polled::copy(&message("in", 1, Some(b"v2")), &mut arena);
         // key and value of both records lie in one chunk

@@ -431,6 +431,7 @@ impl PipelineBuilder {
             metrics: self.metrics,
             metrics_addr: self.metrics_addr,
             hot_keys: Arc::new(crate::hot_keys::HotKeyMonitor::new(self.hot_key_alert)),
+            chunks: crate::arena::Chunks::default(),
             limits: self.limits,
             backoff: self.backoff,
             rate: self.limits.rate.map(RateLimiter::new),

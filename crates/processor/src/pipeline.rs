@@ -14,6 +14,7 @@ use kafka_eos_core::{
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use tokio_util::sync::CancellationToken;
 
+use crate::arena::Chunks;
 use crate::attempts::Attempts;
 use crate::backoff::Backoff;
 use crate::batch::{self, Collected, Replays};
@@ -69,6 +70,8 @@ pub struct Pipeline<P: Processor, C: Codec<Item = P::Input>> {
     pub(crate) metrics_addr: Option<SocketAddr>,
     /// The hottest keys of each partition polled.
     pub(crate) hot_keys: Arc<HotKeyMonitor>,
+    /// The chunks polled keys and values are copied into, reused batch after batch.
+    pub(crate) chunks: Chunks,
     /// Failed attempts per record of the batch being replayed.
     pub(crate) attempts: Attempts,
     pub(crate) replays: Replays,
@@ -314,6 +317,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                         None,
                         &self.shutdown,
                         buffer,
+                        &self.chunks,
                     )
                     .await?
                 }
@@ -341,6 +345,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                     interval,
                     &self.shutdown,
                     std::mem::take(&mut spare),
+                    &self.chunks,
                 ));
             }
             self.hot_keys.observe(&batch);

@@ -21,6 +21,7 @@ use rdkafka::consumer::StreamConsumer;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::arena::Chunks;
 use crate::batch::{self, Collected, Polled};
 use crate::context::EosConsumerContext;
 use crate::error::{Error, Result};
@@ -36,7 +37,7 @@ pub(crate) struct Prefetch {
 }
 
 impl Prefetch {
-    /// Starts collecting the next batch into `buffer` (a spent batch's): up to `max`
+    /// Starts collecting the next batch into `buffer` (a spent batch's) and `chunks`: up to `max`
     /// records, for `interval` or until [`finish`](Self::finish) is called, whichever is
     /// later.
     pub(crate) fn start(
@@ -46,9 +47,10 @@ impl Prefetch {
         interval: Duration,
         shutdown: &CancellationToken,
         buffer: Vec<Polled>,
+        chunks: &Chunks,
     ) -> Self {
         let (stop, release) = (shutdown.child_token(), CancellationToken::new());
-        let (consumer, context) = (Arc::clone(consumer), context.clone());
+        let (consumer, context, chunks) = (Arc::clone(consumer), context.clone(), chunks.clone());
         let (token, hold) = (stop.clone(), release.clone());
         let handle = tokio::spawn(async move {
             let collected = batch::collect(
@@ -59,6 +61,7 @@ impl Prefetch {
                 Some(&hold),
                 &token,
                 buffer,
+                &chunks,
             )
             .await;
             // the pipeline's future dropped meanwhile: closing the consumer blocks, which
