@@ -6,32 +6,58 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kafka_eos_demo::orders::{result_of, OrderEvent};
 use kafka_eos_integration_tests::{await_output, join_within_30s, order_records, runtime, Topics};
+use kafka_eos_processor::core::rdkafka::consumer::{BaseConsumer, Consumer};
+use kafka_eos_processor::core::rdkafka::ClientConfig;
 use kafka_eos_processor::core::AbortCause;
 use kafka_eos_processor::{BoxError, Input, JsonCodec, Output, PipelineBuilder, Processor};
 use kafka_eos_testkit::{test_seed, verify_topic, wait_until, write_records, Cluster, Collector};
 
-/// One result per event; the first instance stalls on its first record while `stall` is
-/// set, long enough for a second instance to join meanwhile.
+/// One result per event; the first instance stalls on its first record until the test
+/// releases it (once a second instance has joined the group), 45 s at most.
 struct StallOnce {
     output: String,
-    stall: Option<Arc<AtomicBool>>,
+    stall: Option<Stall>,
+}
+
+/// The first instance's stall: `started` when its first record is processed, held until
+/// `release`.
+#[derive(Clone, Default)]
+struct Stall {
+    started: Arc<AtomicBool>,
+    release: Arc<AtomicBool>,
 }
 
 impl Processor for StallOnce {
     type Input = OrderEvent;
     async fn process(&self, input: Input<OrderEvent>) -> Result<Vec<Output>, BoxError> {
         if let Some(stall) = &self.stall {
-            if !stall.swap(true, Ordering::AcqRel) {
-                tokio::time::sleep(Duration::from_secs(4)).await;
+            if !stall.started.swap(true, Ordering::AcqRel) {
+                let until = Instant::now() + Duration::from_secs(45);
+                while !stall.release.load(Ordering::Acquire) && Instant::now() < until {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
             }
         }
         let (key, value) = result_of(&input.value);
         Ok(vec![Output::new(&self.output, key, value)])
     }
+}
+
+/// The members of `group` (0 if it cannot be read).
+fn members(bootstrap: &str, group: &str) -> usize {
+    let client: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    client
+        .fetch_group_list(Some(group), Duration::from_secs(5))
+        .map_or(0, |list| {
+            list.groups().iter().map(|g| g.members().len()).sum()
+        })
 }
 
 #[test]
@@ -43,7 +69,7 @@ fn a_rebalance_during_a_transaction_aborts_the_batch_and_stays_exactly_once() {
     let (_, input, expected) = order_records(2_000, seed);
     write_records(&bootstrap, &names.input, &input).unwrap();
 
-    let build = |instance: u32, stall: Option<Arc<AtomicBool>>| {
+    let build = |instance: u32, stall: Option<Stall>| {
         PipelineBuilder::new()
             .bootstrap_servers(&bootstrap)
             .group_id(&names.group)
@@ -61,22 +87,36 @@ fn a_rebalance_during_a_transaction_aborts_the_batch_and_stays_exactly_once() {
     };
     let progress = Collector::start(&bootstrap, &[&names.output]).unwrap();
     let rt = runtime();
-    let stalled = Arc::new(AtomicBool::new(false));
-    let first = build(0, Some(Arc::clone(&stalled)));
+    let stall = Stall::default();
+    let first = build(0, Some(stall.clone()));
     let (first_metrics, first_token) = (first.metrics(), first.shutdown_token());
     let first_task = rt.spawn(first.run());
     assert!(
         wait_until(
-            || usize::from(stalled.load(Ordering::Acquire)),
+            || usize::from(stall.started.load(Ordering::Acquire)),
             |s| s == 1,
             Duration::from_secs(30)
         ),
         "the first instance never processed a record"
     );
-    // the first batch is in its transaction for 4 s: the second instance joins meanwhile
+    // the first batch is in its transaction until the second instance has joined
     let second = build(1, None);
     let (second_metrics, second_token) = (second.metrics(), second.shutdown_token());
     let second_task = rt.spawn(second.run());
+    let joined = wait_until(
+        || members(&bootstrap, &names.group),
+        |n| n == 2,
+        Duration::from_secs(25),
+    );
+    // The group now waits for the first instance to rejoin, which it does once its batch
+    // ends; its next heartbeat (every 3 s) learns of the rebalance, and its collecting poll
+    // serves the revocation meanwhile.
+    std::thread::sleep(Duration::from_secs(5));
+    stall.release.store(true, Ordering::Release);
+    assert!(
+        joined,
+        "the second instance did not join while the batch was stalled"
+    );
 
     let (finished, live) = await_output(progress, &names, expected.len(), Duration::from_secs(60));
     first_token.cancel();
