@@ -107,7 +107,6 @@ fn encode_response<R: Encodable>(
     correlation_id: i32,
     response: &R,
 ) -> Outcome {
-    let mut buf = BytesMut::with_capacity(64);
     // ApiVersions responses always use header v0 (KIP-511).
     let header_version = if key == ApiKey::ApiVersions {
         0
@@ -115,6 +114,11 @@ fn encode_response<R: Encodable>(
         key.response_header_version(version)
     };
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    // sized once (a fetch response would grow through every power of two up to megabytes),
+    // from the process's spare buffers (given back once written)
+    let size = header.compute_size(header_version).unwrap_or(0)
+        + response.compute_size(version).unwrap_or(0);
+    let mut buf = crate::buffers::take(size);
     if let Err(e) = header.encode(&mut buf, header_version) {
         return Outcome::Close(format!(
             "cannot encode {key:?} v{version} response header: {e}"
@@ -198,7 +202,9 @@ macro_rules! route {
                 <$req as Routed>::merge(&mut response, elsewhere, version);
             }
         }
-        encode_response(key, version, cid, &response)
+        let outcome = encode_response(key, version, cid, &response);
+        <$req as Api>::recycle(response);
+        outcome
     }};
 }
 

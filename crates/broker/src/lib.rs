@@ -219,6 +219,7 @@ mod authorizer;
 mod background;
 mod batch;
 mod broker;
+mod buffers;
 mod clock;
 mod cluster;
 mod config;

@@ -221,7 +221,10 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
             o = dispatch::handle(&state, node, frame, &mut session) => o,
         };
         match outcome {
-            Outcome::Respond(bytes) => write_frame(&mut stream, &bytes).await?,
+            Outcome::Respond(bytes) => {
+                write_frame(&mut stream, &bytes).await?;
+                crate::buffers::give(bytes);
+            }
             Outcome::RespondAndClose(bytes, reason) => {
                 write_frame(&mut stream, &bytes).await?;
                 let _ = stream.shutdown().await;

@@ -16,6 +16,17 @@ use crate::state::State;
 
 impl Api for FetchRequest {
     const SUPPORTED_VERSIONS: VersionRange = VersionRange { min: 4, max: 12 };
+    /// The records' buffers go back to the spare buffers (taken in `read_once`).
+    fn recycle(response: FetchResponse) {
+        for t in response.responses {
+            for p in t.partitions {
+                if let Some(records) = p.records {
+                    crate::buffers::give_back(records);
+                }
+            }
+        }
+    }
+
     fn fail(&self, _version: i16, code: i16) -> FetchResponse {
         FetchResponse::default().with_responses(
             self.topics
@@ -98,7 +109,12 @@ fn read_once(state: &State, req: &FetchRequest) -> (FetchResponse, usize, bool) 
                         return base.with_error_code(ResponseError::OffsetOutOfRange.code());
                     };
                     total += data.bytes;
-                    let mut records = BytesMut::with_capacity(data.bytes);
+                    // a spare buffer, given back once the response is encoded (`recycle`)
+                    let mut records = if data.bytes == 0 {
+                        BytesMut::new()
+                    } else {
+                        crate::buffers::take(data.bytes)
+                    };
                     for r in &data.records {
                         records.extend_from_slice(r);
                     }
@@ -144,6 +160,7 @@ pub(crate) async fn fetch(state: &State, req: FetchRequest, _version: i16) -> Fe
         {
             return response;
         }
+        FetchRequest::recycle(response);
         tokio::select! {
             _ = &mut notified => {}
             _ = tokio::time::sleep_until(deadline) => {}

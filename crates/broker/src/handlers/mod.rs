@@ -30,6 +30,8 @@ pub(crate) trait Api: Request {
     const SUPPORTED_VERSIONS: VersionRange;
     /// The response that answers every part of this request with `code`, without running it.
     fn fail(&self, version: i16, code: i16) -> Self::Response;
+    /// Gives the response's reusable buffers back once it is encoded (none by default).
+    fn recycle(_response: Self::Response) {}
 }
 
 /// A `StrBytes` from a string.
