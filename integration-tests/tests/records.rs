@@ -37,8 +37,10 @@ where
 }
 
 /// Writes `input` to a fresh input topic (`partitions` partitions, output likewise), runs a
-/// pipeline of `f` over it (dead letters to the dead-letter topic, `max_attempts` 2) until
-/// `read` (`output` or `dlq`) holds `expected` records; returns the topics and those records.
+/// pipeline of `f` over it (dead letters to the dead-letter topic, `max_attempts` 2, then
+/// the builder passed through `configure`) until `read` (`output` or `dlq`) holds
+/// `expected` records; returns the topics and those records.
+#[allow(clippy::too_many_arguments)]
 fn run<C, F>(
     prefix: &str,
     partitions: i32,
@@ -47,6 +49,7 @@ fn run<C, F>(
     f: F,
     read: fn(&Topics) -> &str,
     expected: usize,
+    configure: fn(PipelineBuilder) -> PipelineBuilder,
 ) -> (Topics, Vec<Record>)
 where
     C: Codec,
@@ -61,7 +64,8 @@ where
         .group_id(&names.group)
         .input_topic(&names.input)
         .on_error(ErrorPolicy::DeadLetter(names.dlq.clone()))
-        .max_attempts(2)
+        .max_attempts(2);
+    let pipeline = configure(pipeline)
         .build(
             Probe {
                 output: names.output.clone(),
@@ -115,6 +119,7 @@ fn a_tombstone_reaches_the_processor_as_a_tombstone_not_as_an_empty_value() {
         },
         output,
         input.len(),
+        |b| b,
     );
     let seen = seen.lock().unwrap().clone();
     assert_eq!(
@@ -150,6 +155,7 @@ fn a_json_option_codec_sees_a_tombstone_as_none() {
         },
         output,
         input.len(),
+        |b| b,
     );
     let report = check_exactly_once(&input, &read);
     assert!(report.is_exactly_once(), "{report} ({read:?})");
@@ -182,6 +188,7 @@ fn a_null_header_value_arrives_as_none_and_is_written_back_null() {
         },
         output,
         1,
+        |b| b,
     );
     assert_eq!(*seen.lock().unwrap(), [Some(None)]);
     assert_eq!(read.len(), 1, "{read:?}");
@@ -192,6 +199,70 @@ fn a_null_header_value_arrives_as_none_and_is_written_back_null() {
             ("unset".to_owned(), None),
             ("empty".to_owned(), Some(Vec::new())),
         ]
+    );
+}
+
+/// Runs [`run`] with a processor that notes how many headers each input it sees
+/// has (and fails on `13`); returns those counts and the records read.
+fn headers_seen(
+    prefix: &str,
+    input: &[Record],
+    read: fn(&Topics) -> &str,
+    expected: usize,
+    configure: fn(PipelineBuilder) -> PipelineBuilder,
+) -> (Vec<usize>, Vec<Record>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    let f = move |topic: &str, i: Input<u64>| {
+        log.lock().unwrap().push(i.headers.len());
+        if i.value == 13 {
+            return Err("thirteen".into());
+        }
+        Ok(vec![Output::new(topic, key_of(&i), i.value.to_string())])
+    };
+    let codec = JsonCodec::<u64>::new();
+    let (_, records) = run(prefix, 1, input, codec, f, read, expected, configure);
+    let seen = seen.lock().unwrap().clone();
+    (seen, records)
+}
+
+#[test]
+fn without_input_headers_the_processor_sees_none() {
+    let input = [
+        Record::new("a", "1").with_header("trace", "t-1"),
+        Record::new("b", "2").with_null_header("unset"),
+    ];
+    // no dead letter could need them: they are not even read
+    let (seen, read) = headers_seen("no-headers", &input, output, 2, |b| {
+        b.input_headers(false).on_error(ErrorPolicy::Stop)
+    });
+    assert_eq!(seen, [0, 0]);
+    let values: Vec<_> = read.iter().map(|r| r.value.clone()).collect();
+    assert_eq!(values, [Some(b"1".to_vec()), Some(b"2".to_vec())]);
+}
+
+#[test]
+fn without_input_headers_a_dead_letter_still_keeps_them() {
+    let input = [
+        Record::new("a", "1").with_header("trace", "t-1"),
+        Record::new("poison", "13")
+            .with_header("trace", "t-2")
+            .with_null_header("unset"),
+    ];
+    let (seen, dead) = headers_seen("no-headers-dlq", &input, dlq, 1, |b| b.input_headers(false));
+    // "a" once, "poison" twice (max_attempts 2): never a header
+    assert!(seen.len() >= 3 && seen.iter().all(|&n| n == 0), "{seen:?}");
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(
+        dead[0].headers[..2],
+        [
+            ("trace".to_owned(), Some(b"t-2".to_vec())),
+            ("unset".to_owned(), None)
+        ]
+    );
+    assert_eq!(
+        dead[0].header(dlq_headers::STAGE).as_deref(),
+        Some("process")
     );
 }
 
@@ -221,6 +292,7 @@ fn an_output_with_an_explicit_partition_and_timestamp_lands_there() {
         },
         output,
         input.len(),
+        |b| b,
     );
     let report = check_exactly_once(&input, &read);
     assert!(report.is_exactly_once(), "{report}");
@@ -247,6 +319,7 @@ fn keyed_outputs_land_where_javas_default_partitioner_puts_them() {
         |topic: &str, i: Input<i64>| Ok(vec![Output::new(topic, key_of(&i), i.value.to_string())]),
         output,
         input.len(),
+        |b| b,
     );
     let report = check_exactly_once(&input, &read);
     assert!(report.is_exactly_once(), "{report}");
@@ -286,6 +359,7 @@ fn dead_letters_keep_a_null_value_and_null_header_values() {
         },
         dlq,
         2,
+        |b| b,
     );
     assert_eq!(dead.len(), 2, "{dead:?}");
     let (tombstone, poison) = (&dead[0], &dead[1]);

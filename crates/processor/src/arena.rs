@@ -4,7 +4,7 @@
 //! freed by the one that processes: with the prefetch these are two threads, and glibc's
 //! allocator then takes an arena lock for nearly every such allocation and free. Copied
 //! into chunks shared by the batch's records instead, polling allocates at most once per
-//! chunk. A spent chunk goes back to the pipeline's [`Chunks`] (up to 32 MiB of them), and
+//! chunk. A spent chunk goes back to the pipeline's [`Chunks`] (up to 64 MiB of them), and
 //! a later collection reuses it once every slice of it is dropped (the collecting task
 //! clears a spent batch before filling it again), so a steady pipeline stops asking the
 //! allocator, and the kernel for fresh pages, for chunks at all.
@@ -25,8 +25,9 @@ const CHUNK: usize = 64 * 1024;
 /// Larger slices get an allocation of their own (a chunk holds at least eight).
 const OWN_ALLOCATION: usize = CHUNK / 8;
 
-/// Spent chunks kept for reuse, at most (32 MiB); more are freed.
-const KEPT: usize = 512;
+/// Spent chunks kept for reuse, at most (64 MiB: the chunks of two batches of ~250,000
+/// small records, one processed while the next is polled); more are freed.
+const KEPT: usize = 1024;
 
 /// A pipeline's spent chunks, oldest first: a batch's chunks can be reused once the batch
 /// is dropped (cloning shares them).

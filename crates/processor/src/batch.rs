@@ -36,8 +36,10 @@ pub(crate) struct Polled {
 }
 
 impl Polled {
-    /// Copies `msg` out of the consumer into `arena`.
-    pub(crate) fn copy<M: Message>(msg: &M, arena: &mut Arena) -> Self {
+    /// Copies `msg` out of the consumer into `arena`; its headers too if `headers` (else
+    /// the record has none: librdkafka parses a record's headers when they are first asked
+    /// for, allocating even for a record without any).
+    pub(crate) fn copy<M: Message>(msg: &M, arena: &mut Arena, headers: bool) -> Self {
         Polled {
             topic: arena.topic(msg.topic()),
             partition: msg.partition(),
@@ -47,6 +49,7 @@ impl Polled {
             value: msg.payload().map(|v| arena.copy(v)),
             headers: msg
                 .headers()
+                .filter(|_| headers)
                 .map(|h| {
                     h.iter()
                         .map(|h| (h.key.to_owned(), h.value.map(Bytes::copy_from_slice)))
@@ -54,6 +57,15 @@ impl Polled {
                 })
                 .unwrap_or_default(),
         }
+    }
+
+    /// The headers as they were read, each value in an allocation of its own (for a record
+    /// written out as read: a dead letter, a park).
+    pub(crate) fn owned_headers(&self) -> Vec<(String, Option<Vec<u8>>)> {
+        self.headers
+            .iter()
+            .map(|(name, value)| (name.clone(), value.as_deref().map(<[u8]>::to_vec)))
+            .collect()
     }
 
     /// This record with its key and value in allocations of their own, to keep past its
@@ -70,6 +82,17 @@ impl Polled {
 /// `bytes` in an allocation of its own (see [`Polled::detached`]).
 pub(crate) fn detached(bytes: &Option<Bytes>) -> Option<Bytes> {
     bytes.as_deref().map(Bytes::copy_from_slice)
+}
+
+/// How a collection copies records out of the consumer: into the pipeline's reused
+/// [`Chunks`], with or without their headers.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Intake {
+    pub chunks: Chunks,
+    /// Whether records are copied with their headers
+    /// ([`PipelineBuilder::input_headers`](crate::PipelineBuilder::input_headers), or a
+    /// dead letter or a park may write them).
+    pub headers: bool,
 }
 
 /// A batch as collected: its records, and the group membership they were polled under.
@@ -121,7 +144,7 @@ pub(crate) async fn collect(
     hold: Option<&CancellationToken>,
     shutdown: &CancellationToken,
     mut batch: Vec<Polled>,
-    chunks: &Chunks,
+    intake: &Intake,
 ) -> Result<Collected> {
     // One timer and one registration with the token for the whole batch: per record they
     // cost more than the record. A record that is ready is taken without them (the clock
@@ -144,7 +167,7 @@ pub(crate) async fn collect(
     // per record)
     let mut messages = consumer.stream();
     batch.clear();
-    let mut arena = Arena::new(chunks);
+    let mut arena = Arena::new(&intake.chunks);
     while batch.len() < max {
         let (polled, was_ready) = match messages.next().now_or_never() {
             Some(polled) => (polled, true),
@@ -166,7 +189,7 @@ pub(crate) async fn collect(
             // the consumer's stream never ends; stop the batch if it did
             None => break,
             Some(Ok(msg)) => {
-                let msg = Polled::copy(&msg, &mut arena);
+                let msg = Polled::copy(&msg, &mut arena, intake.headers);
                 if context.take_rebalanced() {
                     // Earlier records belong to the old assignment; the new one
                     // resumes from committed offsets.
@@ -358,9 +381,9 @@ mod tests {
     #[test]
     fn a_copy_keeps_tombstones_and_null_headers_and_shares_the_topic() {
         let mut arena = Arena::new(&Chunks::default());
-        let first = Polled::copy(&message("in", 0, None), &mut arena);
-        let second = Polled::copy(&message("in", 1, Some(b"")), &mut arena);
-        let other = Polled::copy(&message("other", 0, Some(b"v")), &mut arena);
+        let first = Polled::copy(&message("in", 0, None), &mut arena, true);
+        let second = Polled::copy(&message("in", 1, Some(b"")), &mut arena, true);
+        let other = Polled::copy(&message("other", 0, Some(b"v")), &mut arena, true);
         assert_eq!(first.value, None);
         assert_eq!(second.value, Some(Bytes::new()));
         assert_eq!(
@@ -378,10 +401,26 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_without_headers_keeps_the_rest() {
+        let mut arena = Arena::new(&Chunks::default());
+        let with = Polled::copy(&message("in", 3, Some(b"v")), &mut arena, true);
+        let without = Polled::copy(&message("in", 3, Some(b"v")), &mut arena, false);
+        assert!(without.headers.is_empty());
+        assert_eq!(with.owned_headers().len(), 2);
+        assert_eq!(
+            without,
+            Polled {
+                headers: Vec::new(),
+                ..with
+            }
+        );
+    }
+
+    #[test]
     fn a_detached_record_holds_its_own_bytes() {
         let mut arena = Arena::new(&Chunks::default());
-        let first = Polled::copy(&message("in", 0, Some(b"v1")), &mut arena);
-        let second = Polled::copy(&message("in", 1, Some(b"v2")), &mut arena);
+        let first = Polled::copy(&message("in", 0, Some(b"v1")), &mut arena, true);
+        let second = Polled::copy(&message("in", 1, Some(b"v2")), &mut arena, true);
         // key and value of both records lie in one chunk
         let chunk = first.key.as_ref().unwrap().as_ptr() as usize;
         let end = second.value.as_ref().unwrap().as_ptr() as usize;

@@ -52,11 +52,7 @@ pub(crate) fn dead_letter(
     let mut r = OwnedRecord::to(topic);
     r.key = msg.key.as_deref().map(<[u8]>::to_vec);
     r.value = msg.value.as_deref().map(<[u8]>::to_vec);
-    r.headers = msg
-        .headers
-        .iter()
-        .map(|(name, value)| (name.clone(), value.as_deref().map(<[u8]>::to_vec)))
-        .collect();
+    r.headers = msg.owned_headers();
     r.header(dlq_headers::ERROR, error.to_string())
         .header(dlq_headers::STAGE, stage)
         .header(dlq_headers::TOPIC, msg.topic.as_bytes())

@@ -347,7 +347,7 @@ impl Visit for DueRecords {
         }
         // the parked copy of the source record, back in its source's place
         let ((topic, partition), key) = id;
-        let mut polled = Polled::copy(s.message, &mut Arena::unshared());
+        let mut polled = Polled::copy(s.message, &mut Arena::unshared(), true);
         polled.topic = topic;
         polled.partition = partition;
         polled.offset = source_offset;

@@ -14,10 +14,9 @@ use kafka_eos_core::{
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use tokio_util::sync::CancellationToken;
 
-use crate::arena::Chunks;
 use crate::attempts::Attempts;
 use crate::backoff::Backoff;
-use crate::batch::{self, Collected, Replays};
+use crate::batch::{self, Collected, Intake, Replays};
 use crate::codec::Codec;
 use crate::consumer_lag::with_statistics;
 use crate::context::EosConsumerContext;
@@ -70,8 +69,10 @@ pub struct Pipeline<P: Processor, C: Codec<Item = P::Input>> {
     pub(crate) metrics_addr: Option<SocketAddr>,
     /// The hottest keys of each partition polled.
     pub(crate) hot_keys: Arc<HotKeyMonitor>,
-    /// The chunks polled keys and values are copied into, reused batch after batch.
-    pub(crate) chunks: Chunks,
+    /// How polled records are copied (into chunks reused batch after batch).
+    pub(crate) intake: Intake,
+    /// Whether the processor's input carries the record's headers.
+    pub(crate) input_headers: bool,
     /// Failed attempts per record of the batch being replayed.
     pub(crate) attempts: Attempts,
     pub(crate) replays: Replays,
@@ -317,7 +318,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                         None,
                         &self.shutdown,
                         buffer,
-                        &self.chunks,
+                        &self.intake,
                     )
                     .await?
                 }
@@ -345,7 +346,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                     interval,
                     &self.shutdown,
                     std::mem::take(&mut spare),
-                    &self.chunks,
+                    &self.intake,
                 ));
             }
             self.hot_keys.observe(&batch);

@@ -21,8 +21,7 @@ use rdkafka::consumer::StreamConsumer;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::arena::Chunks;
-use crate::batch::{self, Collected, Polled};
+use crate::batch::{self, Collected, Intake, Polled};
 use crate::context::EosConsumerContext;
 use crate::error::{Error, Result};
 
@@ -37,7 +36,7 @@ pub(crate) struct Prefetch {
 }
 
 impl Prefetch {
-    /// Starts collecting the next batch into `buffer` (a spent batch's) and `chunks`: up to `max`
+    /// Starts collecting the next batch into `buffer` (a spent batch's) as `intake` says: up to `max`
     /// records, for `interval` or until [`finish`](Self::finish) is called, whichever is
     /// later.
     pub(crate) fn start(
@@ -47,10 +46,10 @@ impl Prefetch {
         interval: Duration,
         shutdown: &CancellationToken,
         buffer: Vec<Polled>,
-        chunks: &Chunks,
+        intake: &Intake,
     ) -> Self {
         let (stop, release) = (shutdown.child_token(), CancellationToken::new());
-        let (consumer, context, chunks) = (Arc::clone(consumer), context.clone(), chunks.clone());
+        let (consumer, context, intake) = (Arc::clone(consumer), context.clone(), intake.clone());
         let (token, hold) = (stop.clone(), release.clone());
         let handle = tokio::spawn(async move {
             let collected = batch::collect(
@@ -61,7 +60,7 @@ impl Prefetch {
                 Some(&hold),
                 &token,
                 buffer,
-                &chunks,
+                &intake,
             )
             .await;
             // the pipeline's future dropped meanwhile: closing the consumer blocks, which

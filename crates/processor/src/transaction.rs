@@ -358,7 +358,9 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         // A dead letter or a park writes the headers as they were read: keep them when one
         // may follow; otherwise they move into the input.
         let key = batch::detached(&msg.key);
-        let headers = if parking.is_some() || matches!(self.policy, ErrorPolicy::DeadLetter(_)) {
+        let headers = if !self.input_headers {
+            Vec::new()
+        } else if parking.is_some() || matches!(self.policy, ErrorPolicy::DeadLetter(_)) {
             msg.headers.clone()
         } else {
             std::mem::take(&mut msg.headers)
@@ -530,10 +532,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             msg.offset,
             msg.key.as_deref(),
             msg.value.as_deref().map(<[u8]>::to_vec),
-            msg.headers
-                .iter()
-                .map(|(name, value)| (name.clone(), value.as_deref().map(<[u8]>::to_vec)))
-                .collect(),
+            msg.owned_headers(),
             msg.timestamp,
         )
     }

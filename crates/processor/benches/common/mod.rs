@@ -137,7 +137,12 @@ impl Processor for CopyProcessor {
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kind {
+    /// Exactly-once; the copy declares it needs no headers (`input_headers(false)`), so the
+    /// pipeline copies what the loop copies: key and value.
     Eos,
+    /// Exactly-once with the default `input_headers(true)`.
+    EosHeaders,
+    /// At-least-once, no headers (as `Eos`).
     Alo,
     Loop,
 }
@@ -147,6 +152,7 @@ impl Kind {
     pub fn key(self) -> &'static str {
         match self {
             Kind::Eos => "eos",
+            Kind::EosHeaders => "eos-headers",
             Kind::Alo => "alo",
             Kind::Loop => "loop",
         }
@@ -155,6 +161,7 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Eos => "pipeline exactly-once",
+            Kind::EosHeaders => "pipeline exactly-once, headers read",
             Kind::Alo => "pipeline at-least-once",
             Kind::Loop => "hand-written txn loop",
         }
@@ -227,7 +234,7 @@ impl Running {
     /// Starts `kind` copying `spec.input` to `spec.output` with [`CopyProcessor`].
     pub fn copy(rt: &Runtime, kind: Kind, spec: &CopySpec<'_>) -> BenchResult<Self> {
         let mode = match kind {
-            Kind::Eos => Mode::ExactlyOnce,
+            Kind::Eos | Kind::EosHeaders => Mode::ExactlyOnce,
             Kind::Alo => Mode::AtLeastOnce,
             Kind::Loop => return Self::hand_written(rt, spec),
         };
@@ -236,7 +243,9 @@ impl Running {
         };
         Ok(Self::pipeline(
             rt,
-            spec.builder(mode).build(processor, RawBytes)?,
+            spec.builder(mode)
+                .input_headers(kind == Kind::EosHeaders)
+                .build(processor, RawBytes)?,
         ))
     }
 
