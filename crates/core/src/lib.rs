@@ -33,6 +33,7 @@ mod metrics;
 pub mod parked;
 pub mod partitioning;
 mod producer;
+pub mod rebalance;
 mod record;
 mod retry;
 mod transactional_id;

@@ -159,6 +159,11 @@ impl ConsumerContext for SinkContext {
         err: RDKafkaRespErr,
         tpl: &mut TopicPartitionList,
     ) {
+        // an assign or unassign after the group terminated would never return (see
+        // kafka_eos_core::rebalance)
+        if consumer.closed() {
+            return;
+        }
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => self.assign(consumer, tpl),
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => self.revoke(consumer, tpl),

@@ -137,6 +137,17 @@ impl ClientContext for EosConsumerContext {
 }
 
 impl ConsumerContext for EosConsumerContext {
+    /// As rdkafka's default, but never on a closed consumer (see
+    /// [`kafka_eos_core::rebalance`]).
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: rdkafka::types::RDKafkaRespErr,
+        tpl: &mut rdkafka::TopicPartitionList,
+    ) {
+        kafka_eos_core::rebalance::serve(self, consumer, err, tpl);
+    }
+
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Revoke(tpl) => {
