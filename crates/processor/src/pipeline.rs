@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use kafka_eos_config::{Mode, PipelineConfig};
 use kafka_eos_core::{
     AbortCause, Deliveries, Error as CoreError, Metrics, Operation, RetryPolicy,
@@ -104,6 +105,41 @@ pub(crate) async fn close_off_worker<T: Send + 'static>(client: T) {
     }
 }
 
+/// How long a closing consumer serves its group's events, at most, before it is closed.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A closing consumer that has had no message for this long has served its events.
+const QUIET: Duration = Duration::from_millis(100);
+
+/// Closes the pipeline's consumer off the Tokio workers, once it has left its group: it
+/// unsubscribes and serves the rebalance events that follow (and any still queued) before
+/// the close. A close that finds a stale rebalance event queued could block for ever in
+/// librdkafka, as a CI run did (see [`kafka_eos_core::rebalance`]); with nothing queued and no
+/// subscription, the close has no event to serve. Only the last holder of `consumer` (the
+/// pipeline or its prefetch) closes it.
+pub(crate) async fn close_consumer(consumer: Arc<StreamConsumer<EosConsumerContext>>) {
+    let Some(consumer) = Arc::into_inner(consumer) else {
+        return; // another holder closes it
+    };
+    let runtime = tokio::runtime::Handle::current();
+    let closed = tokio::task::spawn_blocking(move || {
+        consumer.unsubscribe();
+        runtime.block_on(async {
+            // polling serves the events; a message (none is expected once unassigned) only
+            // extends the wait
+            let mut events = consumer.stream();
+            let served =
+                async { while tokio::time::timeout(QUIET, events.next()).await.is_ok() {} };
+            let _ = tokio::time::timeout(LEAVE_TIMEOUT, served).await;
+        });
+        drop(consumer);
+    })
+    .await;
+    if let Err(e) = closed {
+        tracing::warn!(error = %e, "closing the consumer failed");
+    }
+}
+
 impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
     /// The validated settings.
     pub fn config(&self) -> &PipelineConfig {
@@ -154,7 +190,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         )
         .await;
         if !matches!(reachable, Ok(true)) {
-            close_off_worker(consumer).await;
+            close_consumer(consumer).await;
             return reachable.map(drop);
         }
         let topics: Vec<&str> = self
@@ -164,13 +200,13 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             .map(String::as_str)
             .collect();
         if let Err(e) = consumer.subscribe(&topics) {
-            close_off_worker(consumer).await;
+            close_consumer(consumer).await;
             return Err(core_error(Operation::Consumer)(e));
         }
         let reader = match self.parking_reader().await {
             Ok(reader) => reader,
             Err(e) => {
-                close_off_worker(consumer).await;
+                close_consumer(consumer).await;
                 return Err(e);
             }
         };
@@ -178,7 +214,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
             Ok(sink) => sink,
             Err(e) => {
                 close_off_worker(reader).await;
-                close_off_worker(consumer).await;
+                close_consumer(consumer).await;
                 return Err(e);
             }
         };
@@ -198,8 +234,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         }
         close_off_worker(sink).await;
         close_off_worker(reader).await;
-        consumer.unsubscribe();
-        close_off_worker(consumer).await;
+        close_consumer(consumer).await;
         result
     }
 

@@ -63,11 +63,8 @@ impl Prefetch {
                 &intake,
             )
             .await;
-            // the pipeline's future dropped meanwhile: closing the consumer blocks, which
-            // is not for a Tokio worker
-            if let Some(last) = Arc::into_inner(consumer) {
-                crate::pipeline::close_off_worker(last).await;
-            }
+            // the pipeline's future dropped meanwhile: this task closes the consumer
+            crate::pipeline::close_consumer(consumer).await;
             collected
         });
         Prefetch {
