@@ -91,7 +91,7 @@ pub(crate) struct Intake {
     pub chunks: Chunks,
     /// Whether records are copied with their headers
     /// ([`PipelineBuilder::input_headers`](crate::PipelineBuilder::input_headers), or a
-    /// dead letter or a park may write them).
+    /// dead letter or a park may write them: `Pipeline::writes_records_as_read`).
     pub headers: bool,
 }
 

@@ -431,11 +431,7 @@ impl PipelineBuilder {
                 );
             }
         }
-        // a dead letter or a park writes the record with its headers as read
-        let read_headers = self.input_headers
-            || self.parking.is_some()
-            || matches!(self.policy, ErrorPolicy::DeadLetter(_));
-        Ok(Pipeline {
+        let mut pipeline = Pipeline {
             config,
             processor,
             codec,
@@ -449,10 +445,7 @@ impl PipelineBuilder {
             metrics: self.metrics,
             metrics_addr: self.metrics_addr,
             hot_keys: Arc::new(crate::hot_keys::HotKeyMonitor::new(self.hot_key_alert)),
-            intake: crate::batch::Intake {
-                chunks: crate::arena::Chunks::default(),
-                headers: read_headers,
-            },
+            intake: crate::batch::Intake::default(),
             input_headers: self.input_headers,
             limits: self.limits,
             backoff: self.backoff,
@@ -463,6 +456,9 @@ impl PipelineBuilder {
             parking: self
                 .parking
                 .map(|(topic, policy)| Parking::new(topic, policy, PARKED_PER_KEY_AND_BATCH)),
-        })
+        };
+        // a dead letter or a park writes the record with its headers as read
+        pipeline.intake.headers = pipeline.input_headers || pipeline.writes_records_as_read();
+        Ok(pipeline)
     }
 }

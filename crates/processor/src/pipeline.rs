@@ -297,6 +297,12 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         })
     }
 
+    /// Whether a record may be written out as it was read, headers included: a dead letter
+    /// ([`ErrorPolicy::DeadLetter`]) or a park (a parking topic).
+    pub(crate) fn writes_records_as_read(&self) -> bool {
+        self.parking.is_some() || matches!(self.policy, ErrorPolicy::DeadLetter(_))
+    }
+
     /// Whether the next batch is collected while this one is processed
     /// ([`Prefetch`]): exactly once without parking (parked keys are loaded per
     /// assignment between batches, and the at-least-once commit has no KIP-447 fencing).

@@ -360,7 +360,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         let key = batch::detached(&msg.key);
         let headers = if !self.input_headers {
             Vec::new()
-        } else if parking.is_some() || matches!(self.policy, ErrorPolicy::DeadLetter(_)) {
+        } else if self.writes_records_as_read() {
             msg.headers.clone()
         } else {
             std::mem::take(&mut msg.headers)
