@@ -35,21 +35,61 @@ pub(crate) struct Polled {
     pub headers: Vec<(String, Option<Bytes>)>,
 }
 
+/// What [`Polled::copy`] reads of a polled message: rdkafka's [`Message`] (a trait of our
+/// own so that a test can count the calls to `headers`; `Message` has an unsafe method).
+pub(crate) trait Source {
+    type Headers: Headers;
+    fn topic(&self) -> &str;
+    fn partition(&self) -> i32;
+    fn offset(&self) -> i64;
+    fn timestamp(&self) -> Option<i64>;
+    fn key(&self) -> Option<&[u8]>;
+    fn payload(&self) -> Option<&[u8]>;
+    /// Parses the headers on the first call (librdkafka allocates, even for none).
+    fn headers(&self) -> Option<&Self::Headers>;
+}
+
+impl<M: Message> Source for M {
+    type Headers = M::Headers;
+    fn topic(&self) -> &str {
+        Message::topic(self)
+    }
+    fn partition(&self) -> i32 {
+        Message::partition(self)
+    }
+    fn offset(&self) -> i64 {
+        Message::offset(self)
+    }
+    fn timestamp(&self) -> Option<i64> {
+        Message::timestamp(self).to_millis()
+    }
+    fn key(&self) -> Option<&[u8]> {
+        Message::key(self)
+    }
+    fn payload(&self) -> Option<&[u8]> {
+        Message::payload(self)
+    }
+    fn headers(&self) -> Option<&M::Headers> {
+        Message::headers(self)
+    }
+}
+
 impl Polled {
     /// Copies `msg` out of the consumer into `arena`; its headers too if `headers` (else
     /// the record has none: librdkafka parses a record's headers when they are first asked
     /// for, allocating even for a record without any).
-    pub(crate) fn copy<M: Message>(msg: &M, arena: &mut Arena, headers: bool) -> Self {
+    pub(crate) fn copy<M: Source>(msg: &M, arena: &mut Arena, headers: bool) -> Self {
         Polled {
             topic: arena.topic(msg.topic()),
             partition: msg.partition(),
             offset: msg.offset(),
-            timestamp: msg.timestamp().to_millis(),
+            timestamp: msg.timestamp(),
             key: msg.key().map(|k| arena.copy(k)),
             value: msg.payload().map(|v| arena.copy(v)),
-            headers: msg
-                .headers()
-                .filter(|_| headers)
+            // asked only when wanted: asking parses them
+            headers: headers
+                .then(|| msg.headers())
+                .flatten()
                 .map(|h| {
                     h.iter()
                         .map(|h| (h.key.to_owned(), h.value.map(Bytes::copy_from_slice)))
@@ -414,6 +454,45 @@ mod tests {
                 ..with
             }
         );
+    }
+
+    /// A message that counts the calls to `headers`.
+    struct HeadersAsked(OwnedMessage, std::cell::Cell<u32>);
+
+    impl Source for HeadersAsked {
+        type Headers = OwnedHeaders;
+        fn topic(&self) -> &str {
+            Source::topic(&self.0)
+        }
+        fn partition(&self) -> i32 {
+            Source::partition(&self.0)
+        }
+        fn offset(&self) -> i64 {
+            Source::offset(&self.0)
+        }
+        fn timestamp(&self) -> Option<i64> {
+            Source::timestamp(&self.0)
+        }
+        fn key(&self) -> Option<&[u8]> {
+            Source::key(&self.0)
+        }
+        fn payload(&self) -> Option<&[u8]> {
+            Source::payload(&self.0)
+        }
+        fn headers(&self) -> Option<&OwnedHeaders> {
+            self.1.set(self.1.get() + 1);
+            Source::headers(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_copy_without_headers_never_asks_for_them() {
+        let mut arena = Arena::new(&Chunks::default());
+        let msg = HeadersAsked(message("in", 3, Some(b"v")), Default::default());
+        let _ = Polled::copy(&msg, &mut arena, false);
+        assert_eq!(msg.1.get(), 0);
+        let copied = Polled::copy(&msg, &mut arena, true);
+        assert_eq!((msg.1.get(), copied.headers.len()), (1, 2));
     }
 
     #[test]
