@@ -45,7 +45,7 @@ pub use self::metrics::{
 pub use delivery::{Deliveries, DeliveryContext, OutputProducer};
 pub use error::{classify, is_authorization, Error, ErrorKind, Operation, Result, SendError};
 pub use producer::{Delivered, TransactionalProducer, DEFAULT_OPERATION_TIMEOUT};
-pub use record::{owned_headers, OwnedRecord};
+pub use record::{owned_headers, IntoTopic, OwnedRecord};
 pub use retry::RetryPolicy;
 pub use transactional_id::TransactionalId;
 

@@ -1,5 +1,7 @@
 //! An owned output record.
 
+use std::sync::Arc;
+
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::BaseRecord;
 use rdkafka::util::IntoOpaque;
@@ -26,8 +28,10 @@ use rdkafka::util::IntoOpaque;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OwnedRecord {
-    /// Destination topic.
-    pub topic: String,
+    /// Destination topic: shared, so a processor that keeps its output topics as
+    /// `Arc<str>` (or passes on its input's topic) names them without allocating (see
+    /// [`IntoTopic`]).
+    pub topic: Arc<str>,
     /// Destination partition. `None` (the default) lets the producer's partitioner choose
     /// from the key (keeping a key's records on one partition); `Some` overrides it.
     pub partition: Option<i32>,
@@ -44,24 +48,20 @@ pub struct OwnedRecord {
 
 impl OwnedRecord {
     /// A record to `topic` with this key and value.
-    pub fn new(
-        topic: impl Into<String>,
-        key: impl Into<Vec<u8>>,
-        value: impl Into<Vec<u8>>,
-    ) -> Self {
+    pub fn new(topic: impl IntoTopic, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Self {
         Self::tombstone(topic, key).value(value)
     }
 
     /// A tombstone to `topic`: this key with a null value (on a compacted topic, the key's
     /// delete marker).
-    pub fn tombstone(topic: impl Into<String>, key: impl Into<Vec<u8>>) -> Self {
+    pub fn tombstone(topic: impl IntoTopic, key: impl Into<Vec<u8>>) -> Self {
         Self::to(topic).key(key)
     }
 
     /// A record to `topic` with no key, value or headers.
-    pub fn to(topic: impl Into<String>) -> Self {
+    pub fn to(topic: impl IntoTopic) -> Self {
         Self {
-            topic: topic.into(),
+            topic: topic.into_topic(),
             ..Self::default()
         }
     }
@@ -107,7 +107,7 @@ impl OwnedRecord {
     /// (nulls stay null), its timestamp, and its partition if it has one.
     pub fn from_message<M: Message>(m: &M) -> Self {
         OwnedRecord {
-            topic: m.topic().to_owned(),
+            topic: Arc::from(m.topic()),
             partition: (m.partition() >= 0).then(|| m.partition()),
             key: m.key().map(<[u8]>::to_vec),
             value: m.payload().map(<[u8]>::to_vec),
@@ -156,6 +156,66 @@ pub fn owned_headers<M: Message>(m: &M) -> Vec<(String, Option<Vec<u8>>)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// What names an [`OwnedRecord`]'s topic: `&str`, `String`, `&String`, `Arc<str>` (shared,
+/// not copied: keep output topics as `Arc<str>` and records name them without allocating),
+/// `&Arc<str>`, `Box<str>` and `Cow<str>`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use kafka_eos_core::OwnedRecord;
+///
+/// let topic: Arc<str> = Arc::from("fees");
+/// let out = OwnedRecord::new(&topic, "order-1", "42"); // no copy of the name
+/// assert!(Arc::ptr_eq(&out.topic, &topic));
+/// assert_eq!(&*OwnedRecord::to(String::from("audit")).topic, "audit");
+/// ```
+pub trait IntoTopic {
+    /// The topic name, shared.
+    fn into_topic(self) -> Arc<str>;
+}
+
+impl IntoTopic for Arc<str> {
+    fn into_topic(self) -> Arc<str> {
+        self
+    }
+}
+
+impl IntoTopic for &Arc<str> {
+    fn into_topic(self) -> Arc<str> {
+        Arc::clone(self)
+    }
+}
+
+impl IntoTopic for &str {
+    fn into_topic(self) -> Arc<str> {
+        Arc::from(self)
+    }
+}
+
+impl IntoTopic for String {
+    fn into_topic(self) -> Arc<str> {
+        Arc::from(self)
+    }
+}
+
+impl IntoTopic for &String {
+    fn into_topic(self) -> Arc<str> {
+        Arc::from(self.as_str())
+    }
+}
+
+impl IntoTopic for Box<str> {
+    fn into_topic(self) -> Arc<str> {
+        Arc::from(self)
+    }
+}
+
+impl IntoTopic for std::borrow::Cow<'_, str> {
+    fn into_topic(self) -> Arc<str> {
+        Arc::from(self)
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kafka_eos_processor::{BoxError, Input, Output, Processor};
@@ -143,7 +143,7 @@ pub fn expected_results(events: &[OrderEvent]) -> Vec<Record> {
 #[derive(Debug)]
 pub struct OrderProcessor {
     /// The output topic.
-    pub output: String,
+    pub output: Arc<str>,
     /// Simulated work: pause 1 ms every this many records (0: none). It keeps
     /// transactions open long enough for kills to land inside them.
     pub pause_every: u64,
@@ -183,7 +183,7 @@ pub fn fails_transiently(event: &OrderEvent, fraction: f64) -> bool {
 
 impl OrderProcessor {
     /// A processor writing to `output`, pausing 1 ms every `pause_every` records.
-    pub fn new(output: impl Into<String>, pause_every: u64) -> Self {
+    pub fn new(output: impl Into<Arc<str>>, pause_every: u64) -> Self {
         Self {
             output: output.into(),
             pause_every,
@@ -237,7 +237,7 @@ impl Processor for OrderProcessor {
             }
         }
         let (key, value) = result_of(&input.value);
-        Ok(vec![Output::new(&self.output, key, value)])
+        Ok(vec![Output::new(Arc::clone(&self.output), key, value)])
     }
 }
 

@@ -98,7 +98,7 @@ mod tests {
             last_failure_ms: 1_250,
         };
         let r = dead_letter(&msg, "dlq", "process", &error, history);
-        assert_eq!(r.topic, "dlq");
+        assert_eq!(&*r.topic, "dlq");
         assert_eq!(r.key.as_deref(), Some(&b"k"[..]));
         assert_eq!(r.value, None);
         let text = |v: &str| Some(v.as_bytes().to_vec());

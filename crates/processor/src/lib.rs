@@ -89,7 +89,7 @@ pub use startup::DEFAULT_STARTUP_TIMEOUT;
 
 pub use kafka_eos_config as config;
 pub use kafka_eos_core as core;
-pub use kafka_eos_core::{dlq_headers, metric_names, Metrics, MetricsSnapshot};
+pub use kafka_eos_core::{dlq_headers, metric_names, IntoTopic, Metrics, MetricsSnapshot};
 pub use metrics_endpoint::COMMIT_LATENCY_BUCKETS;
 pub use tokio_util::sync::CancellationToken;
 

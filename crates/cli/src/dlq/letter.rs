@@ -136,7 +136,7 @@ impl DeadLetter {
     /// [`replay_headers`](Self::replay_headers).
     pub fn replay_record(&self, topic: &str, partition: Option<i32>) -> OwnedRecord {
         OwnedRecord {
-            topic: topic.to_owned(),
+            topic: topic.into(),
             partition,
             key: self.key.clone(),
             value: self.value.clone(),

@@ -226,7 +226,7 @@ fn delivery(dlq: &str, transactional_id: &str, failed: SendError) -> CliError {
     match replayed_from(&record) {
         Some(at) if !error.is_fenced() => CliError::Delivery {
             at,
-            topic: record.topic,
+            topic: record.topic.to_string(),
             source: Box::new(error),
         },
         _ => classified(dlq, transactional_id, error, true),

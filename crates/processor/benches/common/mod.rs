@@ -119,7 +119,7 @@ pub fn end_offsets(
 
 /// Copies each input record to `topic`, same key and value.
 pub struct CopyProcessor {
-    pub topic: String,
+    pub topic: std::sync::Arc<str>,
 }
 
 impl Processor for CopyProcessor {
@@ -127,7 +127,7 @@ impl Processor for CopyProcessor {
 
     async fn process(&self, input: Input<Option<Vec<u8>>>) -> Result<Vec<Output>, BoxError> {
         Ok(vec![Output {
-            topic: self.topic.clone(),
+            topic: std::sync::Arc::clone(&self.topic),
             key: input.key.map(Vec::from),
             value: input.value,
             ..Output::default()
@@ -239,7 +239,7 @@ impl Running {
             Kind::Loop => return Self::hand_written(rt, spec),
         };
         let processor = CopyProcessor {
-            topic: spec.output.to_owned(),
+            topic: spec.output.into(),
         };
         Ok(Self::pipeline(
             rt,
