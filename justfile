@@ -73,7 +73,7 @@ examples:
 
 # Pipeline benchmarks: exactly-once vs at-least-once vs a hand-written transactional loop
 # (start-up included), then keyed concurrency, the steady state at 100 ms commits and
-# end-to-end latency (~4 minutes).
+# end-to-end latency (~9 minutes).
 bench:
     cargo bench -p kafka-eos-processor --bench pipeline_modes
     cargo bench -p kafka-eos-processor --bench keyed

@@ -24,7 +24,7 @@
 //!    first commit after `BENCH_STEADY_WINDOW_S` (default 10) and at least 50 commits (with
 //!    a backlog a cycle is the 100 ms poll plus copying what it brought, so 50 commits take
 //!    15-25 s); records/s = records committed in the window / its length. Median of
-//!    `BENCH_STEADY_REPEATS` (default 2) interleaved runs, every other repeat in reverse
+//!    `BENCH_STEADY_REPEATS` (default 3) interleaved runs, every other repeat in reverse
 //!    order (windows speed up over a run); the summary also gives exactly-once vs loop per
 //!    repeat. `BENCH_STEADY_KINDS`: a subset of `loop,eos,eos-headers,alo`.
 //! 4. End-to-end latency: a producer writes `BENCH_LATENCY_RATE` records/s (default 2000) for
@@ -559,7 +559,7 @@ fn steady_state(
     rows: &mut Vec<Row>,
 ) -> BenchResult<(VsLoop, f64, VsLoop)> {
     let n = env_usize("BENCH_STEADY_RECORDS").unwrap_or(28_000_000);
-    let repeats = env_usize("BENCH_STEADY_REPEATS").unwrap_or(2).max(1);
+    let repeats = env_usize("BENCH_STEADY_REPEATS").unwrap_or(3).max(1);
     let warmup = Duration::from_secs_f64(env_f64("BENCH_STEADY_WARMUP_S").unwrap_or(2.0));
     let window = Duration::from_secs_f64(env_f64("BENCH_STEADY_WINDOW_S").unwrap_or(10.0));
     let chosen = env_words("BENCH_STEADY_KINDS");
