@@ -86,19 +86,27 @@ impl Buffers {
         let Ok(mut spare) = self.0.lock() else {
             return;
         };
-        while spare.buffers.len() >= KEPT || spare.bytes + capacity > MAX_KEPT_BYTES {
-            let smallest = (spare.buffers.iter().enumerate())
-                .min_by_key(|(_, b)| b.capacity())
-                .map(|(i, b)| (i, b.capacity()));
-            match smallest {
-                Some((i, c)) if c < capacity => {
-                    spare.buffers.swap_remove(i);
-                    spare.bytes -= c;
-                }
-                _ => return, // the spare ones are all larger: keep them
-            }
+        // the smallest spares smaller than `buf` make room for it, if they can: else none
+        // goes (evicting some in vain would only lose them)
+        let mut smaller: Vec<(usize, usize)> = (spare.buffers.iter().enumerate())
+            .map(|(i, b)| (i, b.capacity()))
+            .filter(|&(_, c)| c < capacity)
+            .collect();
+        smaller.sort_unstable_by_key(|&(_, c)| c);
+        let (mut kept, mut bytes, mut evicted) = (spare.buffers.len(), spare.bytes, 0);
+        while kept >= KEPT || bytes + capacity > MAX_KEPT_BYTES {
+            let Some(&(_, c)) = smaller.get(evicted) else {
+                return; // the spare ones are larger, or too few to make room: keep them
+            };
+            (kept, bytes, evicted) = (kept - 1, bytes - c, evicted + 1);
         }
-        spare.bytes += capacity;
+        let mut gone: Vec<usize> = smaller[..evicted].iter().map(|&(i, _)| i).collect();
+        // highest index first: a swap_remove moves only the last buffer, never one still to go
+        gone.sort_unstable_by(|a, b| b.cmp(a));
+        for i in gone {
+            spare.buffers.swap_remove(i);
+        }
+        spare.bytes = bytes + capacity;
         spare.buffers.push(buf);
     }
 
@@ -170,9 +178,21 @@ mod tests {
         let at = big.as_ptr();
         pool.give(big);
         assert_eq!(pool.kept(), KEPT, "one small buffer made room");
-        // a second one of that size would exceed the bytes: the small ones go, not the big
+        // a second one of that size would exceed the bytes even without the small ones:
+        // nothing goes, the new one is not kept
         pool.give(BytesMut::with_capacity(MAX_KEPT_BYTES / 2 + 1));
-        assert_eq!(pool.kept(), 1);
+        assert_eq!(pool.kept(), KEPT);
         assert_eq!(pool.take(MAX_KEPT_BYTES / 2).as_ptr(), at);
+        // the small ones that together make room go, the smallest first
+        let quarter = MAX_KEPT_BYTES / 4;
+        pool.give(BytesMut::with_capacity(quarter));
+        pool.give(BytesMut::with_capacity(quarter + POOLED_FROM));
+        assert_eq!(pool.kept(), KEPT, "the second pushed out one small buffer");
+        let half = BytesMut::with_capacity(MAX_KEPT_BYTES / 2);
+        let half_at = half.as_ptr();
+        // room for it: the small buffers and the first quarter go, the larger quarter stays
+        pool.give(half);
+        assert_eq!(pool.kept(), 2);
+        assert_eq!(pool.take(quarter + POOLED_FROM + 1).as_ptr(), half_at);
     }
 }
