@@ -31,6 +31,31 @@ struct Spare {
     bytes: usize,
 }
 
+impl Spare {
+    /// Room for one more buffer of `capacity`, within [`KEPT`] and [`MAX_KEPT_BYTES`]: the
+    /// smallest spares smaller than it go if together they make room; if they cannot, none
+    /// goes (evicting some in vain would only lose them) and the answer is false.
+    fn make_room(&mut self, capacity: usize) -> bool {
+        let fits = |kept: usize, bytes: usize| kept < KEPT && bytes + capacity <= MAX_KEPT_BYTES;
+        if fits(self.buffers.len(), self.bytes) {
+            return true;
+        }
+        self.buffers.sort_unstable_by_key(BytesMut::capacity);
+        let (mut kept, mut bytes, mut evicted) = (self.buffers.len(), self.bytes, 0);
+        while !fits(kept, bytes) {
+            match self.buffers.get(evicted).map(BytesMut::capacity) {
+                Some(c) if c < capacity => {
+                    (kept, bytes, evicted) = (kept - 1, bytes - c, evicted + 1)
+                }
+                _ => return false, // the rest are as large or larger: keep them
+            }
+        }
+        self.buffers.drain(..evicted);
+        self.bytes = bytes;
+        true
+    }
+}
+
 /// The process's pool.
 static BUFFERS: Buffers = Buffers::new();
 
@@ -86,27 +111,10 @@ impl Buffers {
         let Ok(mut spare) = self.0.lock() else {
             return;
         };
-        // the smallest spares smaller than `buf` make room for it, if they can: else none
-        // goes (evicting some in vain would only lose them)
-        let mut smaller: Vec<(usize, usize)> = (spare.buffers.iter().enumerate())
-            .map(|(i, b)| (i, b.capacity()))
-            .filter(|&(_, c)| c < capacity)
-            .collect();
-        smaller.sort_unstable_by_key(|&(_, c)| c);
-        let (mut kept, mut bytes, mut evicted) = (spare.buffers.len(), spare.bytes, 0);
-        while kept >= KEPT || bytes + capacity > MAX_KEPT_BYTES {
-            let Some(&(_, c)) = smaller.get(evicted) else {
-                return; // the spare ones are larger, or too few to make room: keep them
-            };
-            (kept, bytes, evicted) = (kept - 1, bytes - c, evicted + 1);
+        if !spare.make_room(capacity) {
+            return;
         }
-        let mut gone: Vec<usize> = smaller[..evicted].iter().map(|&(i, _)| i).collect();
-        // highest index first: a swap_remove moves only the last buffer, never one still to go
-        gone.sort_unstable_by(|a, b| b.cmp(a));
-        for i in gone {
-            spare.buffers.swap_remove(i);
-        }
-        spare.bytes = bytes + capacity;
+        spare.bytes += capacity;
         spare.buffers.push(buf);
     }
 
