@@ -17,9 +17,11 @@
 //!    copies key and value as the loop does; and exactly-once with headers read, the
 //!    default) and by the hand-written transactional loop (`common`), no record cap
 //!    (the batch is what arrives in 100 ms, as in the loop), from a pre-written backlog
-//!    (`BENCH_STEADY_RECORDS`, default 28,000,000 x 100 B over 8 partitions, written in
-//!    about a minute and held by the embedded broker: ~7 GB peak RSS; the loop copies up to
-//!    ~1.1M records/s). After the first commit and
+//!    (`BENCH_STEADY_RECORDS`, default 32,000,000 x 100 B over 8 partitions, written in
+//!    about a minute and held by the embedded broker: ~5 GB peak RSS; the loop copies up to
+//!    ~1.1M records/s). The output is trimmed as it is written (DeleteRecords every second up
+//!    to the previous second's end, `common::trim`), so it costs no memory and the backlog
+//!    is the input alone. After the first commit and
 //!    `BENCH_STEADY_WARMUP_S` (default 2) the window opens at a commit and closes at the
 //!    first commit after `BENCH_STEADY_WINDOW_S` (default 10) and at least 50 commits (with
 //!    a backlog a cycle is the 100 ms poll plus copying what it brought, so 50 commits take
@@ -36,9 +38,9 @@
 //! 5. Metrics overhead: the steady state of 3 (exactly-once, zero-cost copy) with the
 //!    Prometheus endpoint on (`metrics_addr`, scraped every second by a thread, as Prometheus
 //!    would) vs off, interleaved, median of `BENCH_METRICS_REPEATS` (default 3) windows each,
-//!    from a backlog of `BENCH_METRICS_RECORDS` (default 8,000,000; ~2 GB). The metrics are
-//!    always counted and published to the facade; "off" has no recorder behind it. Alone:
-//!    `BENCH_PARTS=metrics cargo bench -p kafka-eos-processor --bench keyed` (~3 minutes).
+//!    each timed as in 3, from the same backlog. The metrics are always counted and
+//!    published to the facade; "off" has no recorder behind it. Alone:
+//!    `BENCH_PARTS=metrics cargo bench -p kafka-eos-processor --bench keyed` (~4 minutes).
 //!
 //! 6. Parking: the workload of 1 (`BENCH_PARKING_RECORDS`, default 60000) with retries
 //!    parked, once without failures and once with 1% of the keys failing each record's first
@@ -56,6 +58,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::trim::Trimmer;
 use common::{
     env_f64, env_list, env_usize, env_words, init_log, input_records, median, runtime, BenchResult,
     CopySpec, Kind, Running, RUN_TIMEOUT,
@@ -528,20 +531,73 @@ fn cpu_per_record(w: &Window) -> String {
     }
 }
 
-/// Pre-writes the backlog in chunks (a `Vec<Record>` of all of it would take gigabytes).
-fn write_backlog(topics: &Topics<'_>, n: usize) -> BenchResult<String> {
-    let topic = topics.cluster.unique_topic("steady-in");
-    topics.cluster.create_topic(&topic, PARTITIONS)?;
-    let started = Instant::now();
-    for from in (0..n).step_by(WRITE_CHUNK) {
-        let chunk = input_records(from..(from + WRITE_CHUNK).min(n), STEADY_KEYS);
-        write_records(&topics.bootstrap, &topic, &chunk)?;
+/// The pre-written input of the steady windows (parts 3 and 5 share it), and how a window
+/// is timed.
+struct Backlog {
+    topic: String,
+    records: usize,
+    warmup: Duration,
+    window: Duration,
+}
+
+impl Backlog {
+    /// Pre-writes `BENCH_STEADY_RECORDS` records in chunks (a `Vec<Record>` of all of them
+    /// would take gigabytes).
+    fn write(topics: &Topics<'_>) -> BenchResult<Self> {
+        let n = env_usize("BENCH_STEADY_RECORDS").unwrap_or(32_000_000);
+        let topic = topics.cluster.unique_topic("steady-in");
+        topics.cluster.create_topic(&topic, PARTITIONS)?;
+        let started = Instant::now();
+        for from in (0..n).step_by(WRITE_CHUNK) {
+            let chunk = input_records(from..(from + WRITE_CHUNK).min(n), STEADY_KEYS);
+            write_records(&topics.bootstrap, &topic, &chunk)?;
+        }
+        eprintln!(
+            "steady: wrote {n} records in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        Ok(Backlog {
+            topic,
+            records: n,
+            warmup: Duration::from_secs_f64(env_f64("BENCH_STEADY_WARMUP_S").unwrap_or(2.0)),
+            window: Duration::from_secs_f64(env_f64("BENCH_STEADY_WINDOW_S").unwrap_or(10.0)),
+        })
     }
-    eprintln!(
-        "steady: wrote {n} records in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    Ok(topic)
+
+    /// One steady window of `kind` copying the backlog into a fresh output topic, trimmed
+    /// while it runs (`Trimmer`) and dropped after.
+    fn copy(
+        &self,
+        rt: &Runtime,
+        topics: &Topics<'_>,
+        kind: Kind,
+        metrics_addr: Option<std::net::SocketAddr>,
+    ) -> BenchResult<Window> {
+        let output = topics.empty("steady-out")?;
+        let group = topics.cluster.unique_topic("steady-group");
+        let mut spec = topics.spec(&self.topic, &output, &group);
+        spec.commit_max_records = usize::MAX;
+        spec.metrics_addr = metrics_addr;
+        let trimmer = Trimmer::start(&topics.bootstrap, &output, PARTITIONS)?;
+        let run = Running::copy(rt, kind, &spec)?;
+        let w = steady_window(&run, self.warmup, self.window, self.records as u64);
+        let trimmed = trimmer.stop();
+        run.stop(rt)?;
+        topics.delete(&output)?;
+        if trimmed?.trims == 0 {
+            eprintln!("steady: the output of {} was never trimmed", kind.name());
+        }
+        w
+    }
+}
+
+/// ", WINDOW SHORT..." when a window ran out of input before its length and commits.
+fn short_note(ws: &[Window]) -> &'static str {
+    if ws.iter().any(|w| w.short) {
+        ", WINDOW SHORT: the input ran out (raise BENCH_STEADY_RECORDS)"
+    } else {
+        ""
+    }
 }
 
 /// What part 3 compares: a kind's median records/s over the loop's, and per repeat (the
@@ -556,12 +612,10 @@ struct VsLoop {
 fn steady_state(
     rt: &Runtime,
     topics: &Topics<'_>,
+    backlog: &Backlog,
     rows: &mut Vec<Row>,
 ) -> BenchResult<(VsLoop, f64, VsLoop)> {
-    let n = env_usize("BENCH_STEADY_RECORDS").unwrap_or(28_000_000);
     let repeats = env_usize("BENCH_STEADY_REPEATS").unwrap_or(3).max(1);
-    let warmup = Duration::from_secs_f64(env_f64("BENCH_STEADY_WARMUP_S").unwrap_or(2.0));
-    let window = Duration::from_secs_f64(env_f64("BENCH_STEADY_WINDOW_S").unwrap_or(10.0));
     let chosen = env_words("BENCH_STEADY_KINDS");
     let kinds: Vec<Kind> = [Kind::Loop, Kind::Eos, Kind::EosHeaders, Kind::Alo]
         .into_iter()
@@ -571,7 +625,6 @@ fn steady_state(
                 .is_none_or(|c| c.iter().any(|w| w == k.key()))
         })
         .collect();
-    let input = write_backlog(topics, n)?;
     let mut windows: Vec<Vec<Window>> = kinds.iter().map(|_| Vec::new()).collect();
     for rep in 0..repeats {
         // every other repeat in reverse order: windows tend to speed up over a run, which
@@ -581,15 +634,9 @@ fn steady_state(
             order.reverse();
         }
         for (k, kind) in order {
-            let output = topics.empty("steady-out")?;
-            let group = topics.cluster.unique_topic("steady-group");
-            let mut spec = topics.spec(&input, &output, &group);
-            spec.commit_max_records = usize::MAX;
-            let run = Running::copy(rt, kind, &spec)?;
-            let w = steady_window(&run, warmup, window, n as u64);
-            run.stop(rt)?;
-            topics.delete(&output)?;
-            let w = w.map_err(|e| format!("{}: {e}", kind.name()))?;
+            let w = backlog
+                .copy(rt, topics, kind, None)
+                .map_err(|e| format!("{}: {e}", kind.name()))?;
             eprintln!(
                 "steady {}/{repeats}: {:<36} {:>9.0} records/s  {:>6} records per commit  {:.1} s, {} commits, {}",
                 rep + 1,
@@ -603,7 +650,6 @@ fn steady_state(
             windows[k].push(w);
         }
     }
-    topics.delete(&input)?;
     let rate_of = |kind: Kind| {
         kinds.iter().position(|&k| k == kind).map_or(f64::NAN, |k| {
             median(
@@ -638,11 +684,7 @@ fn steady_state(
             .iter()
             .map(|w| format!("{:.0}", w.records as f64 / w.secs))
             .collect();
-        let short = if ws.iter().any(|w| w.short) {
-            ", WINDOW SHORT: the input ran out (raise BENCH_STEADY_RECORDS)"
-        } else {
-            ""
-        };
+        let short = short_note(ws);
         let per_s = rate_of(kind);
         rows.push(Row {
             bench: "3 steady, 100 ms commits",
@@ -691,41 +733,36 @@ fn scraper(addr: std::net::SocketAddr, stop: Arc<AtomicBool>) -> std::thread::Jo
 }
 
 /// Part 5: the steady exactly-once copy with the metrics endpoint on vs off; returns on / off.
-fn metrics_overhead(rt: &Runtime, topics: &Topics<'_>, rows: &mut Vec<Row>) -> BenchResult<f64> {
-    let n = env_usize("BENCH_METRICS_RECORDS").unwrap_or(8_000_000);
+fn metrics_overhead(
+    rt: &Runtime,
+    topics: &Topics<'_>,
+    backlog: &Backlog,
+    rows: &mut Vec<Row>,
+) -> BenchResult<f64> {
     let repeats = env_usize("BENCH_METRICS_REPEATS").unwrap_or(3).max(1);
-    let warmup = Duration::from_secs_f64(env_f64("BENCH_STEADY_WARMUP_S").unwrap_or(2.0));
-    let window = Duration::from_secs_f64(env_f64("BENCH_STEADY_WINDOW_S").unwrap_or(10.0));
-    let input = write_backlog(topics, n)?;
     let mut windows: [Vec<Window>; 2] = [Vec::new(), Vec::new()];
     let mut scrapes = 0;
     for rep in 0..repeats {
         for (on, label) in [(false, "off"), (true, "on")] {
-            let output = topics.empty("metrics-out")?;
-            let group = topics.cluster.unique_topic("metrics-group");
-            let mut spec = topics.spec(&input, &output, &group);
-            spec.commit_max_records = usize::MAX;
-            if on {
+            let addr = if on {
                 let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
-                spec.metrics_addr = Some(probe.local_addr()?);
-            }
-            let run = Running::copy(rt, Kind::Eos, &spec)?;
+                Some(probe.local_addr()?)
+            } else {
+                None
+            };
             let stop = Arc::new(AtomicBool::new(false));
-            let scraping = spec.metrics_addr.map(|a| scraper(a, Arc::clone(&stop)));
-            let w = steady_window(&run, warmup, window, n as u64);
+            let scraping = addr.map(|a| scraper(a, Arc::clone(&stop)));
+            let w = backlog.copy(rt, topics, Kind::Eos, addr);
             stop.store(true, Ordering::Relaxed);
             if let Some(t) = scraping {
                 scrapes += t.join().map_err(|_| "the scraper panicked")?;
             }
-            run.stop(rt)?;
-            topics.delete(&output)?;
             let w = w.map_err(|e| format!("metrics {label}: {e}"))?;
             let rate = w.records as f64 / w.secs;
             eprintln!("metrics {}/{repeats}: endpoint {label:<3} {rate:>9.0} records/s  {:.1} s, {} commits", rep + 1, w.secs, w.commits);
             windows[usize::from(on)].push(w);
         }
     }
-    topics.delete(&input)?;
     if scrapes == 0 {
         return Err("the metrics endpoint never answered a scrape".into());
     }
@@ -744,9 +781,10 @@ fn metrics_overhead(rt: &Runtime, topics: &Topics<'_>, rows: &mut Vec<Row>) -> B
             per_s,
             commits: median(ws.iter().map(|w| w.commits as f64).collect()),
             detail: format!(
-                "median of {} windows ({}); {scrapes} scrapes answered in all",
+                "median of {} windows ({}); {scrapes} scrapes answered in all{}",
                 ws.len(),
-                runs.join(", ")
+                runs.join(", "),
+                short_note(ws)
             ),
         });
     }
@@ -951,8 +989,14 @@ fn main() -> BenchResult {
             ));
         }
     }
-    if wanted("steady") {
-        let (vs_loop, vs_alo, headers) = steady_state(&rt, &topics, &mut rows)?;
+    // parts 3 and 5 share one backlog, written once
+    let backlog = if wanted("steady") || wanted("metrics") {
+        Some(Backlog::write(&topics)?)
+    } else {
+        None
+    };
+    if let (true, Some(backlog)) = (wanted("steady"), &backlog) {
+        let (vs_loop, vs_alo, headers) = steady_state(&rt, &topics, backlog, &mut rows)?;
         // a ratio is NaN when BENCH_STEADY_KINDS left out one of its kinds
         if vs_loop.median.is_finite() {
             summary.push(format!(
@@ -994,12 +1038,15 @@ fn main() -> BenchResult {
         ));
     }
 
-    if wanted("metrics") {
-        let ratio = metrics_overhead(&rt, &topics, &mut rows)?;
+    if let (true, Some(backlog)) = (wanted("metrics"), &backlog) {
+        let ratio = metrics_overhead(&rt, &topics, backlog, &mut rows)?;
         summary.push(format!(
             "metrics on vs off: {ratio:.2}x (target >= 0.98x): {}",
             met(ratio >= 0.98)
         ));
+    }
+    if let Some(backlog) = backlog {
+        topics.delete(&backlog.topic)?;
     }
 
     println!();

@@ -4,6 +4,8 @@
 // Each bench uses a subset.
 #![allow(dead_code)]
 
+pub mod trim;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
