@@ -299,12 +299,13 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         state: &BatchState,
     ) -> Next {
         let (partition, offset) = (msg.partition, msg.offset);
-        let tp = (Arc::clone(&msg.topic), partition);
+        // the partition as parking names it (a clone of the shared topic: only with parking)
+        let tp = || (Arc::clone(&msg.topic), partition);
         if let Some(pk) = parking {
             let key = &msg.key;
             let waits = match origin {
-                Origin::Input => pk.is_parked(&tp, key),
-                Origin::Parked => pk.is_blocked(&tp, key),
+                Origin::Input => pk.is_parked(&tp(), key),
+                Origin::Parked => pk.is_blocked(&tp(), key),
             };
             if waits {
                 if origin == Origin::Parked {
@@ -312,7 +313,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                 }
                 let next = state.send(sink, self.park(pk, msg)).await;
                 if next == Next::Continue {
-                    pk.parked_behind(&tp, msg);
+                    pk.parked_behind(&tp(), msg);
                     state.parked.fetch_add(1, Ordering::Relaxed);
                 }
                 return next;
@@ -320,7 +321,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
         }
         let id = || (Arc::clone(&msg.topic), partition, offset);
         let failures = match (parking, origin) {
-            (Some(pk), Origin::Parked) => match pk.head_failures(&tp, &msg.key) {
+            (Some(pk), Origin::Parked) => match pk.head_failures(&tp(), &msg.key) {
                 (0, _) => None,
                 (count, first_ms) => Some(crate::attempts::Failures { count, first_ms }),
             },
@@ -383,7 +384,7 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                     }
                 }
                 if let (Some(pk), Origin::Parked) = (parking, origin) {
-                    pk.head_done(&tp, &msg.key, offset, false);
+                    pk.head_done(&tp(), &msg.key, offset, false);
                 }
                 return Next::Continue;
             }
@@ -403,12 +404,12 @@ impl<P: Processor, C: Codec<Item = P::Input>> Pipeline<P, C> {
                     let due_ms = failed_ms
                         .saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
                     if origin == Origin::Parked {
-                        pk.head_failed(&tp, &msg.key, attempts, failed_ms, due_ms);
+                        pk.head_failed(&tp(), &msg.key, attempts, failed_ms, due_ms);
                         return Next::Continue;
                     }
                     let next = state.send(sink, self.park(pk, msg)).await;
                     if next == Next::Continue {
-                        pk.parked_failed(&tp, msg, failed_ms, due_ms);
+                        pk.parked_failed(&tp(), msg, failed_ms, due_ms);
                         state.parked.fetch_add(1, Ordering::Relaxed);
                     }
                     return next;
