@@ -181,7 +181,7 @@ pub struct CopySpec<'a> {
     pub interval: Duration,
     /// The producer's `max.in.flight.requests.per.connection`.
     pub producer_in_flight: u32,
-    /// The pipeline's `commit_every_records` (the loop has no cap).
+    /// The pipeline's `commit_every_records`; the loop's batch stops there too.
     pub commit_max_records: usize,
     /// `key=value` consumer overrides for the pipeline.
     pub consumer_overrides: Vec<(String, String)>,
@@ -281,8 +281,11 @@ impl Running {
         let commits = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let handle = {
-            let (input, output, interval) =
-                (spec.input.to_owned(), spec.output.to_owned(), spec.interval);
+            let (input, output) = (spec.input.to_owned(), spec.output.to_owned());
+            let batch = Batch {
+                interval: spec.interval,
+                max_records: spec.commit_max_records.max(1),
+            };
             let (committed, commits, stop) = (
                 Arc::clone(&committed),
                 Arc::clone(&commits),
@@ -294,7 +297,7 @@ impl Running {
                     &producer_cfg,
                     &input,
                     &output,
-                    interval,
+                    batch,
                     &Progress {
                         committed: &committed,
                         commits: &commits,
@@ -429,7 +432,15 @@ struct Progress<'a> {
     stop: &'a AtomicBool,
 }
 
-/// The straightforward loop: poll for one interval, then one transaction for the batch:
+/// How the loop's batch ends: after `interval`, or at `max_records`.
+#[derive(Clone, Copy)]
+struct Batch {
+    interval: Duration,
+    max_records: usize,
+}
+
+/// The straightforward loop: poll for one interval (or up to the record cap), then one
+/// transaction for the batch:
 /// begin, send each record, wait for the deliveries,
 /// `send_offsets_to_transaction(position, group metadata)`, commit. Same client settings
 /// as the pipeline (rendered by the same config crate).
@@ -438,7 +449,7 @@ fn hand_written_loop(
     producer_cfg: &ClientConfig,
     input: &str,
     output: &str,
-    interval: Duration,
+    limits: Batch,
     progress: &Progress<'_>,
 ) -> Result<(), KafkaError> {
     let consumer: BaseConsumer = consumer_cfg.create()?;
@@ -447,8 +458,8 @@ fn hand_written_loop(
     producer.init_transactions(KAFKA_TIMEOUT)?;
     let mut batch = Vec::new();
     while !progress.stop.load(Ordering::Relaxed) {
-        let deadline = Instant::now() + interval;
-        loop {
+        let deadline = Instant::now() + limits.interval;
+        while batch.len() < limits.max_records {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
