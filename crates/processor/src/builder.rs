@@ -165,6 +165,13 @@ impl PipelineBuilder {
     }
 
     /// Commit at least this often.
+    ///
+    /// The interval bounds how long a batch is collected, not how long its transaction
+    /// takes. With a backlog (a catch-up, a replay), a batch is whatever can be polled
+    /// within the interval, up to [`commit_every_records`](Self::commit_every_records),
+    /// and polling runs far faster than processing: with a large record cap, a 100 ms
+    /// interval can collect a million records and their transaction then takes seconds.
+    /// The record cap is what bounds a transaction during a catch-up.
     pub fn commit_every(mut self, interval: Duration) -> Self {
         self.inner = self.inner.commit_interval(interval);
         self
