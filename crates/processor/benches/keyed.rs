@@ -593,7 +593,7 @@ impl Backlog {
         let trimmed = trimmer.stop();
         run.stop(rt)?;
         topics.delete(&output)?;
-        if trimmed?.trims == 0 {
+        if trimmed? == 0 {
             eprintln!("steady: the output of {} was never trimmed", kind.name());
         }
         w

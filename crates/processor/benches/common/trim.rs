@@ -24,16 +24,8 @@ const TICK: Duration = Duration::from_secs(1);
 /// A thread trimming one topic until stopped.
 pub struct Trimmer {
     stop: Arc<AtomicBool>,
-    thread: JoinHandle<BenchResult<Trimmed>>,
-}
-
-/// What a trimmer did.
-#[derive(Debug, Default)]
-pub struct Trimmed {
-    /// DeleteRecords requests answered without error.
-    pub trims: u64,
-    /// Offsets deleted, summed over the partitions.
-    pub records: i64,
+    /// Answers the offsets deleted, summed over the partitions.
+    thread: JoinHandle<BenchResult<i64>>,
 }
 
 impl Trimmer {
@@ -51,8 +43,9 @@ impl Trimmer {
         Ok(Self { stop, thread })
     }
 
-    /// Stops trimming; returns what was trimmed, or the first error.
-    pub fn stop(self) -> BenchResult<Trimmed> {
+    /// Stops trimming; returns the offsets deleted (summed over the partitions), or the
+    /// first error.
+    pub fn stop(self) -> BenchResult<i64> {
         self.stop.store(true, Ordering::Relaxed);
         self.thread
             .join()
@@ -65,8 +58,8 @@ fn trim_until(
     topic: &str,
     partitions: i32,
     stop: &AtomicBool,
-) -> BenchResult<Trimmed> {
-    let mut done = Trimmed::default();
+) -> BenchResult<i64> {
+    let mut deleted = 0;
     // (low, high) per partition as of the last tick
     let mut marks = vec![(0_i64, 0_i64); usize::try_from(partitions)?];
     let options = AdminOptions::new().operation_timeout(Some(KAFKA_TIMEOUT));
@@ -83,19 +76,18 @@ fn trim_until(
                 if elem.error().is_ok() {
                     let i = usize::try_from(elem.partition())?;
                     if let (Some(mark), Offset::Offset(low)) = (marks.get_mut(i), elem.offset()) {
-                        done.records += low - mark.0;
+                        deleted += low - mark.0;
                         mark.0 = low;
                     }
                 }
             }
-            done.trims += 1;
         }
         for (p, mark) in (0..partitions).zip(marks.iter_mut()) {
             let (_, high) = admin.inner().fetch_watermarks(topic, p, KAFKA_TIMEOUT)?;
             mark.1 = high;
         }
     }
-    Ok(done)
+    Ok(deleted)
 }
 
 /// Sleeps `d` in short steps; true as soon as `stop` is set.
